@@ -1,0 +1,41 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Dependency direction (see Docs/architecture.md):
+//   cgwarden (main) -> CGWardenCommands -> CGWardenIO -> CGWardenCore
+// CGWardenCore is pure: no file access, no syscalls, no Foundation.
+let package = Package(
+    name: "cgwarden",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "cgwarden", targets: ["cgwarden"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "CGWardenCore"),
+        // C helpers for syscalls glibc does not wrap (getdents64, later openat2).
+        .target(name: "CShims"),
+        .target(name: "CGWardenIO", dependencies: ["CGWardenCore", "CShims"]),
+        .target(
+            name: "CGWardenCommands",
+            dependencies: [
+                "CGWardenCore", "CGWardenIO",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(name: "cgwarden", dependencies: ["CGWardenCommands"]),
+        // A bounded memory allocator / process spawner the real-kernel tests and
+        // the demo run inside cgroups. Never part of the installed product.
+        .executableTarget(name: "cgwarden-testload", dependencies: ["CShims"], path: "Tests/Support/testload"),
+        // Fixture trees and guards shared by the test targets.
+        .target(name: "CGWardenTestSupport", dependencies: ["CShims"], path: "Tests/Support/TestSupport"),
+        .testTarget(name: "CGWardenCoreTests", dependencies: ["CGWardenCore"]),
+        .testTarget(name: "CGWardenIOTests", dependencies: ["CGWardenIO", "CGWardenCore", "CGWardenTestSupport"]),
+        .testTarget(name: "CGWardenCommandsTests", dependencies: ["CGWardenCommands", "CGWardenTestSupport"]),
+        .testTarget(
+            name: "KernelTests",
+            dependencies: ["CGWardenCommands", "CGWardenIO", "CGWardenCore", "CGWardenTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

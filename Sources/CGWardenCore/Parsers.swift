@@ -1,0 +1,301 @@
+/// Parsers for every kernel file cgwarden reads. They take text (bytes or a
+/// `String`), never a path: the live reader, the fixture reader and the tests
+/// share them. `file` names the file in errors; it defaults to the kernel name.
+public enum Parse {
+
+    // MARK: single values
+
+    /// `memory.current`, `memory.peak`, `memory.swap.current`, `pids.current`:
+    /// one unsigned number.
+    public static func bytes(_ b: Bytes, file: String) throws(ParseError) -> UInt64 {
+        let t = trimmed(b)
+        if t.isEmpty { throw ParseError(file: file, reason: .empty) }
+        return try parseUInt64(t, file: file, line: 1, field: nil)
+    }
+
+    /// `memory.max`, `memory.high`, `memory.low`, `memory.min`,
+    /// `memory.swap.max`, `pids.max`: a number or `max`.
+    ///
+    ///     max
+    ///     67108864
+    public static func limit(_ b: Bytes, file: String) throws(ParseError) -> Limit {
+        let t = trimmed(b)
+        if t.isEmpty { throw ParseError(file: file, reason: .empty) }
+        if t.count == 3 && t[0] == UInt8(ascii: "m") && t[1] == UInt8(ascii: "a") && t[2] == UInt8(ascii: "x") {
+            return .max
+        }
+        return .bytes(try parseUInt64(t, file: file, line: 1, field: nil))
+    }
+
+    /// `/proc/PID/oom_score_adj` (-1000...1000), `/proc/PID/oom_score`: a signed integer.
+    public static func integer(_ b: Bytes, file: String) throws(ParseError) -> Int64 {
+        let t = trimmed(b)
+        if t.isEmpty { throw ParseError(file: file, reason: .empty) }
+        let negative = t[0] == ASCII.minus
+        let magnitude = try parseUInt64(negative ? slice(t, 1, t.count) : t, file: file, line: 1, field: nil)
+        guard magnitude <= UInt64(Int64.max) else {
+            throw ParseError(file: file, line: 1, reason: .overflow(text(t)))
+        }
+        return negative ? -Int64(magnitude) : Int64(magnitude)
+    }
+
+    /// `/proc/PID/statm`: `size resident shared text lib data dt`, in pages;
+    /// returns `resident`.
+    ///
+    ///     2657 1664 1386 244 0 312 0
+    public static func statmResidentPages(_ b: Bytes, file: String = "statm") throws(ParseError) -> UInt64 {
+        let t = trimmed(b)
+        if t.isEmpty { throw ParseError(file: file, reason: .empty) }
+        let f = fields(t)
+        guard f.count >= 2 else { throw ParseError(file: file, line: 1, reason: .malformedLine(text(t))) }
+        return try parseUInt64(f[1], file: file, line: 1, field: "resident")
+    }
+
+    // MARK: keyed files
+
+    /// A flat `key value` file: `memory.stat`, `memory.events`, `cgroup.stat`,
+    /// `/proc/vmstat`. Every key is kept, in order; `required` keys must be present.
+    public static func keyed(_ b: Bytes, file: String, required: [String] = []) throws(ParseError) -> KeyedCounters {
+        var out = KeyedCounters()
+        try forEachLine(b) { (number, line) throws(ParseError) in
+            let f = fields(line)
+            guard f.count == 2 else {
+                throw ParseError(file: file, line: number, reason: .malformedLine(text(line)))
+            }
+            let key = text(f[0])
+            let v = try parseUInt64(f[1], file: file, line: number, field: key)
+            if out.contains(key) {
+                throw ParseError(file: file, line: number, field: key, reason: .duplicateKey(key))
+            }
+            out.append(key, v)
+        }
+        if out.isEmpty && !required.isEmpty { throw ParseError(file: file, reason: .empty) }
+        for k in required where !out.contains(k) {
+            throw ParseError(file: file, reason: .missingKey(k))
+        }
+        return out
+    }
+
+    /// The keys every kernel since 4.13 writes to `memory.events`; a file
+    /// without them was cut short. (`oom_group_kill` came in 5.17 and is optional.)
+    public static let memoryEventsKeys = ["low", "high", "max", "oom", "oom_kill"]
+
+    /// `memory.events` or `memory.events.local`.
+    public static func memoryEvents(_ b: Bytes, file: String = "memory.events") throws(ParseError) -> MemoryEvents {
+        MemoryEvents(try keyed(b, file: file, required: memoryEventsKeys))
+    }
+
+    /// `memory.stat` (`anon`, `file`, `shmem`, `kernel`, `pgscan`, ... in bytes or counts).
+    public static func memoryStat(_ b: Bytes, file: String = "memory.stat") throws(ParseError) -> KeyedCounters {
+        try keyed(b, file: file, required: ["anon", "file"])
+    }
+
+    /// `cgroup.stat`: `nr_descendants`, `nr_dying_descendants`, and newer keys.
+    public static func cgroupStat(_ b: Bytes, file: String = "cgroup.stat") throws(ParseError) -> KeyedCounters {
+        try keyed(b, file: file, required: ["nr_descendants", "nr_dying_descendants"])
+    }
+
+    /// `/proc/vmstat`; `oom_kill` (kernel 4.13+) counts every OOM kill on the node.
+    public static func vmstat(_ b: Bytes, file: String = "/proc/vmstat") throws(ParseError) -> KeyedCounters {
+        try keyed(b, file: file, required: ["nr_free_pages"])
+    }
+
+    /// `cgroup.events`:
+    ///
+    ///     populated 1
+    ///     frozen 0
+    public static func cgroupEvents(_ b: Bytes, file: String = "cgroup.events") throws(ParseError) -> CgroupEvents {
+        let k = try keyed(b, file: file, required: ["populated"])
+        return CgroupEvents(populated: k["populated"]! != 0, frozen: k["frozen"].map { $0 != 0 })
+    }
+
+    // MARK: PSI
+
+    /// A PSI file:
+    ///
+    ///     some avg10=0.00 avg60=0.00 avg300=0.00 total=0
+    ///     full avg10=1.59 avg60=0.35 avg300=0.08 total=140941
+    ///
+    /// `some` is required; `full` is optional (older kernels omit it for the
+    /// system-wide cpu file). Unknown `key=value` pairs a newer kernel might add are ignored.
+    public static func pressure(_ b: Bytes, file: String = "memory.pressure") throws(ParseError) -> Pressure {
+        var some: PressureLine?
+        var full: PressureLine?
+        try forEachLine(b) { (number, line) throws(ParseError) in
+            let f = fields(line)
+            guard let kind = f.first.map(text), kind == "some" || kind == "full" else {
+                throw ParseError(file: file, line: number, reason: .malformedLine(text(line)))
+            }
+            let parsed = try pressureLine(f.dropFirst(), file: file, line: number, wholeLine: line)
+            if kind == "some" {
+                if some != nil { throw ParseError(file: file, line: number, reason: .duplicateKey("some")) }
+                some = parsed
+            } else {
+                if full != nil { throw ParseError(file: file, line: number, reason: .duplicateKey("full")) }
+                full = parsed
+            }
+        }
+        guard let some else {
+            if full == nil { throw ParseError(file: file, reason: .empty) }
+            throw ParseError(file: file, reason: .missingKey("some"))
+        }
+        return Pressure(some: some, full: full)
+    }
+
+    private static func pressureLine(_ pairs: ArraySlice<Bytes>, file: String, line: Int, wholeLine: Bytes) throws(ParseError) -> PressureLine {
+        var avg10: Double?, avg60: Double?, avg300: Double?, total: UInt64?
+        for pair in pairs {
+            guard let eq = pair.firstIndex(of: ASCII.equals) else {
+                throw ParseError(file: file, line: line, reason: .malformedLine(text(wholeLine)))
+            }
+            let key = text(slice(pair, 0, eq))
+            let value = slice(pair, eq + 1, pair.count)
+            switch key {
+            case "avg10": avg10 = try parseDecimal(value, file: file, line: line, field: key)
+            case "avg60": avg60 = try parseDecimal(value, file: file, line: line, field: key)
+            case "avg300": avg300 = try parseDecimal(value, file: file, line: line, field: key)
+            case "total": total = try parseUInt64(value, file: file, line: line, field: key)
+            default: continue
+            }
+        }
+        guard let avg10 else { throw ParseError(file: file, line: line, reason: .missingKey("avg10")) }
+        guard let avg60 else { throw ParseError(file: file, line: line, reason: .missingKey("avg60")) }
+        guard let avg300 else { throw ParseError(file: file, line: line, reason: .missingKey("avg300")) }
+        guard let total else { throw ParseError(file: file, line: line, reason: .missingKey("total")) }
+        return PressureLine(avg10: avg10, avg60: avg60, avg300: avg300, total: total)
+    }
+
+    // MARK: /proc/meminfo
+
+    /// `/proc/meminfo`, every line converted to bytes where the unit is kB:
+    ///
+    ///     MemTotal:        2014464 kB
+    ///     MemAvailable:    1780520 kB
+    ///     HugePages_Total:       0
+    public static func meminfo(_ b: Bytes, file: String = "/proc/meminfo") throws(ParseError) -> MemInfo {
+        var all = KeyedCounters()
+        try forEachLine(b) { (number, line) throws(ParseError) in
+            guard let colon = line.firstIndex(of: ASCII.colon), colon > 0 else {
+                throw ParseError(file: file, line: number, reason: .malformedLine(text(line)))
+            }
+            let key = text(slice(line, 0, colon))
+            let f = fields(slice(line, colon + 1, line.count))
+            guard f.count == 1 || (f.count == 2 && text(f[1]) == "kB") else {
+                throw ParseError(file: file, line: number, reason: .malformedLine(text(line)))
+            }
+            var v = try parseUInt64(f[0], file: file, line: number, field: key)
+            if f.count == 2 {
+                let (m, o) = v.multipliedReportingOverflow(by: 1024)
+                if o { throw ParseError(file: file, line: number, field: key, reason: .overflow(text(f[0]))) }
+                v = m
+            }
+            if all.contains(key) { throw ParseError(file: file, line: number, field: key, reason: .duplicateKey(key)) }
+            all.append(key, v)
+        }
+        if all.isEmpty { throw ParseError(file: file, reason: .empty) }
+        func need(_ k: String) throws(ParseError) -> UInt64 {
+            guard let v = all[k] else { throw ParseError(file: file, reason: .missingKey(k)) }
+            return v
+        }
+        return MemInfo(memTotal: try need("MemTotal"), memAvailable: try need("MemAvailable"),
+                       swapTotal: try need("SwapTotal"), swapFree: try need("SwapFree"), all: all)
+    }
+
+    // MARK: lists
+
+    /// `cgroup.procs` / `cgroup.threads`: one pid per line; empty when no process lives there.
+    public static func pids(_ b: Bytes, file: String = "cgroup.procs") throws(ParseError) -> [Int32] {
+        var out: [Int32] = []
+        try forEachLine(b) { (number, line) throws(ParseError) in
+            let v = try parseUInt64(line, file: file, line: number, field: "pid")
+            guard v > 0, v <= UInt64(Int32.max) else {
+                throw ParseError(file: file, line: number, field: "pid", reason: .overflow(text(line)))
+            }
+            out.append(Int32(v))
+        }
+        return out
+    }
+
+    /// Counts the lines of `cgroup.procs` without building the list.
+    public static func pidCount(_ b: Bytes, file: String = "cgroup.procs") throws(ParseError) -> Int {
+        var n = 0
+        var sawDigit = false
+        for c in b {
+            if c == ASCII.newline {
+                if sawDigit { n += 1 }
+                sawDigit = false
+            } else if ASCII.isDigit(c) {
+                sawDigit = true
+            } else if !ASCII.isBlank(c) {
+                // Not a plain list: the full parser gives the precise error.
+                return try pids(b, file: file).count
+            }
+        }
+        return sawDigit ? n + 1 : n
+    }
+
+    /// `cgroup.controllers` / `cgroup.subtree_control`: space-separated names.
+    ///
+    ///     cpuset cpu io memory hugetlb pids rdma misc
+    public static func controllers(_ b: Bytes, file: String = "cgroup.controllers") throws(ParseError) -> [String] {
+        var out: [String] = []
+        try forEachLine(b) { (number, line) throws(ParseError) in
+            for f in fields(line) {
+                let ok = f.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || $0 == UInt8(ascii: "_") || ASCII.isDigit($0) }
+                if !ok { throw ParseError(file: file, line: number, reason: .malformedLine(text(line))) }
+                out.append(text(f))
+            }
+        }
+        return out
+    }
+}
+
+// MARK: String entry points (tests, fixtures, replay)
+
+extension Parse {
+    public static func bytes(_ s: String, file: String) throws(ParseError) -> UInt64 {
+        try s.withBytes { b throws(ParseError) in try bytes(b, file: file) }
+    }
+    public static func limit(_ s: String, file: String) throws(ParseError) -> Limit {
+        try s.withBytes { b throws(ParseError) in try limit(b, file: file) }
+    }
+    public static func integer(_ s: String, file: String) throws(ParseError) -> Int64 {
+        try s.withBytes { b throws(ParseError) in try integer(b, file: file) }
+    }
+    public static func statmResidentPages(_ s: String, file: String = "statm") throws(ParseError) -> UInt64 {
+        try s.withBytes { b throws(ParseError) in try statmResidentPages(b, file: file) }
+    }
+    public static func keyed(_ s: String, file: String, required: [String] = []) throws(ParseError) -> KeyedCounters {
+        try s.withBytes { b throws(ParseError) in try keyed(b, file: file, required: required) }
+    }
+    public static func memoryEvents(_ s: String, file: String = "memory.events") throws(ParseError) -> MemoryEvents {
+        try s.withBytes { b throws(ParseError) in try memoryEvents(b, file: file) }
+    }
+    public static func memoryStat(_ s: String, file: String = "memory.stat") throws(ParseError) -> KeyedCounters {
+        try s.withBytes { b throws(ParseError) in try memoryStat(b, file: file) }
+    }
+    public static func cgroupStat(_ s: String, file: String = "cgroup.stat") throws(ParseError) -> KeyedCounters {
+        try s.withBytes { b throws(ParseError) in try cgroupStat(b, file: file) }
+    }
+    public static func vmstat(_ s: String, file: String = "/proc/vmstat") throws(ParseError) -> KeyedCounters {
+        try s.withBytes { b throws(ParseError) in try vmstat(b, file: file) }
+    }
+    public static func cgroupEvents(_ s: String, file: String = "cgroup.events") throws(ParseError) -> CgroupEvents {
+        try s.withBytes { b throws(ParseError) in try cgroupEvents(b, file: file) }
+    }
+    public static func pressure(_ s: String, file: String = "memory.pressure") throws(ParseError) -> Pressure {
+        try s.withBytes { b throws(ParseError) in try pressure(b, file: file) }
+    }
+    public static func meminfo(_ s: String, file: String = "/proc/meminfo") throws(ParseError) -> MemInfo {
+        try s.withBytes { b throws(ParseError) in try meminfo(b, file: file) }
+    }
+    public static func pids(_ s: String, file: String = "cgroup.procs") throws(ParseError) -> [Int32] {
+        try s.withBytes { b throws(ParseError) in try pids(b, file: file) }
+    }
+    public static func pidCount(_ s: String, file: String = "cgroup.procs") throws(ParseError) -> Int {
+        try s.withBytes { b throws(ParseError) in try pidCount(b, file: file) }
+    }
+    public static func controllers(_ s: String, file: String = "cgroup.controllers") throws(ParseError) -> [String] {
+        try s.withBytes { b throws(ParseError) in try controllers(b, file: file) }
+    }
+}

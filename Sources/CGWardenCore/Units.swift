@@ -1,0 +1,61 @@
+/// Human units for sizes and percentages (binary units, as the kernel and
+/// systemd use: `1G` is 2^30 bytes).
+public enum Units {
+    static let suffixes = ["K", "M", "G", "T", "P", "E"]
+
+    /// `0`, `512B`, `4.0K`, `512.0M`, `1.5G`: at most 7 characters.
+    public static func size(_ bytes: UInt64) -> String {
+        if bytes == 0 { return "0" }
+        if bytes < 1024 { return "\(bytes)B" }
+        var unit = 0
+        var scaled = Double(bytes) / 1024
+        while scaled >= 1024, unit < suffixes.count - 1 {
+            scaled /= 1024
+            unit += 1
+        }
+        // one decimal, rounded half up; 1023.96K shows as 1.0M, not 1024.0K
+        var tenths = (scaled * 10).rounded()
+        if tenths >= 10240, unit < suffixes.count - 1 {
+            unit += 1
+            tenths = (scaled / 1024 * 10).rounded()
+        }
+        return fixed(tenths, decimals: 1) + suffixes[unit]
+    }
+
+    /// A limit: `max` or its size.
+    public static func limit(_ l: Limit?) -> String {
+        switch l {
+        case nil: return "-"
+        case .max?: return "max"
+        case .bytes(let b)?: return size(b)
+        }
+    }
+
+    /// A fraction as a whole percentage: `0.594` -> `59%`; above 999% -> `>999%`.
+    public static func percent(_ fraction: Double) -> String {
+        let p = (fraction * 100).rounded()
+        if !p.isFinite || p > 999 { return ">999%" }
+        return String(Int(max(p, 0))) + "%"
+    }
+
+    /// A number with a fixed count of decimals, no Foundation (`String(format:)` pulls ICU).
+    public static func decimal(_ value: Double, decimals: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        return fixed((value * scale).rounded(), decimals: decimals)
+    }
+
+    /// `scaledInteger` holds value * 10^decimals, already rounded.
+    static func fixed(_ scaledInteger: Double, decimals: Int) -> String {
+        guard scaledInteger.isFinite, abs(scaledInteger) < 9e18 else { return scaledInteger.isNaN ? "nan" : "inf" }
+        let v = Int64(scaledInteger)
+        let neg = v < 0
+        var digits = String(v.magnitude)
+        if decimals == 0 { return (neg ? "-" : "") + digits }
+        if digits.count <= decimals {
+            digits = String(repeating: "0", count: decimals - digits.count + 1) + digits
+        }
+        let cut = digits.index(digits.endIndex, offsetBy: -decimals)
+        return (neg ? "-" : "") + digits[..<cut] + "." + digits[cut...]
+    }
+}

@@ -1,0 +1,156 @@
+/// A kernel memory limit: `memory.max`, `memory.high`, `memory.swap.max`,
+/// `memory.low`, `memory.min` all read either a byte count or the word `max`.
+///
+/// `max` is a distinct case, not a sentinel number: "no limit" must never be
+/// compared as if it were a very large size by accident.
+public enum Limit: Equatable, Hashable, Sendable, CustomStringConvertible {
+    /// The file reads `max`: no limit (for `low`/`min`: protect everything).
+    case max
+    case bytes(UInt64)
+
+    /// The limit in bytes, or nil for `max`.
+    public var bytes: UInt64? {
+        if case .bytes(let b) = self { return b }
+        return nil
+    }
+
+    public var isMax: Bool { self == .max }
+
+    public var description: String {
+        switch self {
+        case .max: return "max"
+        case .bytes(let b): return String(b)
+        }
+    }
+}
+
+/// Counters of a flat keyed file (`memory.events`, `memory.stat`, `cgroup.stat`,
+/// `/proc/vmstat`, `/proc/meminfo`), in the kernel's order.
+///
+/// Keys are kept as the kernel wrote them, including ones a newer kernel adds
+/// (e.g. `sock_throttled` in `memory.events`): nothing is dropped.
+public struct KeyedCounters: Equatable, Sendable, Sequence {
+    public private(set) var keys: [String] = []
+    public private(set) var values: [UInt64] = []
+
+    public init() {}
+
+    public init(_ pairs: KeyValuePairs<String, UInt64>) {
+        for (k, v) in pairs { append(k, v) }
+    }
+
+    public var count: Int { keys.count }
+    public var isEmpty: Bool { keys.isEmpty }
+
+    public subscript(key: String) -> UInt64? {
+        // Linear: these files hold 5 to 60 keys, and a hash table per file
+        // would cost more to build than the lookups it saves.
+        for i in keys.indices where keys[i] == key { return values[i] }
+        return nil
+    }
+
+    public func contains(_ key: String) -> Bool { self[key] != nil }
+
+    mutating func append(_ key: String, _ value: UInt64) {
+        keys.append(key)
+        values.append(value)
+    }
+
+    public func makeIterator() -> Zip2Sequence<[String], [UInt64]>.Iterator {
+        zip(keys, values).makeIterator()
+    }
+}
+
+/// The counters of `memory.events` / `memory.events.local`.
+///
+/// ```
+/// low 0
+/// high 1204
+/// max 61
+/// oom 1
+/// oom_kill 1
+/// oom_group_kill 0
+/// ```
+/// `memory.events` is hierarchical (a child's events count in its ancestors,
+/// unless cgroup2 is mounted with `memory_localevents`); `.local` is this
+/// group's own. The kernel forgets both when the group is removed.
+public struct MemoryEvents: Equatable, Sendable {
+    /// Every key the kernel wrote, in order.
+    public var all: KeyedCounters
+
+    public init(_ all: KeyedCounters) { self.all = all }
+
+    /// Times usage went below the effective `memory.low` protection and was reclaimed anyway.
+    public var low: UInt64 { all["low"] ?? 0 }
+    /// Times usage exceeded `memory.high` and the group was throttled into reclaim.
+    public var high: UInt64 { all["high"] ?? 0 }
+    /// Times usage hit `memory.max` and direct reclaim ran.
+    public var max: UInt64 { all["max"] ?? 0 }
+    /// Times the group hit its limit and reclaim failed (an OOM situation).
+    public var oom: UInt64 { all["oom"] ?? 0 }
+    /// Processes the kernel OOM killer killed inside the group.
+    public var oomKill: UInt64 { all["oom_kill"] ?? 0 }
+    /// Times the whole group was OOM-killed because of `memory.oom.group` (kernel 5.17+).
+    public var oomGroupKill: UInt64 { all["oom_group_kill"] ?? 0 }
+}
+
+/// One line of a PSI file: share of wall time in which tasks stalled on memory.
+public struct PressureLine: Equatable, Sendable {
+    /// Percent of the last 10 s, 60 s, 300 s (0 to 100).
+    public var avg10: Double
+    public var avg60: Double
+    public var avg300: Double
+    /// Total stall time in microseconds since boot (or group creation).
+    public var total: UInt64
+
+    public init(avg10: Double = 0, avg60: Double = 0, avg300: Double = 0, total: UInt64 = 0) {
+        self.avg10 = avg10
+        self.avg60 = avg60
+        self.avg300 = avg300
+        self.total = total
+    }
+}
+
+/// A PSI file (`memory.pressure`, `/proc/pressure/memory`).
+/// `some`: at least one task stalled; `full`: all non-idle tasks stalled.
+public struct Pressure: Equatable, Sendable {
+    public var some: PressureLine
+    /// Absent only in files of older kernels that have no `full` line.
+    public var full: PressureLine?
+
+    public init(some: PressureLine, full: PressureLine?) {
+        self.some = some
+        self.full = full
+    }
+}
+
+/// `cgroup.events`: `populated` is 1 while any process lives in the subtree.
+public struct CgroupEvents: Equatable, Sendable {
+    public var populated: Bool
+    /// nil where the kernel has no freezer line (before 5.2).
+    public var frozen: Bool?
+
+    public init(populated: Bool, frozen: Bool?) {
+        self.populated = populated
+        self.frozen = frozen
+    }
+}
+
+/// The node-wide figures of `/proc/meminfo`, in bytes.
+public struct MemInfo: Equatable, Sendable {
+    public var memTotal: UInt64
+    public var memAvailable: UInt64
+    public var swapTotal: UInt64
+    public var swapFree: UInt64
+    /// Every line, converted to bytes where the kernel gave kB.
+    public var all: KeyedCounters
+
+    public init(memTotal: UInt64, memAvailable: UInt64, swapTotal: UInt64, swapFree: UInt64,
+                all: KeyedCounters = KeyedCounters()) {
+        self.memTotal = memTotal
+        self.memAvailable = memAvailable
+        self.swapTotal = swapTotal
+        self.swapFree = swapFree
+        self.all = all
+    }
+}
