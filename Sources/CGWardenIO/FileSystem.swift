@@ -1,0 +1,176 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CShims
+
+/// A failed system call, with the call and the path it concerned.
+public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var call: String
+    public var path: String
+    public var errno: Int32
+
+    public init(call: String, path: String, errno: Int32) {
+        self.call = call
+        self.path = path
+        self.errno = errno
+    }
+
+    /// ENOENT or ENODEV: the file or its cgroup is gone (a removed cgroup's
+    /// open files answer ENODEV). Normal on a live node, never an error.
+    public var isVanished: Bool { errno == ENOENT || errno == ENODEV }
+
+    public var description: String {
+        "\(path): \(String(cString: strerror(errno))) (\(call))"
+    }
+
+    /// The same error, naming `path`.
+    public func at(_ path: String) -> SystemError {
+        var e = self
+        e.path = path
+        return e
+    }
+}
+
+/// One entry of a directory listing.
+public struct DirectoryEntry: Equatable, Sendable {
+    public enum Kind: Sendable { case directory, regular, symlink, other, unknown }
+    public var name: String
+    /// For a cgroup directory, its cgroup id.
+    public var inode: UInt64
+    public var kind: Kind
+}
+
+/// File status fields cgwarden uses.
+public struct FileStatus: Equatable, Sendable {
+    public var inode: UInt64
+    public var mode: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+    public var isDirectory: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
+    public var isSymlink: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFLNK) }
+}
+
+/// The file-system calls of the read side, behind one small type that tests
+/// can replace (e.g. to make a cgroup vanish in the middle of a walk).
+///
+/// Every descriptor is opened relative to a directory descriptor, with
+/// `O_CLOEXEC` (so none leaks into the spawned kill helper) and `O_NOFOLLOW`
+/// (a cgroup tree has no symlinks; one in a fixture or a forged tree is refused).
+/// Errors carry the call and errno; the caller fills in the path it knows
+/// (building a path string per file would cost more than the read).
+public protocol FileSystem: Sendable {
+    /// `openat(dir, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC)`; `dir` nil means the
+    /// current directory (for the root of a walk).
+    func openDirectory(_ name: String, in dir: Int32?) throws(SystemError) -> Int32
+    /// `openat(dir, name, O_RDONLY|O_NOFOLLOW|O_CLOEXEC)`.
+    func openFile(_ name: String, in dir: Int32) throws(SystemError) -> Int32
+    /// `pread` from `offset` until EOF or the buffer is full; returns the byte count.
+    func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int) throws(SystemError) -> Int
+    func close(_ fd: Int32)
+    /// `getdents64` from the start of the directory (rewinds first).
+    func list(_ dir: Int32) throws(SystemError) -> [DirectoryEntry]
+    func status(_ fd: Int32) throws(SystemError) -> FileStatus
+    /// `fstatfs(fd).f_type`: tells cgroup2 from tmpfs and from an ordinary directory.
+    func fileSystemType(_ fd: Int32) throws(SystemError) -> Int64
+}
+
+/// The real calls.
+public struct LinuxFileSystem: FileSystem {
+    public init() {}
+
+    public func openDirectory(_ name: String, in dir: Int32?) throws(SystemError) -> Int32 {
+        let fd = retryEINTR { openat(dir ?? AT_FDCWD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        if fd < 0 { throw SystemError(call: "openat", path: "", errno: errno) }
+        return fd
+    }
+
+    public func openFile(_ name: String, in dir: Int32) throws(SystemError) -> Int32 {
+        let fd = retryEINTR { openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        if fd < 0 { throw SystemError(call: "openat", path: "", errno: errno) }
+        return fd
+    }
+
+    public func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int) throws(SystemError) -> Int {
+        var total = 0
+        while total < buffer.count {
+            let n = Glibc.pread(fd, buffer.baseAddress! + total, buffer.count - total, off_t(offset + total))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError(call: "read", path: "", errno: errno)
+            }
+            if n == 0 { break }
+            total += n
+        }
+        return total
+    }
+
+    public func close(_ fd: Int32) {
+        // Linux releases the descriptor even when close reports EINTR: never retry.
+        _ = Glibc.close(fd)
+    }
+
+    public func list(_ dir: Int32) throws(SystemError) -> [DirectoryEntry] {
+        if lseek(dir, 0, SEEK_SET) < 0 { throw SystemError(call: "lseek", path: "", errno: errno) }
+        var out: [DirectoryEntry] = []
+        // 32 KiB holds ~800 entries: a cgroup with few children lists in one call.
+        let size = 32 * 1024
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
+        defer { buffer.deallocate() }
+        while true {
+            let n = cgw_getdents64(dir, buffer, size)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError(call: "getdents64", path: "", errno: errno)
+            }
+            if n == 0 { break }
+            var offset = 0
+            while offset < n {
+                var ino: UInt64 = 0
+                var type: UInt8 = 0
+                var namePtr: UnsafePointer<CChar>?
+                offset += cgw_dirent_at(buffer, offset, &ino, &type, &namePtr)
+                let name = String(cString: namePtr!)
+                if name == "." || name == ".." { continue }
+                let kind: DirectoryEntry.Kind
+                switch Int32(type) {
+                case Int32(DT_DIR): kind = .directory
+                case Int32(DT_REG): kind = .regular
+                case Int32(DT_LNK): kind = .symlink
+                case Int32(DT_UNKNOWN): kind = .unknown
+                default: kind = .other
+                }
+                out.append(DirectoryEntry(name: name, inode: ino, kind: kind))
+            }
+        }
+        return out
+    }
+
+    public func status(_ fd: Int32) throws(SystemError) -> FileStatus {
+        var st = stat()
+        if fstat(fd, &st) < 0 { throw SystemError(call: "fstat", path: "", errno: errno) }
+        return FileStatus(inode: UInt64(st.st_ino), mode: UInt32(st.st_mode), uid: st.st_uid, gid: st.st_gid)
+    }
+
+    public func fileSystemType(_ fd: Int32) throws(SystemError) -> Int64 {
+        let type = cgw_fstatfs_type(fd)
+        if type == -1 { throw SystemError(call: "fstatfs", path: "", errno: errno) }
+        return Int64(type)
+    }
+}
+
+@inline(__always)
+func retryEINTR(_ body: () -> Int32) -> Int32 {
+    while true {
+        let r = body()
+        if r >= 0 || errno != EINTR { return r }
+    }
+}
+
+/// statfs magic numbers (linux/magic.h).
+public enum FileSystemMagic {
+    public static let cgroup2 = Int64(CGW_CGROUP2_SUPER_MAGIC)
+    public static let cgroup1 = Int64(CGW_CGROUP_SUPER_MAGIC)
+    public static let tmpfs = Int64(CGW_TMPFS_MAGIC)
+}
