@@ -1,0 +1,183 @@
+import CGWardenCore
+
+/// How siblings are ordered in `status`.
+public enum StatusSort: String, CaseIterable, Sendable {
+    /// By name (the default).
+    case name
+    /// Largest `memory.current` first.
+    case current
+    /// Highest `memory.current / memory.max` first.
+    case percent
+    /// Highest PSI `some` avg10 first.
+    case pressure
+    /// Most kernel OOM kills (`memory.events` `oom_kill`, then `oom`) first.
+    case oom
+}
+
+/// The human form of `cgwarden status`: a node summary, then the hierarchy as
+/// an indented tree with one aligned row per group, at most 80 columns wide.
+public struct StatusView {
+    public var snapshot: Snapshot
+    /// The group at the top of the tree (the root, or the CGROUP argument).
+    public var top: CgroupPath
+    public var sort: StatusSort
+    public var processes: [CgroupPath: [ProcessInfo]]?
+
+    public init(snapshot: Snapshot, top: CgroupPath = .root, sort: StatusSort = .name,
+                processes: [CgroupPath: [ProcessInfo]]? = nil) {
+        self.snapshot = snapshot
+        self.top = top
+        self.sort = sort
+        self.processes = processes
+    }
+
+    /// Width of the CGROUP column: the tree glyphs and the name.
+    static let nameWidth = 30
+    /// Deepest indentation drawn; deeper levels are folded into a `…` prefix
+    /// so that the numbers stay in their columns.
+    static let maxIndent = 18
+
+    public func render() -> String {
+        var lines = StatusView.summary(snapshot.system)
+        lines.append(StatusView.header)
+        let byParent = Dictionary(grouping: snapshot.cgroups.filter { $0.path != top }) { $0.path.parent! }
+        if let first = snapshot.cgroups.first(where: { $0.path == top }) {
+            emit(first, prefix: "", childPrefix: "", byParent: byParent, into: &lines)
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static let header = pad("CGROUP", nameWidth) + " " + [
+        lpad("CURRENT", 7), lpad("LIMIT", 7), lpad("USE", 4), lpad("HIGH", 7),
+        lpad("SWAP", 6), lpad("SOME", 5), lpad("FULL", 5),
+    ].joined(separator: " ")
+
+    /// Two lines on the node: memory and swap, then pressure and OOM kills.
+    static func summary(_ s: SystemSnapshot) -> [String] {
+        let m = s.meminfo
+        let used = m.memTotal >= m.memAvailable ? m.memTotal - m.memAvailable : 0
+        let swapUsed = m.swapTotal >= m.swapFree ? m.swapTotal - m.swapFree : 0
+        var l1 = "node: memory \(Units.size(used)) used of \(Units.size(m.memTotal)) (\(Units.size(m.memAvailable)) available)"
+        l1 += ", swap \(Units.size(swapUsed)) of \(Units.size(m.swapTotal))"
+        var l2 = "      pressure "
+        if let p = s.pressure {
+            l2 += "some \(Units.decimal(p.some.avg10, decimals: 2))% full \(p.full.map { Units.decimal($0.avg10, decimals: 2) + "%" } ?? "-") (avg10)"
+        } else {
+            l2 += "not available (no PSI)"
+        }
+        l2 += ", OOM kills since boot \(s.oomKill.map(String.init) ?? "-")"
+        return [l1, l2, ""]
+    }
+
+    private func emit(_ g: CgroupSnapshot, prefix: String, childPrefix: String,
+                      byParent: [CgroupPath: [CgroupSnapshot]], into lines: inout [String]) {
+        lines.append(StatusView.row(g, prefix: prefix, isTop: g.path == top))
+        // Detail lines hang below the row, aligned with the children.
+        let children = sorted(byParent[g.path] ?? [])
+        let detail = childPrefix + (children.isEmpty ? "   " : "│  ")
+        if let e = g.memory?.events, let text = StatusView.eventsText(e) {
+            lines.append(StatusView.fold(detail) + "events: " + text)
+        }
+        for p in processes?[g.path] ?? [] {
+            lines.append(StatusView.fold(detail) + StatusView.processText(p))
+        }
+        for (i, c) in children.enumerated() {
+            let last = i == children.count - 1
+            emit(c, prefix: childPrefix + (last ? "└─ " : "├─ "), childPrefix: childPrefix + (last ? "   " : "│  "),
+                 byParent: byParent, into: &lines)
+        }
+    }
+
+    func sorted(_ groups: [CgroupSnapshot]) -> [CgroupSnapshot] {
+        func key(_ g: CgroupSnapshot) -> Double {
+            switch sort {
+            case .name: return 0
+            case .current: return g.memory?.current.map(Double.init) ?? -1
+            case .percent: return g.memory?.fractionOfMax ?? -1
+            case .pressure: return g.pressure?.some.avg10 ?? -1
+            case .oom:
+                guard let e = g.memory?.events else { return -1 }
+                return Double(e.oomKill) * 1e6 + Double(e.oom)
+            }
+        }
+        // Stable: ties keep name order (the walk's order).
+        return groups.enumerated().sorted { a, b in
+            let ka = key(a.element), kb = key(b.element)
+            return ka != kb ? ka > kb : a.offset < b.offset
+        }.map(\.element)
+    }
+
+    /// One aligned row.
+    static func row(_ g: CgroupSnapshot, prefix: String, isTop: Bool) -> String {
+        let name = isTop ? g.path.description : displayName(g)
+        let folded = fold(prefix)
+        let cell = folded + truncate(name, nameWidth - folded.count)
+        let m = g.memory
+        let current = m?.current.map(Units.size) ?? "-"
+        let limit = m.map { Units.limit($0.max) } ?? "-"
+        let use = m?.fractionOfMax.map(Units.percent) ?? "-"
+        let high: String = {
+            guard let h = m?.high else { return "-" }
+            return h.isMax ? "-" : Units.limit(h)
+        }()
+        let swap = m?.swapCurrent.map(Units.size) ?? "-"
+        let some = g.pressure.map { Units.decimal($0.some.avg10, decimals: 2) } ?? "-"
+        let full = g.pressure?.full.map { Units.decimal($0.avg10, decimals: 2) } ?? "-"
+        return pad(cell, nameWidth) + " " + [
+            lpad(current, 7), lpad(limit, 7), lpad(use, 4), lpad(high, 7),
+            lpad(swap, 6), lpad(some, 5), lpad(full, 5),
+        ].joined(separator: " ")
+    }
+
+    /// The name shown for a group: Kubernetes pods and containers by what
+    /// they are (their cgroup names are 60+ characters), others by name.
+    static func displayName(_ g: CgroupSnapshot) -> String {
+        if let k = g.identity.kubernetes {
+            switch k.level {
+            case .pod:
+                return "pod \(k.podUID.map { String($0.prefix(8)) } ?? "?") \(k.qos?.rawValue ?? "")"
+            case .container:
+                return "ctr \(k.containerID.map { String($0.prefix(12)) } ?? "?")"
+            case .node, .qos:
+                break
+            }
+        }
+        return g.path.name
+    }
+
+    /// Non-zero `memory.events` counters, or nil when all are zero.
+    static func eventsText(_ e: MemoryEvents) -> String? {
+        let shown: [(String, UInt64)] = [("high", e.high), ("max", e.max), ("oom", e.oom),
+                                         ("oom_kill", e.oomKill), ("oom_group_kill", e.oomGroupKill)]
+        guard shown.contains(where: { $0.1 > 0 }) else { return nil }
+        return shown.map { "\($0.0) \($0.1)" }.joined(separator: "  ")
+    }
+
+    static func processText(_ p: ProcessInfo) -> String {
+        "pid " + lpad(String(p.pid), 7) + "  " + pad(truncate(p.command, 15), 15)
+            + " rss " + lpad(Units.size(p.rss), 7) + "  oom_score " + lpad(String(p.oomScore), 4)
+            + " adj " + String(p.oomScoreAdj)
+    }
+
+    /// Keeps deep tree prefixes within `maxIndent` columns.
+    static func fold(_ prefix: String) -> String {
+        guard prefix.count > maxIndent else { return prefix }
+        return "…" + String(prefix.suffix(maxIndent - 1))
+    }
+
+    static func truncate(_ s: String, _ width: Int) -> String {
+        guard width > 1 else { return width == 1 ? "…" : "" }
+        guard s.count > width else { return s }
+        // Keep both ends: names differ at the end (a.slice vs b.slice) as often as at the start.
+        let head = (width - 1) / 2, tail = width - 1 - head
+        return String(s.prefix(head)) + "…" + String(s.suffix(tail))
+    }
+
+    static func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+    }
+
+    static func lpad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
+    }
+}
