@@ -1,0 +1,114 @@
+// cgwarden-testload: a bounded load for real-kernel tests and the demo.
+// It only ever runs inside the cgroup v2 VM; it refuses to join a cgroup that
+// is not on a cgroup2 file system (on a hybrid host /sys/fs/cgroup is a tmpfs
+// and a "limit" there limits nothing).
+//
+//   cgwarden-testload alloc --cgroup DIR --mib N [--step-mib S] [--interval-ms T] [--hold-s H]
+//       join DIR, allocate and touch N MiB in steps of S MiB every T ms, hold H s, exit 0
+//   cgwarden-testload sleep --cgroup DIR [--hold-s H]
+//       join DIR and sleep
+//   cgwarden-testload spawn --cgroup DIR --count N [--hold-s H]
+//       join DIR, start N sleeping children (posix_spawn of itself), sleep
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+
+/// Hard ceiling of any allocation: even if a limit fails to apply, the
+/// allocator stops here (the VM has 2 GiB by default).
+let maxMiB = 3072
+/// Hard ceiling of spawned children.
+let maxChildren = 5000
+
+func fail(_ message: String) -> Never {
+    let s = "cgwarden-testload: \(message)\n"
+    _ = s.withCString { write(2, $0, strlen($0)) }
+    exit(2)
+}
+
+var args = Array(CommandLine.arguments.dropFirst())
+guard let mode = args.first else { fail("usage: alloc|sleep|spawn --cgroup DIR ...") }
+args.removeFirst()
+var options: [String: String] = [:]
+var i = 0
+while i < args.count {
+    guard args[i].hasPrefix("--"), i + 1 < args.count else { fail("bad argument \(args[i])") }
+    options[String(args[i].dropFirst(2))] = args[i + 1]
+    i += 2
+}
+@MainActor func int(_ key: String, _ def: Int? = nil) -> Int {
+    if let v = options[key] {
+        guard let n = Int(v), n >= 0 else { fail("--\(key) needs a number, not \(v)") }
+        return n
+    }
+    guard let def else { fail("--\(key) is required") }
+    return def
+}
+
+func join(_ dir: String) {
+    let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard fd >= 0 else { fail("cannot open \(dir): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    guard cgw_fstatfs_type(fd) == CGW_CGROUP2_SUPER_MAGIC else {
+        fail("\(dir) is not on a cgroup2 file system: refusing to run a load outside a real cgroup")
+    }
+    let procs = openat(fd, "cgroup.procs", O_WRONLY | O_CLOEXEC)
+    guard procs >= 0 else { fail("cannot open \(dir)/cgroup.procs: \(String(cString: strerror(errno)))") }
+    let pid = "\(getpid())\n"
+    let n = pid.withCString { write(procs, $0, strlen($0)) }
+    guard n > 0 else { fail("cannot join \(dir): \(String(cString: strerror(errno)))") }
+    close(procs)
+}
+
+func sleepMillis(_ ms: Int) {
+    var ts = timespec(tv_sec: ms / 1000, tv_nsec: (ms % 1000) * 1_000_000)
+    var rest = timespec()
+    while nanosleep(&ts, &rest) < 0 && errno == EINTR { ts = rest }
+}
+
+@MainActor func hold() {
+    let seconds = int("hold-s", 3600)
+    sleepMillis(seconds * 1000)
+}
+
+if let dir = options["cgroup"] { join(dir) }
+
+switch mode {
+case "alloc":
+    let total = int("mib")
+    guard total <= maxMiB else { fail("--mib \(total) is above the ceiling of \(maxMiB)") }
+    let step = max(1, int("step-mib", 8))
+    let interval = int("interval-ms", 0)
+    var chunks: [UnsafeMutableRawPointer] = []
+    var done = 0
+    while done < total {
+        let n = min(step, total - done)
+        let p = malloc(n << 20)!
+        memset(p, 0x5a, n << 20)   // touch every page: resident, not just reserved
+        chunks.append(p)
+        done += n
+        if interval > 0 { sleepMillis(interval) }
+    }
+    hold()
+    _ = chunks
+case "sleep":
+    hold()
+case "spawn":
+    let count = int("count")
+    guard count <= maxChildren else { fail("--count \(count) is above the ceiling of \(maxChildren)") }
+    var started = 0
+    for _ in 0..<count {
+        var pid: pid_t = 0
+        let argv: [String] = ["cgwarden-testload", "sleep", "--hold-s", String(int("hold-s", 3600))]
+        var cargs = argv.map { strdup($0) } + [nil]
+        let rc = posix_spawn(&pid, "/proc/self/exe", nil, nil, &cargs, environ)
+        cargs.forEach { free($0) }
+        if rc != 0 { break }   // pids.max reached: that is the point of some tests
+        started += 1
+    }
+    let s = "started \(started)\n"
+    _ = s.withCString { write(1, $0, strlen($0)) }
+    hold()
+default:
+    fail("unknown mode \(mode)")
+}
