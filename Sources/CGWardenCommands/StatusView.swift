@@ -32,7 +32,7 @@ public struct StatusView {
     }
 
     /// Width of the CGROUP column: the tree glyphs and the name.
-    static let nameWidth = 30
+    static let nameWidth = 32
     /// Deepest indentation drawn; deeper levels are folded into a `…` prefix
     /// so that the numbers stay in their columns.
     static let maxIndent = 18
@@ -109,7 +109,7 @@ public struct StatusView {
 
     /// One aligned row.
     static func row(_ g: CgroupSnapshot, prefix: String, isTop: Bool) -> String {
-        let name = isTop ? g.path.description : displayName(g)
+        let name = isTop ? printable(g.path.description) : displayName(g)
         let folded = fold(prefix)
         let cell = folded + truncate(name, nameWidth - folded.count)
         let m = g.memory
@@ -142,7 +142,14 @@ public struct StatusView {
                 break
             }
         }
-        return g.path.name
+        return printable(g.path.name)
+    }
+
+    /// Control characters (a newline or an escape sequence in a cgroup name)
+    /// would break the rows or the terminal: shown as `?`.
+    static func printable(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else { return s }
+        return String(String.UnicodeScalarView(s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : $0 }))
     }
 
     /// Non-zero `memory.events` counters, or nil when all are zero.

@@ -31,10 +31,11 @@ public enum Units {
         }
     }
 
-    /// A fraction as a whole percentage: `0.594` -> `59%`; above 999% -> `>999%`.
+    /// A fraction as a whole percentage in at most 4 characters: `0.594` ->
+    /// `59%`; ten times the limit or more (only seen in forged input) -> `>10x`.
     public static func percent(_ fraction: Double) -> String {
         let p = (fraction * 100).rounded()
-        if !p.isFinite || p > 999 { return ">999%" }
+        if !p.isFinite || p > 999 { return ">10x" }
         return String(Int(max(p, 0))) + "%"
     }
 
