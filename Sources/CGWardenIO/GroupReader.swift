@@ -75,11 +75,14 @@ struct Vanished: Error {}
 /// How a group's files are reached: open/read/close each time (a one-off
 /// walk), or descriptors kept open and re-read with `pread` (the sampler).
 protocol GroupFileAccess {
-    /// The file's whole content; valid until the next call.
-    mutating func contents(of file: CgroupFile) throws(SystemError) -> Bytes
+    /// The file's whole content, valid until the next call; nil when the file
+    /// is already known to be absent from this group.
+    mutating func contents(of file: CgroupFile) throws(SystemError) -> Bytes?
     /// Tells an absent file from a removed group after ENOENT: `cgroup.procs`
     /// exists in every cgroup, the root included.
     mutating func groupExists() -> Bool
+    /// Remembers that the (live) group has no such file.
+    mutating func markAbsent(_ file: CgroupFile)
 }
 
 /// Reads the asked-for fields of one group through some access.
@@ -95,14 +98,18 @@ struct GroupReader {
         func get<T>(_ file: CgroupFile, _ parse: (Bytes, String) throws(ParseError) -> T) throws(Vanished) -> T? {
             let bytes: Bytes
             do {
-                bytes = try access.contents(of: file)
+                guard let b = try access.contents(of: file) else { return nil }
+                bytes = b
             } catch {
                 if error.errno == ENODEV { throw Vanished() }
                 if error.errno == ENOENT {
                     // Either the file does not exist here (memory.peak before 5.19,
                     // swap files without swap accounting, a fixture without it) or the
                     // whole group was removed: ask the group.
-                    if access.groupExists() { return nil }
+                    if access.groupExists() {
+                        access.markAbsent(file)
+                        return nil
+                    }
                     throw Vanished()
                 }
                 problems.append(CgroupReadError(cgroup: path, kind: .system(error.at(file.name))))

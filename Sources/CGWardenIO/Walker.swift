@@ -147,9 +147,11 @@ struct OneShotAccess: GroupFileAccess {
     let fs: FileSystem
     let buffer: ReadBuffer
 
-    mutating func contents(of file: CgroupFile) throws(SystemError) -> Bytes {
+    mutating func contents(of file: CgroupFile) throws(SystemError) -> Bytes? {
         try buffer.readFile(file.name, in: dir, fs: fs)
     }
+
+    mutating func markAbsent(_ file: CgroupFile) {}
 
     mutating func groupExists() -> Bool {
         guard let fd = try? fs.openFile(CgroupFile.procs.name, in: dir) else { return false }

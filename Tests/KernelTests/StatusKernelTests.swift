@@ -149,12 +149,15 @@ struct StatusKernelTests {
                 i += 1
             }
         }
+        // Alternately a one-off walk and a sample through kept-open descriptors.
         let walker = Walker(root: KernelEnvironment.cgroupRoot)
+        let sampler = Sampler(root: KernelEnvironment.cgroupRoot)
         let top = CgroupPath(g.path)!
         var walks = 0, seen = 0, vanished = 0
         let deadline = monotonicSeconds() + 20
         while monotonicSeconds() < deadline && walks < 200 {
-            let r = try walker.walk(subtree: top, fields: .status)
+            let r = walks % 2 == 0 ? try walker.walk(subtree: top, fields: .status)
+                                   : try sampler.sample(subtree: top, fields: .status)
             walks += 1
             #expect(r.problems.isEmpty, "problems: \(r.problems)")
             for c in r.cgroups.dropFirst() {

@@ -1,0 +1,87 @@
+import Testing
+import CGWardenCore
+@testable import CGWardenIO
+import CGWardenTestSupport
+
+@Suite struct SamplerTests {
+    func node() -> FixtureTree {
+        let t = FixtureTree()
+        var a = FixtureGroup()
+        a.current = "1000"
+        a.max = "4096"
+        t.add("/a.slice", a)
+        t.add("/a.slice/x")
+        t.add("/b.slice")
+        return t
+    }
+
+    @Test func sameResultAsTheWalker() throws {
+        let t = node()
+        let s = Sampler(root: t.root)
+        let w = try Walker(root: t.root).walk(fields: .all)
+        let first = try s.sample(fields: .all)
+        let second = try s.sample(fields: .all)
+        #expect(first.cgroups == w.cgroups)
+        #expect(second.cgroups == w.cgroups)
+        #expect(second.problems.isEmpty)
+    }
+
+    @Test func seesChangedValuesWithoutReopening() throws {
+        let t = node()
+        let counting = CountingFileSystem()
+        let s = Sampler(root: t.root, fileSystem: counting)
+        _ = try s.sample(fields: .status)
+        let opened = counting.opened
+        let held = s.openDescriptors
+        writeFile(t.root + "/a.slice/memory.current", "2048\n")
+        let r = try s.sample(fields: .status)
+        #expect(r.cgroups.first { $0.path.description == "/a.slice" }?.memory?.current == 2048)
+        #expect(counting.opened == opened, "a repeated sample opened \(counting.opened - opened) descriptors")
+        #expect(s.openDescriptors == held)
+        #expect(counting.open == held)
+    }
+
+    @Test func followsGroupsComingAndGoing() throws {
+        let t = node()
+        let counting = CountingFileSystem()
+        let s = Sampler(root: t.root, fileSystem: counting)
+        _ = try s.sample(fields: .status)
+        t.add("/c.slice")
+        removeTree(t.root + "/a.slice")
+        let r = try s.sample(fields: .status)
+        #expect(r.cgroups.map(\.path.description) == ["/", "/b.slice", "/c.slice"])
+        #expect(counting.open == s.openDescriptors)
+    }
+
+    @Test func aRecreatedGroupGetsItsNewID() throws {
+        let t = node()
+        let s = Sampler(root: t.root)
+        let before = try #require(try s.sample(fields: .status).cgroups.first { $0.path.description == "/b.slice" })
+        removeTree(t.root + "/b.slice")
+        let keep = TempDir()  // occupy the freed inode number elsewhere
+        defer { keep.remove() }
+        t.add("/b.slice")
+        let after = try #require(try s.sample(fields: .status).cgroups.first { $0.path.description == "/b.slice" })
+        #expect(after.id != before.id)
+    }
+
+    @Test func keepsOnlyWhatItIsTold() throws {
+        let t = node()
+        let s = Sampler(root: t.root, keepOpen: [.usage])
+        _ = try s.sample(fields: .status)
+        // One directory per group (4), memory.current per group with the
+        // memory controller (3: not the root), subtree_control per parent (2).
+        #expect(s.openDescriptors == 4 + 3 + 2)
+    }
+
+    @Test func closesEverythingWhenReleased() throws {
+        let t = node()
+        let counting = CountingFileSystem()
+        do {
+            let s = Sampler(root: t.root, fileSystem: counting)
+            _ = try s.sample(fields: .all)
+            #expect(counting.open > 10)
+        }
+        #expect(counting.open == 0)
+    }
+}
