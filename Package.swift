@@ -28,6 +28,10 @@ let package = Package(
         // A bounded memory allocator / process spawner the real-kernel tests and
         // the demo run inside cgroups. Never part of the installed product.
         .executableTarget(name: "cgwarden-testload", dependencies: ["CShims"], path: "Tests/Support/testload"),
+        // Reproducible benchmarks on a real kernel (scripts/bench; Docs/performance.md).
+        .executableTarget(
+            name: "cgwarden-bench", dependencies: ["CGWardenIO", "CGWardenCore", "CShims"],
+            path: "Benchmarks/cgwarden-bench"),
         // Fixture trees and guards shared by the test targets.
         .target(name: "CGWardenTestSupport", dependencies: ["CShims"], path: "Tests/Support/TestSupport"),
         .testTarget(name: "CGWardenCoreTests", dependencies: ["CGWardenCore"]),

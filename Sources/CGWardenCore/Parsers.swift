@@ -57,13 +57,14 @@ public enum Parse {
     /// `/proc/vmstat`. Every key is kept, in order; `required` keys must be present.
     public static func keyed(_ b: Bytes, file: String, required: [String] = []) throws(ParseError) -> KeyedCounters {
         var out = KeyedCounters()
+        out.reserveCapacity(8)
         try forEachLine(b) { (number, line) throws(ParseError) in
-            let f = fields(line)
-            guard f.count == 2 else {
+            var f = Fields(line)
+            guard let k = f.next(), let value = f.next(), f.next() == nil else {
                 throw ParseError(file: file, line: number, reason: .malformedLine(text(line)))
             }
-            let key = text(f[0])
-            let v = try parseUInt64(f[1], file: file, line: number, field: key)
+            let key = KnownKeys.string(k)
+            let v = try parseUInt64(value, file: file, line: number, field: key)
             if out.contains(key) {
                 throw ParseError(file: file, line: number, field: key, reason: .duplicateKey(key))
             }
@@ -122,12 +123,12 @@ public enum Parse {
         var some: PressureLine?
         var full: PressureLine?
         try forEachLine(b) { (number, line) throws(ParseError) in
-            let f = fields(line)
-            guard let kind = f.first.map(text), kind == "some" || kind == "full" else {
+            var f = Fields(line)
+            guard let kind = f.next(), equals(kind, "some") || equals(kind, "full") else {
                 throw ParseError(file: file, line: number, reason: .malformedLine(text(line)))
             }
-            let parsed = try pressureLine(f.dropFirst(), file: file, line: number, wholeLine: line)
-            if kind == "some" {
+            let parsed = try pressureLine(&f, file: file, line: number, wholeLine: line)
+            if equals(kind, "some") {
                 if some != nil { throw ParseError(file: file, line: number, reason: .duplicateKey("some")) }
                 some = parsed
             } else {
@@ -142,20 +143,22 @@ public enum Parse {
         return Pressure(some: some, full: full)
     }
 
-    private static func pressureLine(_ pairs: ArraySlice<Bytes>, file: String, line: Int, wholeLine: Bytes) throws(ParseError) -> PressureLine {
+    private static func pressureLine(_ pairs: inout Fields, file: String, line: Int, wholeLine: Bytes) throws(ParseError) -> PressureLine {
         var avg10: Double?, avg60: Double?, avg300: Double?, total: UInt64?
-        for pair in pairs {
+        while let pair = pairs.next() {
             guard let eq = pair.firstIndex(of: ASCII.equals) else {
                 throw ParseError(file: file, line: line, reason: .malformedLine(text(wholeLine)))
             }
-            let key = text(slice(pair, 0, eq))
+            let key = slice(pair, 0, eq)
             let value = slice(pair, eq + 1, pair.count)
-            switch key {
-            case "avg10": avg10 = try parseDecimal(value, file: file, line: line, field: key)
-            case "avg60": avg60 = try parseDecimal(value, file: file, line: line, field: key)
-            case "avg300": avg300 = try parseDecimal(value, file: file, line: line, field: key)
-            case "total": total = try parseUInt64(value, file: file, line: line, field: key)
-            default: continue
+            if equals(key, "avg10") {
+                avg10 = try parseDecimal(value, file: file, line: line, field: "avg10")
+            } else if equals(key, "avg60") {
+                avg60 = try parseDecimal(value, file: file, line: line, field: "avg60")
+            } else if equals(key, "avg300") {
+                avg300 = try parseDecimal(value, file: file, line: line, field: "avg300")
+            } else if equals(key, "total") {
+                total = try parseUInt64(value, file: file, line: line, field: "total")
             }
         }
         guard let avg10 else { throw ParseError(file: file, line: line, reason: .missingKey("avg10")) }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Byte-level helpers shared by the kernel-file parsers.
 ///
 /// Kernel control files are ASCII, one record per line, fields separated by
@@ -69,19 +73,63 @@ func forEachLine<E: Error>(_ b: Bytes, _ body: (Int, Bytes) throws(E) -> Void) t
     }
 }
 
-/// Splits a line into fields separated by runs of blanks.
-func fields(_ line: Bytes) -> [Bytes] {
-    var out: [Bytes] = []
-    out.reserveCapacity(6)
+/// The fields of a line, separated by runs of blanks, without allocating.
+struct Fields: IteratorProtocol, Sequence {
+    let line: Bytes
     var i = 0
-    let n = line.count
-    while i < n {
+
+    init(_ line: Bytes) { self.line = line }
+
+    mutating func next() -> Bytes? {
+        let n = line.count
         while i < n && ASCII.isBlank(line[i]) { i += 1 }
         let start = i
         while i < n && !ASCII.isBlank(line[i]) { i += 1 }
-        if i > start { out.append(slice(line, start, i)) }
+        return i > start ? slice(line, start, i) : nil
     }
-    return out
+}
+
+/// Splits a line into fields (allocates: for the few parsers that need all fields).
+func fields(_ line: Bytes) -> [Bytes] { Array(Fields(line)) }
+
+@inline(__always) func equals(_ b: Bytes, _ s: StaticString) -> Bool {
+    b.count == s.utf8CodeUnitCount && memcmp(b.baseAddress!, s.utf8Start, b.count) == 0
+}
+
+/// Keys of the keyed files, as `String`s made once: the parsers return these
+/// instead of decoding the same few names again for every group and sample.
+enum KnownKeys {
+    static let all: [String] = [
+        // memory.events
+        "low", "high", "max", "oom", "oom_kill", "oom_group_kill", "sock_throttled",
+        // cgroup.events, cgroup.stat
+        "populated", "frozen", "nr_descendants", "nr_dying_descendants",
+        // memory.stat (the common part)
+        "anon", "file", "kernel", "kernel_stack", "pagetables", "sec_pagetables", "percpu", "sock", "vmalloc",
+        "shmem", "zswap", "zswapped", "file_mapped", "file_dirty", "file_writeback", "swapcached",
+        "anon_thp", "file_thp", "shmem_thp", "inactive_anon", "active_anon", "inactive_file", "active_file",
+        "unevictable", "slab_reclaimable", "slab_unreclaimable", "slab", "workingset_refault_anon",
+        "workingset_refault_file", "workingset_activate_anon", "workingset_activate_file",
+        "workingset_restore_anon", "workingset_restore_file", "workingset_nodereclaim", "pgscan", "pgsteal",
+        "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct", "pgfault", "pgmajfault",
+        "pgrefill", "pgactivate", "pgdeactivate", "pglazyfree", "pglazyfreed", "thp_fault_alloc",
+        "thp_collapse_alloc",
+    ]
+    /// By length, then the key's bytes and its string.
+    static let byLength: [[([UInt8], String)]] = {
+        var t = [[([UInt8], String)]](repeating: [], count: 33)
+        for k in all where k.utf8.count < t.count { t[k.utf8.count].append((Array(k.utf8), k)) }
+        return t
+    }()
+
+    static func string(_ b: Bytes) -> String {
+        if b.count < byLength.count {
+            for (bytes, s) in byLength[b.count] where bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, b.baseAddress!, b.count) == 0 }) {
+                return s
+            }
+        }
+        return text(b)
+    }
 }
 
 /// Parses an unsigned decimal integer, the only number format cgroupfs writes.

@@ -51,6 +51,11 @@ public struct KeyedCounters: Equatable, Sendable, Sequence {
 
     public func contains(_ key: String) -> Bool { self[key] != nil }
 
+    mutating func reserveCapacity(_ n: Int) {
+        keys.reserveCapacity(n)
+        values.reserveCapacity(n)
+    }
+
     mutating func append(_ key: String, _ value: UInt64) {
         keys.append(key)
         values.append(value)

@@ -35,7 +35,9 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// One entry of a directory listing.
 public struct DirectoryEntry: Equatable, Sendable {
-    public enum Kind: Sendable { case directory, regular, symlink, other, unknown }
+    /// `unknown`: the file system did not say (d_type DT_UNKNOWN); opening it
+    /// with O_DIRECTORY tells.
+    public enum Kind: Sendable { case directory, unknown }
     public var name: String
     /// For a cgroup directory, its cgroup id.
     public var inode: UInt64
@@ -66,11 +68,18 @@ public protocol FileSystem: Sendable {
     func openDirectory(_ name: String, in dir: Int32?) throws(SystemError) -> Int32
     /// `openat(dir, name, O_RDONLY|O_NOFOLLOW|O_CLOEXEC)`.
     func openFile(_ name: String, in dir: Int32) throws(SystemError) -> Int32
-    /// `pread` from `offset` until EOF or the buffer is full; returns the byte count.
+    /// One `pread` from `offset`; returns the byte count (0 at EOF).
+    ///
+    /// A control file is generated whole by the kernel (seq_file) and one read
+    /// with a larger buffer returns all of it, so callers treat a read that
+    /// does not fill the buffer as the whole file: one syscall per file.
     func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int) throws(SystemError) -> Int
     func close(_ fd: Int32)
-    /// `getdents64` from the start of the directory (rewinds first).
-    func list(_ dir: Int32) throws(SystemError) -> [DirectoryEntry]
+    /// The entries of `dir` that are (or may be) directories, from the start
+    /// (rewinds first): `getdents64`, skipping regular files and symlinks
+    /// before their names are even decoded (a cgroup directory lists ~50
+    /// control files for each child group).
+    func subdirectories(_ dir: Int32) throws(SystemError) -> [DirectoryEntry]
     func status(_ fd: Int32) throws(SystemError) -> FileStatus
     /// `fstatfs(fd).f_type`: tells cgroup2 from tmpfs and from an ordinary directory.
     func fileSystemType(_ fd: Int32) throws(SystemError) -> Int64
@@ -93,17 +102,11 @@ public struct LinuxFileSystem: FileSystem {
     }
 
     public func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int) throws(SystemError) -> Int {
-        var total = 0
-        while total < buffer.count {
-            let n = Glibc.pread(fd, buffer.baseAddress! + total, buffer.count - total, off_t(offset + total))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError(call: "read", path: "", errno: errno)
-            }
-            if n == 0 { break }
-            total += n
+        while true {
+            let n = Glibc.pread(fd, buffer.baseAddress!, buffer.count, off_t(offset))
+            if n >= 0 { return n }
+            if errno != EINTR { throw SystemError(call: "read", path: "", errno: errno) }
         }
-        return total
     }
 
     public func close(_ fd: Int32) {
@@ -111,7 +114,7 @@ public struct LinuxFileSystem: FileSystem {
         _ = Glibc.close(fd)
     }
 
-    public func list(_ dir: Int32) throws(SystemError) -> [DirectoryEntry] {
+    public func subdirectories(_ dir: Int32) throws(SystemError) -> [DirectoryEntry] {
         if lseek(dir, 0, SEEK_SET) < 0 { throw SystemError(call: "lseek", path: "", errno: errno) }
         var out: [DirectoryEntry] = []
         // 32 KiB holds ~800 entries: a cgroup with few children lists in one call.
@@ -131,16 +134,14 @@ public struct LinuxFileSystem: FileSystem {
                 var type: UInt8 = 0
                 var namePtr: UnsafePointer<CChar>?
                 offset += cgw_dirent_at(buffer, offset, &ino, &type, &namePtr)
-                let name = String(cString: namePtr!)
-                if name == "." || name == ".." { continue }
                 let kind: DirectoryEntry.Kind
                 switch Int32(type) {
                 case Int32(DT_DIR): kind = .directory
-                case Int32(DT_REG): kind = .regular
-                case Int32(DT_LNK): kind = .symlink
                 case Int32(DT_UNKNOWN): kind = .unknown
-                default: kind = .other
+                default: continue
                 }
+                let name = String(cString: namePtr!)
+                if name == "." || name == ".." { continue }
                 out.append(DirectoryEntry(name: name, inode: ino, kind: kind))
             }
         }

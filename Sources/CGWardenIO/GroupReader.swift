@@ -25,6 +25,29 @@ public enum CgroupFile: String, CaseIterable, Sendable {
 
     public var name: String { rawValue }
 
+    /// Position in `allCases`, for tables indexed by file.
+    public var index: Int {
+        switch self {
+        case .current: return 0
+        case .max: return 1
+        case .high: return 2
+        case .low: return 3
+        case .min: return 4
+        case .peak: return 5
+        case .swapCurrent: return 6
+        case .swapMax: return 7
+        case .events: return 8
+        case .eventsLocal: return 9
+        case .pressure: return 10
+        case .stat: return 11
+        case .cgroupEvents: return 12
+        case .procs: return 13
+        case .cgroupStat: return 14
+        case .subtreeControl: return 15
+        case .controllers: return 16
+        }
+    }
+
     /// The files a set of fields needs, for a group with or without the memory controller.
     public static func files(for fields: SnapshotFields, memory: Bool) -> [CgroupFile] {
         var out: [CgroupFile] = []

@@ -12,9 +12,9 @@ final class ReadBuffer {
 
     deinit { storage.deallocate() }
 
-    /// Reads the whole file from offset 0. If the file fills the buffer, the
-    /// buffer doubles and the file is read again from the start, so that the
-    /// bytes returned come from one consistent pass where the kernel allows it.
+    /// Reads the whole file from offset 0 with one `pread`. If the file fills
+    /// the buffer, the buffer doubles and the file is read again from the
+    /// start, so that the bytes returned always come from one read.
     func read(_ fd: Int32, fs: FileSystem) throws(SystemError) -> Bytes {
         while true {
             let n = try fs.pread(fd, into: storage, offset: 0)

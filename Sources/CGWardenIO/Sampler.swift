@@ -23,9 +23,12 @@ public final class Sampler {
     /// One cgroup's open descriptors between samples.
     final class Node {
         let name: String
+        /// Made once: a path per group and sample would be an allocation each.
+        let path: CgroupPath
         let dir: Int32
         let inode: UInt64
-        var files: [CgroupFile: Int32] = [:]
+        /// Kept-open descriptors by `CgroupFile.index`, -1 where none.
+        var files = [Int32](repeating: -1, count: CgroupFile.allCases.count)
         /// Files this live group does not have (the root's cgroup.events,
         /// memory.peak before 5.19): not probed again while the memory
         /// controller setting stays the same.
@@ -33,18 +36,32 @@ public final class Sampler {
         var memoryEnabled: Bool?
         var subtreeControl: Int32?
         var children: [String: Node] = [:]
+        /// `children` by name, as the last listing left them.
+        var ordered: [Node] = []
+        /// The inotify watch on this directory, once listed.
+        var watch: Int32?
+        /// Listed since the watch last reported a change.
+        var listed = false
 
-        init(name: String, dir: Int32, inode: UInt64) {
+        init(name: String, path: CgroupPath, dir: Int32, inode: UInt64) {
             self.name = name
+            self.path = path
             self.dir = dir
             self.inode = inode
         }
     }
 
-    public init(root: String, keepOpen: SnapshotFields = .all, fileSystem: FileSystem = LinuxFileSystem()) {
+    let watcher: DirectoryWatcher?
+    private var watched: [Int32: Node] = [:]
+
+    /// `watcher`: which directories to list again (default inotify); nil
+    /// lists every directory at every sample.
+    public init(root: String, keepOpen: SnapshotFields = .all, fileSystem: FileSystem = LinuxFileSystem(),
+                watcher: DirectoryWatcher? = InotifyWatcher()) {
         self.root = root
         self.keepOpen = keepOpen
         self.fs = fileSystem
+        self.watcher = watcher
     }
 
     deinit { if let top { close(top) } }
@@ -52,7 +69,8 @@ public final class Sampler {
     /// Descriptors currently held (directories and files).
     public var openDescriptors: Int {
         func count(_ n: Node) -> Int {
-            1 + n.files.count + (n.subtreeControl == nil ? 0 : 1) + n.children.values.reduce(0) { $0 + count($1) }
+            1 + n.files.filter { $0 >= 0 }.count + (n.subtreeControl == nil ? 0 : 1)
+                + n.children.values.reduce(0) { $0 + count($1) }
         }
         return top.map(count) ?? 0
     }
@@ -61,6 +79,7 @@ public final class Sampler {
     public func sample(subtree: CgroupPath = .root, maxDepth: Int? = nil,
                        fields: SnapshotFields) throws(WalkError) -> WalkResult {
         var result = WalkResult(cgroups: [], problems: [], vanished: [])
+        result.cgroups.reserveCapacity(lastCount)
         if top == nil || topPath != subtree {
             if let top { close(top) }
             top = nil
@@ -71,20 +90,30 @@ public final class Sampler {
                 fs.close(fd)
                 throw WalkError(message: "cannot stat \(error.at(subtree.description))")
             }
-            top = Node(name: subtree.name, dir: fd, inode: inode)
+            top = Node(name: subtree.name, path: subtree, dir: fd, inode: inode)
             topPath = subtree
             topMemory = memory
         }
-        visit(top!, path: subtree, memoryEnabled: topMemory, depth: 0,
+        if let watcher {
+            let (changed, all) = watcher.changes()
+            if all {
+                for n in watched.values { n.listed = false }
+            } else {
+                for w in changed { watched[w]?.listed = false }
+            }
+        }
+        visit(top!, memoryEnabled: topMemory, depth: 0,
               maxDepth: min(maxDepth ?? Walker.maxNesting, Walker.maxNesting), fields: fields, into: &result)
         if result.vanished.first == subtree, let t = top {
             close(t)
             top = nil
         }
+        lastCount = result.cgroups.count
         return result
     }
 
     private var topMemory = false
+    private var lastCount = 0
 
     private func openTop(_ subtree: CgroupPath) throws(WalkError) -> (Int32, Bool) {
         var fd: Int32
@@ -110,19 +139,27 @@ public final class Sampler {
 
     private func close(_ n: Node) {
         for c in n.children.values { close(c) }
-        for fd in n.files.values { fs.close(fd) }
+        if let w = n.watch {
+            watcher?.unwatch(w)
+            watched[w] = nil
+            n.watch = nil
+        }
+        for fd in n.files where fd >= 0 { fs.close(fd) }
         if let s = n.subtreeControl { fs.close(s) }
         fs.close(n.dir)
         n.children = [:]
-        n.files = [:]
+        n.ordered = []
+        n.files = [Int32](repeating: -1, count: CgroupFile.allCases.count)
     }
 
-    private func visit(_ node: Node, path: CgroupPath, memoryEnabled: Bool, depth: Int, maxDepth: Int,
+    private func visit(_ node: Node, memoryEnabled: Bool, depth: Int, maxDepth: Int,
                        fields: SnapshotFields, into result: inout WalkResult) {
+        let path = node.path
         if node.memoryEnabled != memoryEnabled {
             // Enabling the controller creates memory.* files; disabling removes them.
-            for f in CgroupFile.allCases where f.name.hasPrefix("memory.") && f != .pressure {
-                if let fd = node.files.removeValue(forKey: f) { fs.close(fd) }
+            for f in CgroupFile.allCases where f.name.hasPrefix("memory.") && f != .pressure && node.files[f.index] >= 0 {
+                fs.close(node.files[f.index])
+                node.files[f.index] = -1
             }
             node.absent = []
             node.memoryEnabled = memoryEnabled
@@ -136,47 +173,63 @@ public final class Sampler {
             return
         }
         guard depth < maxDepth else { return }
-        let entries: [DirectoryEntry]
-        do { entries = try fs.list(node.dir) } catch {
-            if !error.isVanished {
-                result.problems.append(CgroupReadError(cgroup: path, kind: .system(error.at(path.description))))
-            }
-            return
+        if !node.listed {
+            guard relist(node, into: &result) else { return }
         }
-        let listed = entries.filter { $0.kind == .directory || $0.kind == .unknown }
-        // Forget children that are gone or were re-created under the same name.
-        let current = Dictionary(listed.map { ($0.name, $0.inode) }, uniquingKeysWith: { a, _ in a })
-        for (name, child) in node.children where current[name] != child.inode {
-            close(child)
-            node.children[name] = nil
-        }
-        guard !listed.isEmpty else { return }
+        if node.ordered.isEmpty { return }  // a leaf
         let childMemory = subtreeHasMemory(node)
-        for entry in listed.sorted(by: { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }) {
-            let childPath = path.appending(entry.name)
-            let child: Node
-            if let known = node.children[entry.name] {
-                child = known
-            } else {
-                guard let fd = try? fs.openDirectory(entry.name, in: node.dir) else {
-                    result.vanished.append(childPath)
-                    continue
-                }
-                guard let inode = try? fs.status(fd).inode else {
-                    fs.close(fd)
-                    continue
-                }
-                child = Node(name: entry.name, dir: fd, inode: inode)
-                node.children[entry.name] = child
-            }
+        for child in node.ordered {
             let before = result.vanished.count
-            visit(child, path: childPath, memoryEnabled: childMemory, depth: depth + 1, maxDepth: maxDepth,
+            visit(child, memoryEnabled: childMemory, depth: depth + 1, maxDepth: maxDepth,
                   fields: fields, into: &result)
-            if result.vanished.count > before, result.vanished.last == childPath {
+            if result.vanished.count > before, result.vanished.last == child.path {
                 close(child)
-                node.children[entry.name] = nil
+                node.children[child.name] = nil
+                node.ordered.removeAll { $0 === child }
             }
         }
+    }
+
+    /// Lists a directory again: opens new children, forgets removed or
+    /// re-created ones. False when the directory itself is gone.
+    private func relist(_ node: Node, into result: inout WalkResult) -> Bool {
+        // Watch first, list second: a child made in between is then both
+        // listed now and reported next time, never missed.
+        if node.watch == nil, let watcher, let w = watcher.watch(node.dir) {
+            node.watch = w
+            watched[w] = node
+        }
+        let entries: [DirectoryEntry]
+        do { entries = try fs.subdirectories(node.dir) } catch {
+            if !error.isVanished {
+                result.problems.append(CgroupReadError(cgroup: node.path, kind: .system(error.at(node.path.description))))
+            }
+            return false
+        }
+        // Without a watch (inotify refused) the directory is listed every time.
+        node.listed = node.watch != nil
+        if entries.isEmpty && node.children.isEmpty { return true }
+        if !node.children.isEmpty {
+            let current = Dictionary(entries.map { ($0.name, $0.inode) }, uniquingKeysWith: { a, _ in a })
+            for (name, child) in node.children where current[name] != child.inode {
+                close(child)
+                node.children[name] = nil
+            }
+        }
+        for entry in entries where node.children[entry.name] == nil {
+            let childPath = node.path.appending(entry.name)
+            guard let fd = try? fs.openDirectory(entry.name, in: node.dir) else {
+                result.vanished.append(childPath)
+                continue
+            }
+            guard let inode = try? fs.status(fd).inode else {
+                fs.close(fd)
+                continue
+            }
+            node.children[entry.name] = Node(name: entry.name, path: childPath, dir: fd, inode: inode)
+        }
+        node.ordered = node.children.values.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        return true
     }
 
     private func subtreeHasMemory(_ node: Node) -> Bool {
@@ -198,19 +251,20 @@ struct KeptOpenAccess: GroupFileAccess {
     let keepOpen: SnapshotFields
 
     mutating func contents(of file: CgroupFile) throws(SystemError) -> Bytes? {
-        if let fd = node.files[file] { return try buffer.read(fd, fs: fs) }
+        let fd = node.files[file.index]
+        if fd >= 0 { return try buffer.read(fd, fs: fs) }
         if node.absent.contains(file) { return nil }
         guard !keepOpen.isDisjoint(with: KeptOpenAccess.field(of: file)) else {
             return try buffer.readFile(file.name, in: node.dir, fs: fs)
         }
-        let fd: Int32
+        let opened: Int32
         do {
-            fd = try fs.openFile(file.name, in: node.dir)
+            opened = try fs.openFile(file.name, in: node.dir)
         } catch where error.errno == EMFILE || error.errno == ENFILE {
             return try buffer.readFile(file.name, in: node.dir, fs: fs)
         }
-        node.files[file] = fd
-        return try buffer.read(fd, fs: fs)
+        node.files[file.index] = opened
+        return try buffer.read(opened, fs: fs)
     }
 
     mutating func groupExists() -> Bool {

@@ -96,16 +96,14 @@ public final class Walker {
 
         let entries: [DirectoryEntry]
         do {
-            entries = try fs.list(dir)
+            entries = try fs.subdirectories(dir)
         } catch {
             if !error.isVanished {
                 result.problems.append(CgroupReadError(cgroup: path, kind: .system(error.at(path.description))))
             }
             return
         }
-        let children = entries
-            .filter { $0.kind == .directory || $0.kind == .unknown }
-            .sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        let children = entries.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
         guard !children.isEmpty else { return }
         let childMemory = subtreeControlHasMemory(dir)
         for entry in children {

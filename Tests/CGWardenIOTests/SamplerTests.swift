@@ -41,16 +41,35 @@ import CGWardenTestSupport
         #expect(counting.open == held)
     }
 
-    @Test func followsGroupsComingAndGoing() throws {
+    @Test(arguments: [true, false])
+    func followsGroupsComingAndGoing(inotify: Bool) throws {
+        let t = node()
+        let counting = CountingFileSystem()
+        let s = Sampler(root: t.root, fileSystem: counting, watcher: inotify ? InotifyWatcher() : nil)
+        _ = try s.sample(fields: .status)
+        t.add("/c.slice")
+        t.add("/b.slice/new")
+        removeTree(t.root + "/a.slice")
+        let r = try s.sample(fields: .status)
+        #expect(r.cgroups.map(\.path.description) == ["/", "/b.slice", "/b.slice/new", "/c.slice"])
+        #expect(counting.open == s.openDescriptors)
+    }
+
+    @Test func listsOnlyDirectoriesThatChanged() throws {
         let t = node()
         let counting = CountingFileSystem()
         let s = Sampler(root: t.root, fileSystem: counting)
         _ = try s.sample(fields: .status)
-        t.add("/c.slice")
-        removeTree(t.root + "/a.slice")
-        let r = try s.sample(fields: .status)
-        #expect(r.cgroups.map(\.path.description) == ["/", "/b.slice", "/c.slice"])
-        #expect(counting.open == s.openDescriptors)
+        #expect(counting.listings == 4)          // every group once
+        _ = try s.sample(fields: .status)
+        #expect(counting.listings == 4)          // nothing changed: no listing
+        t.add("/b.slice/new")
+        _ = try s.sample(fields: .status)
+        #expect(counting.listings == 6)          // b.slice again, and its new child
+        let withoutWatcher = Sampler(root: t.root, fileSystem: counting, watcher: nil)
+        _ = try withoutWatcher.sample(fields: .status)
+        _ = try withoutWatcher.sample(fields: .status)
+        #expect(counting.listings == 6 + 2 * 5)  // five groups, listed at each sample
     }
 
     @Test func aRecreatedGroupGetsItsNewID() throws {
@@ -83,5 +102,11 @@ import CGWardenTestSupport
             #expect(counting.open > 10)
         }
         #expect(counting.open == 0)
+    }
+}
+
+@Suite struct CgroupFileTests {
+    @Test func indexIsThePositionInAllCases() {
+        for (i, f) in CgroupFile.allCases.enumerated() { #expect(f.index == i) }
     }
 }

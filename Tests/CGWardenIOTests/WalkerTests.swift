@@ -204,7 +204,11 @@ final class CountingFileSystem: FileSystem, @unchecked Sendable {
         try real.pread(fd, into: buffer, offset: offset)
     }
     func close(_ fd: Int32) { open -= 1; real.close(fd) }
-    func list(_ dir: Int32) throws(SystemError) -> [DirectoryEntry] { try real.list(dir) }
+    private(set) var listings = 0
+    func subdirectories(_ dir: Int32) throws(SystemError) -> [DirectoryEntry] {
+        listings += 1
+        return try real.subdirectories(dir)
+    }
     func status(_ fd: Int32) throws(SystemError) -> FileStatus { try real.status(fd) }
     func fileSystemType(_ fd: Int32) throws(SystemError) -> Int64 { try real.fileSystemType(fd) }
 }
@@ -255,9 +259,9 @@ final class VanishingFileSystem: FileSystem, @unchecked Sendable {
         real.close(fd)
     }
 
-    func list(_ dir: Int32) throws(SystemError) -> [DirectoryEntry] {
+    func subdirectories(_ dir: Int32) throws(SystemError) -> [DirectoryEntry] {
         if doomed.contains(dir) && gone { throw SystemError(call: "getdents64", path: "", errno: ENOENT) }
-        return try real.list(dir)
+        return try real.subdirectories(dir)
     }
 
     func status(_ fd: Int32) throws(SystemError) -> FileStatus { try real.status(fd) }

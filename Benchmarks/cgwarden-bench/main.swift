@@ -1,0 +1,117 @@
+// cgwarden-bench: reproducible benchmarks on a real kernel (run through
+// scripts/bench, which boots the cgroup v2 VM). Prints Markdown tables.
+//
+//   cgwarden-bench walk [--sizes 100,1000,10000] [--cgwarden PATH]
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+import CGWardenIO
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+func time(_ body: () -> Void) -> Double {
+    var a = timespec(), b = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &a)
+    body()
+    clock_gettime(CLOCK_MONOTONIC, &b)
+    return Double(b.tv_sec - a.tv_sec) * 1e6 + Double(b.tv_nsec - a.tv_nsec) / 1e3
+}
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.isEmpty ? 0 : s[s.count / 2]
+}
+
+func fmt(_ x: Double, _ decimals: Int = 1) -> String {
+    var scale = 1.0
+    for _ in 0..<decimals { scale *= 10 }
+    let v = Int64((x * scale).rounded())
+    let whole = v / Int64(scale), frac = abs(v % Int64(scale))
+    let f = String(frac)
+    return decimals == 0 ? String(whole) : "\(whole).\(String(repeating: "0", count: decimals - f.count))\(f)"
+}
+
+/// Peak RSS (KiB) of a command run to its end with output discarded.
+func peakRSS(_ argv: [String]) -> Int {
+    var pid: pid_t = 0
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    var cargs = argv.map { strdup($0) } + [nil]
+    defer { cargs.forEach { free($0) }; posix_spawn_file_actions_destroy(&actions) }
+    guard posix_spawn(&pid, argv[0], &actions, nil, &cargs, environ) == 0 else { return -1 }
+    var status: Int32 = 0
+    var usage = rusage()
+    _ = wait4(pid, &status, 0, &usage)
+    return usage.ru_maxrss
+}
+
+/// Refuses to build cgroups anywhere but on a real cgroup2 mount in the VM.
+func requireCgroup2VM() {
+    let fd = open("/sys/fs/cgroup", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    let ok = fd >= 0 && cgw_fstatfs_type(fd) == CGW_CGROUP2_SUPER_MAGIC
+        && getenv("IN_CGROUP2_VM").map({ String(cString: $0) }) == "1"
+    if fd >= 0 { close(fd) }
+    if !ok {
+        fail("/sys/fs/cgroup is not cgroup2 in the test VM; run it through scripts/bench", status: 2)
+    }
+}
+
+/// Many kept-open descriptors: raise the soft limit (and, as root, the hard one).
+func raiseDescriptorLimit() {
+    var l = rlimit()
+    getrlimit(RLIMIT_NOFILE_, &l)
+    l.rlim_max = max(l.rlim_max, 1 << 20)
+    l.rlim_cur = l.rlim_max
+    if setrlimit(RLIMIT_NOFILE_, &l) != 0 {
+        getrlimit(RLIMIT_NOFILE_, &l)
+        l.rlim_cur = l.rlim_max
+        setrlimit(RLIMIT_NOFILE_, &l)
+    }
+}
+let RLIMIT_NOFILE_ = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+
+func fail(_ message: String, status: Int32 = 1) -> Never {
+    let line = "cgwarden-bench: \(message)\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+    exit(status)
+}
+
+func main() {
+    var args = Array(CommandLine.arguments.dropFirst())
+    let command = args.isEmpty ? "walk" : args.removeFirst()
+    func option(_ name: String) -> String? {
+        guard let i = args.firstIndex(of: "--" + name), i + 1 < args.count else { return nil }
+        return args[i + 1]
+    }
+    if command == "profile" {
+        // Reads only: repeated samples of any tree (a fixture), for perf or callgrind.
+        guard let root = option("root") else { fail("profile needs --root DIR", status: 2) }
+        raiseDescriptorLimit()
+        let sampler = Sampler(root: root)
+        let times = Int(option("times") ?? "100") ?? 100
+        var groups = 0
+        let us = time { for _ in 0..<times { groups = (try? sampler.sample(fields: .status))?.cgroups.count ?? 0 } }
+        print("\(groups) groups, \(fmt(us / Double(times * max(groups, 1)))) µs per group per sample")
+        return
+    }
+    requireCgroup2VM()
+    raiseDescriptorLimit()
+    do {
+        switch command {
+        case "walk":
+            let sizes = (option("sizes") ?? "100,1000,10000").split(separator: ",").compactMap { Int($0) }
+            try WalkBenchmark.run(sizes: sizes, cgwarden: option("cgwarden"))
+        default:
+            fail("unknown benchmark \(command)", status: 2)
+        }
+    } catch {
+        fail("\(error)")
+    }
+}
+
+main()
