@@ -207,3 +207,29 @@ func sampleNode() -> FixtureTree {
         #expect(out.contains("evil?name?[31m"))
     }
 }
+
+/// A tree copied from the test kernel (scripts/vm/capture-fixture.sh): real
+/// kernel text for every file, including an OOM-killed tenant.
+@Suite struct CapturedFixtureTests {
+    let base = repositoryRoot() + "/Tests/Fixtures/node-6.1"
+
+    @Test func statusMatchesTheGoldenOutput() throws {
+        let r = runCLI(["status", "--root", base + "/cgroup", "--proc", base + "/proc", "--procs"])
+        #expect(r.code == 0)
+        #expect(r.err == "")
+        let golden = try #require(readFile(base + "/status.txt"))
+        #expect(r.out == golden)
+    }
+
+    @Test func jsonOfTheKilledTenant() throws {
+        let r = runCLI(["status", "/tenants.slice/b.slice", "--json", "--root", base + "/cgroup", "--proc", base + "/proc"])
+        let b = try #require(try JSON.parse(r.out)["cgroups"]?[0])
+        #expect(b["memory"]?["max"]?.uint64Value == 32 << 20)
+        #expect(b["memory"]?["high"]?.uint64Value == 24 << 20)
+        #expect(b["memory"]?["swap_max"]?.uint64Value == 0)
+        #expect(b["events"]?["oom_kill"]?.uint64Value == 1)
+        #expect(b["events_local"]?["oom_kill"]?.uint64Value == 1)
+        #expect((b["events"]?["high"]?.uint64Value ?? 0) > 0)
+        #expect((b["pressure"]?["some"]?["avg10"]?.numberValue ?? 0) > 0)
+    }
+}

@@ -78,8 +78,9 @@ public func readFile(_ path: String) -> String? {
 }
 
 /// The repository's top directory, found from this source file's path.
-public func repositoryRoot(file: String = #filePath) -> String {
-    // .../Tests/Support/TestSupport/Fixtures.swift
+public func repositoryRoot() -> String {
+    // This file is .../Tests/Support/TestSupport/Fixtures.swift.
+    let file: String = #filePath
     var parts = file.split(separator: "/", omittingEmptySubsequences: false)
     parts.removeLast(4)
     return parts.joined(separator: "/")
