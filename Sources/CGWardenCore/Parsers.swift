@@ -204,6 +204,28 @@ public enum Parse {
                        swapTotal: try need("SwapTotal"), swapFree: try need("SwapFree"), all: all)
     }
 
+    // MARK: /proc/PID/cgroup
+
+    /// The cgroup v2 path of a process, from `/proc/PID/cgroup`: the `0::` line.
+    ///
+    ///     12:memory:/user.slice        (v1 lines on a hybrid host, ignored)
+    ///     0::/system.slice/cgwarden.service
+    ///
+    /// nil when the process is in no v2 hierarchy.
+    public static func procCgroup(_ b: Bytes, file: String = "/proc/self/cgroup") throws(ParseError) -> CgroupPath? {
+        var found: CgroupPath?
+        try forEachLine(b) { (number, line) throws(ParseError) in
+            guard line.count >= 3, line[0] == ASCII.zero, line[1] == ASCII.colon, line[2] == ASCII.colon else { return }
+            let raw = text(slice(line, 3, line.count))
+            // A path outside our cgroup namespace shows as "/../x": not ours to name.
+            guard let p = CgroupPath(raw) else {
+                throw ParseError(file: file, line: number, reason: .malformedLine(text(line)))
+            }
+            found = p
+        }
+        return found
+    }
+
     // MARK: lists
 
     /// `cgroup.procs` / `cgroup.threads`: one pid per line; empty when no process lives there.
@@ -297,6 +319,9 @@ extension Parse {
     }
     public static func pidCount(_ s: String, file: String = "cgroup.procs") throws(ParseError) -> Int {
         try s.withBytes { b throws(ParseError) in try pidCount(b, file: file) }
+    }
+    public static func procCgroup(_ s: String, file: String = "/proc/self/cgroup") throws(ParseError) -> CgroupPath? {
+        try s.withBytes { b throws(ParseError) in try procCgroup(b, file: file) }
     }
     public static func controllers(_ s: String, file: String = "cgroup.controllers") throws(ParseError) -> [String] {
         try s.withBytes { b throws(ParseError) in try controllers(b, file: file) }

@@ -69,5 +69,10 @@ public final class ProcReader {
                            oomScore: score, oomScoreAdj: adj)
     }
 
+    /// The cgroup v2 path of `pid` (default: this process), from `PID/cgroup`.
+    public func cgroup(of pid: String = "self") throws(ProcError) -> CgroupPath? {
+        try read(pid + "/cgroup", Parse.procCgroup)
+    }
+
     static let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
 }

@@ -276,3 +276,12 @@ import Testing
         #expect(throws: ParseError.self) { try Parse.controllers("memory +cpu\n") }
     }
 }
+
+@Suite struct ProcCgroupTests {
+    @Test func findsTheV2Line() throws {
+        #expect(try Parse.procCgroup("0::/system.slice/cgwarden.service\n") == CgroupPath("/system.slice/cgwarden.service"))
+        #expect(try Parse.procCgroup("12:memory:/user.slice\n1:name=systemd:/x\n0::/\n") == .root)
+        #expect(try Parse.procCgroup("12:memory:/user.slice\n") == nil)
+        #expect(throws: ParseError.self) { try Parse.procCgroup("0::/../outside\n") }
+    }
+}
