@@ -3,7 +3,8 @@ import PackageDescription
 
 // Dependency direction (see Docs/architecture.md):
 //   cgwarden (main) -> CGWardenCommands -> CGWardenIO -> CGWardenCore
-// CGWardenCore is pure: no file access, no syscalls, no Foundation.
+//                                       -> CGWardenPolicy -> CGWardenCore, TOML
+// CGWardenCore, TOML and CGWardenPolicy are pure: no file access, no syscalls, no Foundation.
 let package = Package(
     name: "cgwarden",
     platforms: [.macOS(.v13)],
@@ -15,13 +16,17 @@ let package = Package(
     ],
     targets: [
         .target(name: "CGWardenCore"),
+        // TOML 1.0 with a source location on every key and value (config errors name file:line:column).
+        .target(name: "TOML"),
+        // Pure: the config language, rules, triggers, ranking and the decision.
+        .target(name: "CGWardenPolicy", dependencies: ["CGWardenCore", "TOML"]),
         // C helpers for syscalls glibc does not wrap (getdents64, later openat2).
         .target(name: "CShims"),
         .target(name: "CGWardenIO", dependencies: ["CGWardenCore", "CShims"]),
         .target(
             name: "CGWardenCommands",
             dependencies: [
-                "CGWardenCore", "CGWardenIO",
+                "CGWardenCore", "CGWardenIO", "CGWardenPolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "cgwarden", dependencies: ["CGWardenCommands"]),
@@ -35,11 +40,13 @@ let package = Package(
         // Fixture trees and guards shared by the test targets.
         .target(name: "CGWardenTestSupport", dependencies: ["CShims"], path: "Tests/Support/TestSupport"),
         .testTarget(name: "CGWardenCoreTests", dependencies: ["CGWardenCore"]),
+        .testTarget(name: "TOMLTests", dependencies: ["TOML"]),
+        .testTarget(name: "CGWardenPolicyTests", dependencies: ["CGWardenPolicy", "CGWardenCore"]),
         .testTarget(name: "CGWardenIOTests", dependencies: ["CGWardenIO", "CGWardenCore", "CGWardenTestSupport"]),
         .testTarget(name: "CGWardenCommandsTests", dependencies: ["CGWardenCommands", "CGWardenTestSupport"]),
         .testTarget(
             name: "KernelTests",
-            dependencies: ["CGWardenCommands", "CGWardenIO", "CGWardenCore", "CGWardenTestSupport"]),
+            dependencies: ["CGWardenCommands", "CGWardenIO", "CGWardenCore", "CGWardenPolicy", "CGWardenTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -92,7 +92,7 @@ public struct StatusView {
         func key(_ g: CgroupSnapshot) -> Double {
             switch sort {
             case .name: return 0
-            case .current: return g.memory?.current.map(Double.init) ?? -1
+            case .current: return g.memory?.current.map { Double($0) } ?? -1
             case .percent: return g.memory?.fractionOfMax ?? -1
             case .pressure: return g.pressure?.some.avg10 ?? -1
             case .oom:

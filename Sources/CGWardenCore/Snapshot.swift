@@ -45,12 +45,17 @@ public struct SnapshotFields: OptionSet, Sendable, Hashable {
     public static let procs = SnapshotFields(rawValue: 1 << 10)
     /// `cgroup.stat`
     public static let cgroupStat = SnapshotFields(rawValue: 1 << 11)
+    /// The directory's owner and the oomd extended attributes (`CgroupAttributes`)
+    public static let attributes = SnapshotFields(rawValue: 1 << 12)
 
     /// Everything `cgwarden status` shows.
     public static let status: SnapshotFields = [.usage, .limits, .peak, .swap, .events, .eventsLocal,
                                                 .pressure, .populated, .procCount]
     /// Every field.
-    public static let all: SnapshotFields = [.status, .stat, .procs, .cgroupStat]
+    public static let all: SnapshotFields = [.status, .stat, .procs, .cgroupStat, .attributes]
+    /// What the policy reads: `status` plus `memory.stat` (reclaimable memory)
+    /// and the preference attributes.
+    public static let policy: SnapshotFields = [.status, .stat, .attributes]
 
     /// Fields that live in memory-controller files.
     public static let memoryFiles: SnapshotFields = [.usage, .limits, .peak, .swap, .events, .eventsLocal, .stat]
@@ -126,10 +131,12 @@ public struct CgroupSnapshot: Equatable, Sendable {
     public var procs: [Int32]?
     /// `cgroup.stat` when asked for.
     public var cgroupStat: KeyedCounters?
+    /// Owner and oomd attributes when asked for.
+    public var attributes: CgroupAttributes?
 
     public init(path: CgroupPath, id: UInt64, memory: MemoryState? = nil, pressure: Pressure? = nil,
                 events: CgroupEvents? = nil, nrProcs: Int? = nil, procs: [Int32]? = nil,
-                cgroupStat: KeyedCounters? = nil) {
+                cgroupStat: KeyedCounters? = nil, attributes: CgroupAttributes? = nil) {
         self.path = path
         self.id = id
         self.memory = memory
@@ -138,6 +145,7 @@ public struct CgroupSnapshot: Equatable, Sendable {
         self.nrProcs = nrProcs
         self.procs = procs
         self.cgroupStat = cgroupStat
+        self.attributes = attributes
     }
 
     /// What the path says this group is: a systemd unit, a Kubernetes pod...

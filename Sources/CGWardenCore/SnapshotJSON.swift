@@ -94,6 +94,10 @@ extension CgroupSnapshot {
             ("kubernetes", identity.kubernetesJSON),
         ]
         if let stat = memory?.stat { o.append(("stat", stat.json)) }
+        if let a = attributes {
+            o.append(("attributes", .object([("owner_uid", .uint(UInt64(a.ownerUID))),
+                                             ("values", .object(a.values.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))])))
+        }
         if let processes { o.append(("processes", .array(processes.map(\.json)))) }
         return .object(o)
     }

@@ -83,6 +83,9 @@ public protocol FileSystem: Sendable {
     func status(_ fd: Int32) throws(SystemError) -> FileStatus
     /// `fstatfs(fd).f_type`: tells cgroup2 from tmpfs and from an ordinary directory.
     func fileSystemType(_ fd: Int32) throws(SystemError) -> Int64
+    /// `fgetxattr`: the value of an extended attribute, nil when not set
+    /// (ENODATA; `trusted.*` also reads as not set without CAP_SYS_ADMIN).
+    func extendedAttribute(_ fd: Int32, _ name: String) throws(SystemError) -> String?
 }
 
 /// The real calls.
@@ -152,6 +155,16 @@ public struct LinuxFileSystem: FileSystem {
         var st = stat()
         if fstat(fd, &st) < 0 { throw SystemError(call: "fstat", path: "", errno: errno) }
         return FileStatus(inode: UInt64(st.st_ino), mode: UInt32(st.st_mode), uid: st.st_uid, gid: st.st_gid)
+    }
+
+    public func extendedAttribute(_ fd: Int32, _ name: String) throws(SystemError) -> String? {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let n = buffer.withUnsafeMutableBytes { cgw_fgetxattr(fd, name, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == ENODATA || errno == ENOTSUP || errno == EPERM { return nil }
+            throw SystemError(call: "fgetxattr", path: "", errno: errno)
+        }
+        return String(decoding: buffer[0..<n], as: UTF8.self)
     }
 
     public func fileSystemType(_ fd: Int32) throws(SystemError) -> Int64 {

@@ -106,6 +106,20 @@ protocol GroupFileAccess {
     mutating func groupExists() -> Bool
     /// Remembers that the (live) group has no such file.
     mutating func markAbsent(_ file: CgroupFile)
+    /// The group's owner and oomd attributes (from its directory descriptor).
+    mutating func attributes() throws(SystemError) -> CgroupAttributes
+}
+
+extension GroupFileAccess {
+    /// Reads owner and attributes through `fs` on the group's directory descriptor.
+    static func readAttributes(dir: Int32, fs: FileSystem) throws(SystemError) -> CgroupAttributes {
+        let owner = try fs.status(dir).uid
+        var values: [String: String] = [:]
+        for name in CgroupAttributes.names {
+            if let v = try fs.extendedAttribute(dir, name) { values[name] = v }
+        }
+        return CgroupAttributes(ownerUID: owner, values: values)
+    }
 }
 
 /// Reads the asked-for fields of one group through some access.
@@ -174,6 +188,14 @@ struct GroupReader {
             g.nrProcs = try get(.procs, Parse.pidCount)
         }
         if fields.contains(.cgroupStat) { g.cgroupStat = try get(.cgroupStat, Parse.cgroupStat) }
+        if fields.contains(.attributes) {
+            do {
+                g.attributes = try access.attributes()
+            } catch {
+                if error.isVanished { throw Vanished() }
+                problems.append(CgroupReadError(cgroup: path, kind: .system(error.at("extended attributes"))))
+            }
+        }
         return g
     }
 }

@@ -275,6 +275,10 @@ struct KeptOpenAccess: GroupFileAccess {
 
     mutating func markAbsent(_ file: CgroupFile) { node.absent.insert(file) }
 
+    mutating func attributes() throws(SystemError) -> CgroupAttributes {
+        try Self.readAttributes(dir: node.dir, fs: fs)
+    }
+
     static func field(of file: CgroupFile) -> SnapshotFields {
         switch file {
         case .current: return .usage

@@ -151,6 +151,10 @@ struct OneShotAccess: GroupFileAccess {
 
     mutating func markAbsent(_ file: CgroupFile) {}
 
+    mutating func attributes() throws(SystemError) -> CgroupAttributes {
+        try Self.readAttributes(dir: dir, fs: fs)
+    }
+
     mutating func groupExists() -> Bool {
         guard let fd = try? fs.openFile(CgroupFile.procs.name, in: dir) else { return false }
         fs.close(fd)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 ssize_t cgw_getdents64(int fd, void *buf, size_t len) {
@@ -35,4 +36,8 @@ long cgw_fstatfs_type(int fd) {
 
 int cgw_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
+}
+
+ssize_t cgw_fgetxattr(int fd, const char *name, void *value, size_t size) {
+    return fgetxattr(fd, name, value, size);
 }

@@ -211,6 +211,7 @@ final class CountingFileSystem: FileSystem, @unchecked Sendable {
     }
     func status(_ fd: Int32) throws(SystemError) -> FileStatus { try real.status(fd) }
     func fileSystemType(_ fd: Int32) throws(SystemError) -> Int64 { try real.fileSystemType(fd) }
+    func extendedAttribute(_ fd: Int32, _ name: String) throws(SystemError) -> String? { try real.extendedAttribute(fd, name) }
 }
 
 /// Makes one directory vanish after some of its files were read, as a pod
@@ -266,6 +267,7 @@ final class VanishingFileSystem: FileSystem, @unchecked Sendable {
 
     func status(_ fd: Int32) throws(SystemError) -> FileStatus { try real.status(fd) }
     func fileSystemType(_ fd: Int32) throws(SystemError) -> Int64 { try real.fileSystemType(fd) }
+    func extendedAttribute(_ fd: Int32, _ name: String) throws(SystemError) -> String? { try real.extendedAttribute(fd, name) }
 }
 
 @Suite struct VanishingGroupTests {

@@ -30,4 +30,7 @@ long cgw_fstatfs_type(int fd);
 /// concurrent spawn cannot inherit them.
 int cgw_pipe_cloexec(int fds[2]);
 
+/// fgetxattr(2) (sys/xattr.h is not in Swift's Glibc module): bytes, or -1 with errno.
+ssize_t cgw_fgetxattr(int fd, const char *name, void *value, size_t size);
+
 #endif

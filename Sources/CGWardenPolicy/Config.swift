@@ -1,0 +1,178 @@
+import CGWardenCore
+
+/// Where something was written in the configuration.
+public struct ConfigOrigin: Equatable, Hashable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int = 1) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// The whole configuration: the main file and its drop-ins, merged.
+public struct Config: Equatable, Sendable {
+    public var daemon = DaemonSettings()
+    /// Never killed, whatever a guard says.
+    public var protect: [CgroupPattern] = []
+    /// Honour `user.oomd_*` / `trusted.oomd_*` extended attributes (default true).
+    public var honorAttributes = true
+    /// In evaluation order: when several guards fire at once, the first acts.
+    public var guards: [Guard] = []
+    /// The files merged, in order.
+    public var files: [String] = []
+
+    public init() {}
+}
+
+public struct DaemonSettings: Equatable, Sendable {
+    /// Snapshot interval. 1 s is what oomd's shipped unit and systemd-oomd's
+    /// pressure polling use: PSI avg10 moves little faster than that.
+    public var interval = TimeSpan.seconds(1)
+    /// The unprivileged side drops to this user and group when started as root.
+    public var user = "nobody"
+    public var group = "nogroup"
+    /// Go through the whole kill path but stop before the final write.
+    public var dryRun = false
+
+    public init() {}
+}
+
+/// A rule: which groups it watches, when it fires, and whom it may kill.
+public struct Guard: Equatable, Sendable {
+    public var name: String
+    public var origin: ConfigOrigin
+    /// Groups the triggers are evaluated on.
+    public var match: [CgroupPattern]
+    public var triggers: [Trigger]
+    public var combine: Combine = .any
+    public var candidates: CandidateScope = .self
+    public var rank: RankKey = .usage
+    /// Groups using less than this are not worth a kill (it would free too little).
+    public var minKillSize: UInt64 = 0
+    /// After this guard acts, it waits this long before acting again: usage
+    /// and PSI averages lag behind a kill (avg10 needs ~10 s to decay), and
+    /// acting on stale figures kills a second group for nothing. 15 s is what
+    /// systemd-oomd and oomd use.
+    public var postActionDelay = Guard.defaultPostActionDelay
+    public var prefer: [CgroupPattern] = []
+    public var avoid: [CgroupPattern] = []
+    /// Kubernetes: BestEffort pods before Burstable before Guaranteed, as kubelet evicts.
+    public var qosOrder = false
+
+    public static let defaultPostActionDelay = TimeSpan.seconds(15)
+
+    public init(name: String, origin: ConfigOrigin, match: [CgroupPattern], triggers: [Trigger]) {
+        self.name = name
+        self.origin = origin
+        self.match = match
+        self.triggers = triggers
+    }
+
+    public func watches(_ path: CgroupPath) -> Bool { match.contains { $0.matches(path) } }
+}
+
+public enum Combine: String, Sendable, CaseIterable { case any, all }
+
+/// Whom a fired guard may kill, relative to the group that fired.
+public enum CandidateScope: String, Sendable, CaseIterable {
+    /// The matched group itself (with its whole subtree).
+    case `self`
+    /// Its direct children.
+    case children
+    /// Its descendants that have no child groups and have processes.
+    case leaves
+    /// Its descendants that are Kubernetes pods (kubelet's unit of eviction).
+    case pods
+}
+
+public enum RankKey: String, Sendable, CaseIterable {
+    /// Largest `memory.current`.
+    case usage
+    /// Largest `memory.current` minus the effective `memory.low`/`memory.min` protection.
+    case usageAboveProtection = "usage_above_protection"
+    /// Fastest growth of `memory.current` (a time-weighted average over recent snapshots).
+    case growth
+    /// Highest PSI `some` avg10 of the group.
+    case pressure
+    /// Largest `memory.swap.current`.
+    case swap
+}
+
+public struct Trigger: Equatable, Sendable {
+    public var kind: TriggerKind
+    /// The condition must hold in every snapshot for this long (0: at once).
+    public var sustain: TimeSpan
+    public var origin: ConfigOrigin
+
+    public init(kind: TriggerKind, sustain: TimeSpan = .zero, origin: ConfigOrigin) {
+        self.kind = kind
+        self.sustain = sustain
+        self.origin = origin
+    }
+}
+
+public enum LimitFile: String, Sendable, CaseIterable { case max, high }
+public enum PressureLevel: String, Sendable, CaseIterable { case some, full }
+public enum PressureWindow: String, Sendable, CaseIterable {
+    case avg10 = "10s", avg60 = "60s"
+}
+public enum UsageCount: String, Sendable, CaseIterable {
+    /// `memory.current`.
+    case all
+    /// anon + shmem + kernel from `memory.stat`: not the file cache the kernel can drop.
+    case unreclaimable
+}
+public enum EventCounter: String, Sendable, CaseIterable { case max, high }
+
+/// A size or a share of a total.
+public enum Amount: Equatable, Sendable, CustomStringConvertible {
+    case bytes(UInt64)
+    case percent(Percent)
+
+    public func bytes(of total: UInt64) -> UInt64 {
+        switch self {
+        case .bytes(let b): return b
+        case .percent(let p): return UInt64(Double(total) * p.fraction)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .bytes(let b): return Units.size(b)
+        case .percent(let p): return p.description
+        }
+    }
+}
+
+public enum TriggerKind: Equatable, Sendable {
+    /// Usage at or above a share of the group's own `memory.max` or `memory.high`.
+    case usageOfLimit(Percent, limit: LimitFile, count: UsageCount)
+    /// Usage at or above a size (a soft quota, below or without a kernel limit).
+    case usageAbove(UInt64, count: UsageCount)
+    /// The group's PSI at or above a percentage.
+    case pressure(PressureLevel, PressureWindow, Percent)
+    /// MemAvailable at or below a size or share of MemTotal.
+    case nodeAvailableBelow(Amount)
+    /// SwapFree at or below a size or share of SwapTotal (never on a node without swap).
+    case nodeSwapFreeBelow(Amount)
+    /// `/proc/pressure/memory` at or above a percentage.
+    case nodePressure(PressureLevel, PressureWindow, Percent)
+    /// The `max` or `high` counter of `memory.events` rising at least this fast (per second).
+    case eventRate(EventCounter, perSecond: Double)
+    /// `oom_kill` of `memory.events` rose: the kernel killed a task inside.
+    case oomKill
+
+    /// Node triggers are the same for every group a guard watches.
+    public var isNodeWide: Bool {
+        switch self {
+        case .nodeAvailableBelow, .nodeSwapFreeBelow, .nodePressure: return true
+        default: return false
+        }
+    }
+}
