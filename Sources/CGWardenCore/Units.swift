@@ -60,3 +60,29 @@ public enum Units {
         return (neg ? "-" : "") + digits[..<cut] + "." + digits[cut...]
     }
 }
+
+extension Units {
+    /// UTC time of a wall-clock timestamp, ISO 8601 with milliseconds
+    /// (`2026-11-27T02:50:13.250Z`), without Foundation.
+    public static func isoTime(wallNanos: UInt64) -> String {
+        let secs = Int64(wallNanos / 1_000_000_000)
+        let millis = Int((wallNanos / 1_000_000) % 1000)
+        var days = secs / 86_400
+        let rem = Int(secs % 86_400)
+        // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+        days += 719_468
+        let era = days / 146_097
+        let doe = days - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        var y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        if m <= 2 { y += 1 }
+        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        let ms = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
+        return "\(y)-\(two(m))-\(two(d))T\(two(rem / 3600)):\(two(rem % 3600 / 60)):\(two(rem % 60)).\(ms)Z"
+    }
+}

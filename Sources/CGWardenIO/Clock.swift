@@ -7,6 +7,8 @@ import CGWardenCore
 /// timestamps of snapshots, so tests and replays inject their own.
 public protocol Clock: Sendable {
     func now() -> Timestamp
+    /// Waits until the monotonic clock reads `monotonicNanos` (or returns at once if past).
+    func sleep(until monotonicNanos: UInt64)
 }
 
 /// CLOCK_MONOTONIC for durations, CLOCK_REALTIME for display.
@@ -15,6 +17,11 @@ public struct SystemClock: Clock {
 
     public func now() -> Timestamp {
         Timestamp(monotonicNanos: SystemClock.read(CLOCK_MONOTONIC), wallNanos: SystemClock.read(CLOCK_REALTIME))
+    }
+
+    public func sleep(until monotonicNanos: UInt64) {
+        var ts = timespec(tv_sec: Int(monotonicNanos / 1_000_000_000), tv_nsec: Int(monotonicNanos % 1_000_000_000))
+        while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil) == EINTR {}
     }
 
     static func read(_ id: clockid_t) -> UInt64 {

@@ -38,7 +38,7 @@ public enum ConfigLoader {
                 let table = try parseTOML(file.text, file: file.name)
                 var reader = FileReader(file: file.name)
                 reader.apply(table, to: &config)
-                errors += reader.errors
+                errors += reader.errors.sorted { ($0.origin.line, $0.origin.column) < ($1.origin.line, $1.origin.column) }
             } catch {
                 errors.append(ConfigError(origin: ConfigOrigin(file: error.file, line: error.location.line,
                                                                column: error.location.column),

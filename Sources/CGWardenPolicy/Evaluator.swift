@@ -20,8 +20,11 @@ public struct PolicyState: Equatable, Sendable {
     }
 
     public struct Action: Equatable, Sendable {
+        public var guardName: String
         public var time: Timestamp
         public var victim: CgroupPath
+        /// Until when (monotonic ns) the acting guard's post-action delay runs.
+        public var until: UInt64
     }
 
     /// Since when (monotonic ns) each condition has held without a break.
@@ -32,13 +35,21 @@ public struct PolicyState: Equatable, Sendable {
     var growth: [UInt64: Double] = [:]
     /// The last kill of each guard, by guard name.
     public internal(set) var lastAction: [String: Action] = [:]
+    /// The last kill of any guard: every guard waits out its delay, so that
+    /// two guards never kill twice for one shortage before memory settles.
+    public internal(set) var lastKill: Action?
+    /// Groups already killed (by id; ids are never reused): not chosen again.
+    public internal(set) var killed: Set<UInt64> = []
 
     public init() {}
 
     /// Tells the policy a guard acted (the daemon after a kill; replay after
     /// a decision): its post-action delay starts now.
-    public mutating func recordAction(guard name: String, victim: CgroupPath, at time: Timestamp) {
-        lastAction[name] = Action(time: time, victim: victim)
+    public mutating func recordAction(guard g: Guard, victim: CgroupPath, id: UInt64, at time: Timestamp) {
+        let a = Action(guardName: g.name, time: time, victim: victim, until: time.monotonicNanos + g.postActionDelay.nanoseconds)
+        lastAction[g.name] = a
+        lastKill = a
+        killed.insert(id)
     }
 }
 
@@ -90,12 +101,14 @@ public struct Evaluator: Sendable {
                 if fired { firing.append(group) }
             }
             var decision = GuardDecision(name: g.name, fired: !firing.isEmpty, waitingUntil: nil,
-                                         lastVictim: state.lastAction[g.name]?.victim, watched: watched, candidates: [])
+                                         lastVictim: nil, watched: watched, candidates: [])
             if !firing.isEmpty {
-                if let last = state.lastAction[g.name], now < last.time.monotonicNanos + g.postActionDelay.nanoseconds {
-                    let until = last.time.monotonicNanos + g.postActionDelay.nanoseconds
-                    decision.waitingUntil = Timestamp(monotonicNanos: until,
-                                                      wallNanos: last.time.wallNanos + g.postActionDelay.nanoseconds)
+                // Its own delay after its own kill, and the delay of whichever guard killed last.
+                let waits = [state.lastAction[g.name], state.lastKill].compactMap { $0 }.filter { now < $0.until }
+                if let w = waits.max(by: { $0.until < $1.until }) {
+                    decision.waitingUntil = Timestamp(monotonicNanos: w.until,
+                                                      wallNanos: w.time.wallNanos + (w.until - w.time.monotonicNanos))
+                    decision.lastVictim = w.victim
                 }
                 decision.candidates = rank(g, firing: firing, tree: tree, state: next)
             }
@@ -156,7 +169,7 @@ public struct Evaluator: Sendable {
             return Measurement(holding: used >= size, text: Units.size(used))
         case .pressure(let level, let window, let p):
             guard let v = psi(g.pressure, level, window) else { return Measurement(holding: false, text: "no PSI") }
-            return Measurement(holding: v >= p.percent, text: "\(level.rawValue) avg\(window == .avg10 ? 10 : 60) \(Quantities.decimal(v, 2))%")
+            return Measurement(holding: v >= p.percent, text: "\(level.rawValue) avg\(window == .avg10 ? 10 : 60) \(Units.decimal(v, decimals: 2))%")
         case .nodeAvailableBelow(let amount):
             let m = system.meminfo
             let threshold = amount.bytes(of: m.memTotal)
@@ -169,7 +182,7 @@ public struct Evaluator: Sendable {
                                text: "SwapFree \(Units.size(m.swapFree)) of \(Units.size(m.swapTotal))")
         case .nodePressure(let level, let window, let p):
             guard let v = psi(system.pressure, level, window) else { return Measurement(holding: false, text: "no PSI") }
-            return Measurement(holding: v >= p.percent, text: "node \(level.rawValue) avg\(window == .avg10 ? 10 : 60) \(Quantities.decimal(v, 2))%")
+            return Measurement(holding: v >= p.percent, text: "node \(level.rawValue) avg\(window == .avg10 ? 10 : 60) \(Units.decimal(v, decimals: 2))%")
         case .eventRate(let counter, let perSecond):
             let cur = counter == .max ? g.memory?.events?.max : g.memory?.events?.high
             guard let cur else { return Measurement(holding: false, text: "no memory.events") }
@@ -258,7 +271,8 @@ public struct Evaluator: Sendable {
             let (score, text) = self.score(g.rank, c, protection: protection, state: state)
             var cand = Candidate(path: c.path, id: c.id, score: score, scoreText: text, preference: pref,
                                  preferenceReason: prefReason, excluded: nil, rank: nil)
-            if let why = exclusion(c, guard: g) ?? (omitted ? "omitted by user.oomd_omit" : nil) {
+            if let why = exclusion(c, guard: g) ?? (omitted ? "omitted by user.oomd_omit" : nil)
+                ?? (state.killed.contains(c.id) ? "already killed" : nil) {
                 cand.excluded = why
                 excluded.append(cand)
             } else {
@@ -357,7 +371,7 @@ public struct Evaluator: Sendable {
             return (r, "growth \(sign)\(Units.size(UInt64(abs(r))))/s")
         case .pressure:
             let v = c.pressure?.some.avg10 ?? 0
-            return (v, "PSI some avg10 \(Quantities.decimal(v, 2))%")
+            return (v, "PSI some avg10 \(Units.decimal(v, decimals: 2))%")
         case .swap:
             let s = c.memory?.swapCurrent ?? 0
             return (Double(s), "swap \(Units.size(s))")

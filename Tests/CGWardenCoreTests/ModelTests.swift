@@ -156,3 +156,11 @@ import Testing
         #expect(MemoryState().unreclaimable == nil)
     }
 }
+
+@Suite struct TimeFormatTests {
+    @Test func isoTime() {
+        #expect(Units.isoTime(wallNanos: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(Units.isoTime(wallNanos: 951_782_400_000_000_000) == "2000-02-29T00:00:00.000Z")
+        #expect(Units.isoTime(wallNanos: 1_795_747_813_250_000_000) == "2026-11-27T02:50:13.250Z")
+    }
+}

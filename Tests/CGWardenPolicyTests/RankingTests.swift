@@ -244,13 +244,14 @@ extension String {
         }
         var (d, st) = e.evaluate(at(0), state: PolicyState())
         #expect(d.victim?.path.description == "/t/a")
-        st.recordAction(guard: "t", victim: d.victim!.path, at: d.time)
+        st.recordAction(guard: cfg.guards[0], victim: d.victim!.path, id: d.victim!.id, at: d.time)
         (d, st) = e.evaluate(at(14.9), state: st)
         #expect(d.victim == nil)
         #expect(d.guards[0].waitingUntil?.monotonicNanos == 15_000_000_000)
         #expect(d.noVictimReason == "guard 't' fired but waits 100ms more after killing /t/a")
         (d, st) = e.evaluate(at(15), state: st)
-        #expect(d.victim?.path.description == "/t/a")
+        #expect(d.victim?.path.description == "/t/b")   // /t/a was killed: not again
+        #expect(d.guards[0].candidates.first { $0.path.description == "/t/a" }?.excluded == "already killed")
     }
 
     @Test func theFirstGuardInOrderActsAndOthersWait() throws {
@@ -271,9 +272,14 @@ extension String {
         #expect(d.victim?.guardName == "first")
         #expect(d.victim?.path.description == "/a")
         #expect(d.guards[1].fired)
-        // While 'first' waits, 'second' may act.
+        // After a kill by 'first', 'second' waits too: one kill per shortage until memory settles.
         var st = PolicyState()
-        st.recordAction(guard: "first", victim: CgroupPath("/a")!, at: Timestamp(monotonicNanos: 0, wallNanos: 0))
-        #expect(run(cfg, [s], state: st)[0].victim?.guardName == "second")
+        st.recordAction(guard: cfg.guards[0], victim: CgroupPath("/a")!, id: 2, at: Timestamp(monotonicNanos: 0, wallNanos: 0))
+        let during = run(cfg, [s], state: st)[0]
+        #expect(during.victim == nil)
+        #expect(during.guards[1].waitingUntil?.monotonicNanos == 15_000_000_000)
+        #expect(during.noVictimReason == "guard 'first' fired but waits 14s more after killing /a; guard 'second' fired but waits 14s more after killing /a")
+        let after = run(cfg, [snapshot(at: 15, [group("/b", id: 3, current: 900 * MiB)])], state: st)[0]
+        #expect(after.victim?.guardName == "second")
     }
 }

@@ -1,0 +1,260 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+import CGWardenCore
+import CGWardenIO
+import CGWardenPolicy
+
+/// Loads the configuration: `--config FILE` and its drop-ins, or the default
+/// path, or (when the default path does not exist) the built-in default.
+func loadConfig(_ path: String?, console: Console) throws -> Config {
+    let files: [(name: String, text: String)]
+    do {
+        files = try TextFiles.configuration(path ?? DefaultConfig.path)
+    } catch {
+        guard path == nil, error.errno == ENOENT else {
+            throw CommandFailure("cannot read the configuration: \(error)")
+        }
+        console.error("cgwarden: \(DefaultConfig.path) does not exist; using the \(DefaultConfig.name)")
+        files = [(name: DefaultConfig.name, text: DefaultConfig.text)]
+    }
+    do {
+        return try ConfigLoader.load(files)
+    } catch {
+        for e in error.errors { console.error(e.description) }
+        throw CommandFailure("the configuration has \(error.errors.count) error\(error.errors.count == 1 ? "" : "s")")
+    }
+}
+
+extension TimeSpan: ExpressibleByArgument {
+    public init?(argument: String) { self.init(nanoseconds: 0); guard let v = TimeSpan.parse(argument) else { return nil }; self = v }
+}
+
+/// `cgwarden check-config`: validates a configuration.
+public struct CheckConfig: ConsoleCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Check a configuration and its drop-ins; print every error, or what it guards.")
+
+    @Argument(help: "The configuration file (default: /etc/cgwarden/cgwarden.toml); drop-ins in cgwarden.d/ beside it are merged.")
+    public var file: String?
+
+    public init() {}
+
+    public func execute(_ console: Console) throws -> Int32 {
+        let config = try loadConfig(file, console: console)
+        console.line(CheckConfig.summary(config))
+        return ExitStatus.success
+    }
+
+    static func summary(_ c: Config) -> String {
+        let files = c.files.count == 1 ? c.files[0] : "\(c.files[0]) (+\(c.files.count - 1) drop-in\(c.files.count == 2 ? "" : "s"))"
+        let guards = c.guards.map { "\($0.name) (\($0.match.map(\.text).joined(separator: ", ")))" }.joined(separator: "; ")
+        return "\(files): OK: \(c.guards.count) guard\(c.guards.count == 1 ? "" : "s"): \(guards.isEmpty ? "none" : guards); "
+            + "\(c.protect.count) protected pattern\(c.protect.count == 1 ? "" : "s"); interval \(c.daemon.interval)"
+            + (c.daemon.dryRun ? "; dry run" : "")
+    }
+}
+
+/// Options shared by the commands that read a live hierarchy.
+public struct SourceOptions: ParsableArguments {
+    @Option(help: "The cgroup v2 mount (or a fixture tree).")
+    public var root: String = "/sys/fs/cgroup"
+
+    @Option(help: "The proc file system (or a fixture directory).")
+    public var proc: String = "/proc"
+
+    public init() {}
+
+    /// Fails with exit status 2 when there is no cgroup v2 memory controller.
+    func check() throws -> HierarchyCheck {
+        let check = HierarchyCheck.examine(root)
+        if case .unavailable(let why) = check { throw CommandFailure(why, exitCode: ExitStatus.noCgroup2) }
+        return check
+    }
+
+    /// cgwarden's own cgroup, when the root is the real mount it lives in.
+    func ownCgroup(_ check: HierarchyCheck, _ reader: ProcReader) -> CgroupPath? {
+        check == .cgroup2 ? (try? reader.cgroup()) ?? nil : nil
+    }
+}
+
+/// Takes snapshots for the policy: node figures and the whole tree.
+struct PolicySnapshots {
+    let sampler: Sampler
+    let proc: ProcReader
+    let clock: Clock
+
+    init(_ o: SourceOptions, clock: Clock = SystemClock()) {
+        // Kept open between samples: what the triggers read every time.
+        sampler = Sampler(root: o.root, keepOpen: [.usage, .limits, .events, .pressure, .populated])
+        proc = ProcReader(proc: o.proc)
+        self.clock = clock
+    }
+
+    func take(console: Console) throws -> Snapshot {
+        let time = clock.now()
+        let system: SystemSnapshot
+        do { system = try proc.system() } catch { throw CommandFailure(error.message) }
+        let walk: WalkResult
+        do { walk = try sampler.sample(fields: .policy) } catch { throw CommandFailure(error.message) }
+        for p in walk.problems { console.error("cgwarden: warning: \(p)") }
+        return Snapshot(root: sampler.root, time: time, system: system, cgroups: walk.cgroups)
+    }
+}
+
+/// `cgwarden explain`: what the policy would do now, and why.
+public struct Explain: ConsoleCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "Show the decision the policy takes on a fresh snapshot (or on a recording), and why. Never kills.",
+        discussion: "With --samples, takes several snapshots --every apart, so that sustained triggers (for = ...) and growth can be evaluated; the report is of the last one.")
+
+    @Option(help: "The configuration file (default: /etc/cgwarden/cgwarden.toml, or the built-in default when it does not exist).")
+    public var config: String?
+
+    @OptionGroup public var source: SourceOptions
+
+    @Option(help: "Snapshots to take.")
+    public var samples: Int = 1
+
+    @Option(help: "Time between snapshots (500ms, 1s, 2s...).")
+    public var every: TimeSpan = .seconds(1)
+
+    @Option(help: "Run the policy over a recording (cgwarden record) with its own timestamps and print every decision it would have taken.")
+    public var replay: String?
+
+    @Flag(help: "List every watched group and candidate.")
+    public var verbose = false
+
+    @Flag(help: "One JSON document (Docs/explain-json.md).")
+    public var json = false
+
+    public init() {}
+
+    public func validate() throws {
+        if samples < 1 { throw ValidationError("--samples must be 1 or more") }
+        if samples > 3600 { throw ValidationError("--samples is at most 3600 (use cgwarden record for long runs)") }
+        if every < .milliseconds(10) { throw ValidationError("--every must be at least 10ms") }
+    }
+
+    public func execute(_ console: Console) throws -> Int32 {
+        let cfg = try loadConfig(config, console: console)
+        if let replay { return try runReplay(replay, cfg, console) }
+        let check = try source.check()
+        let snapshots = PolicySnapshots(source)
+        let evaluator = Evaluator(config: cfg, ownCgroup: source.ownCgroup(check, snapshots.proc))
+        var state = PolicyState()
+        var decision: Decision?
+        var first: Timestamp?
+        var deadline = snapshots.clock.now().monotonicNanos
+        for i in 0..<samples {
+            if i > 0 {
+                deadline += every.nanoseconds
+                snapshots.clock.sleep(until: deadline)
+            }
+            let s = try snapshots.take(console: console)
+            if first == nil { first = s.time }
+            (decision, state) = evaluator.evaluate(s, state: state)
+        }
+        guard let decision else { return ExitStatus.failure }
+        if json {
+            console.line(JSON.object([("config", .array(cfg.files.map { .string($0) })), ("samples", .int(Int64(samples))),
+                                      ("decision", decision.json)]).serialized(pretty: true))
+        } else {
+            let span = TimeSpan(nanoseconds: decision.time.monotonicNanos - (first?.monotonicNanos ?? 0))
+            console.line("cgwarden explain: \(Units.isoTime(wallNanos: decision.time.wallNanos)), \(samples) snapshot\(samples == 1 ? "" : "s") over \(span), configuration \(cfg.files.joined(separator: " + "))")
+            console.out(ExplainView(decision: decision, config: cfg, verbose: verbose).render())
+        }
+        return ExitStatus.success
+    }
+
+    func runReplay(_ file: String, _ cfg: Config, _ console: Console) throws -> Int32 {
+        let text: String
+        do { text = try TextFiles.read(file) } catch { throw CommandFailure("cannot read the recording: \(error)") }
+        let rec: Recording.Contents
+        do { rec = try Recording.parse(text) } catch { throw CommandFailure("\(file): \(error)") }
+        if rec.truncatedTail { console.error("cgwarden: warning: \(file): the last line is cut short (the recorder was stopped while writing); skipped") }
+        guard let start = rec.snapshots.first?.time else { throw CommandFailure("\(file): the recording holds no snapshot") }
+        // The recorder's own cgroup is unknown here: replays exclude nothing for it.
+        let evaluator = Evaluator(config: cfg, ownCgroup: nil)
+        var state = PolicyState()
+        var actions: [Decision] = []
+        for s in rec.snapshots {
+            let (d, next) = evaluator.evaluate(s, state: state)
+            state = next
+            if let v = d.victim {
+                // As the daemon would: the kill happens, the guard's delay starts.
+                state.recordAction(guard: cfg.guards.first { $0.name == v.guardName }!, victim: v.path, id: v.id, at: d.time)
+                actions.append(d)
+            }
+        }
+        if json {
+            console.line(JSON.object([
+                ("recording", .string(file)), ("config", .array(cfg.files.map { .string($0) })),
+                ("snapshots", .int(Int64(rec.snapshots.count))),
+                ("decisions", .array(actions.map(\.json))),
+            ]).serialized(pretty: true))
+            return ExitStatus.success
+        }
+        let end = rec.snapshots.last!.time
+        console.line("cgwarden explain --replay \(file): \(rec.snapshots.count) snapshots, \(Units.isoTime(wallNanos: start.wallNanos)) to \(Units.isoTime(wallNanos: end.wallNanos)) (\(TimeSpan(nanoseconds: end.monotonicNanos - start.monotonicNanos))), configuration \(cfg.files.joined(separator: " + "))")
+        if actions.isEmpty {
+            console.line("no kill: no guard would have acted")
+        }
+        for d in actions {
+            let v = d.victim!
+            let offset = TimeSpan(nanoseconds: d.time.monotonicNanos - start.monotonicNanos)
+            console.line("\(Units.isoTime(wallNanos: d.time.wallNanos)) (+\(offset)): kill \(v.path) (id \(v.id)), guard '\(v.guardName)'")
+            console.line("  why: \(v.reason)")
+        }
+        return ExitStatus.success
+    }
+}
+
+/// `cgwarden record`: snapshots with their times, for `explain --replay`.
+public struct Record: ConsoleCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "Record snapshots (with their times) to a file, for cgwarden explain --replay (format: Docs/recording.md).")
+
+    @Option(help: "The file to write (JSON lines).")
+    public var out: String
+
+    @Option(help: "Time between snapshots.")
+    public var every: TimeSpan = .seconds(1)
+
+    @Option(help: "How long to record.")
+    public var duration: TimeSpan = .seconds(300)
+
+    @OptionGroup public var source: SourceOptions
+
+    public init() {}
+
+    public func validate() throws {
+        if every < .milliseconds(100) { throw ValidationError("--every must be at least 100ms") }
+        if duration < every { throw ValidationError("--duration must be at least --every") }
+    }
+
+    public func execute(_ console: Console) throws -> Int32 {
+        _ = try source.check()
+        let writer: LineWriter
+        do { writer = try LineWriter(path: out) } catch { throw CommandFailure("cannot write the recording: \(error)") }
+        let snapshots = PolicySnapshots(source)
+        do {
+            try writer.write(line: Recording.header(root: source.root, intervalNanos: every.nanoseconds).serialized())
+            let start = snapshots.clock.now().monotonicNanos
+            var next = start
+            var count = 0
+            while next <= start + duration.nanoseconds {
+                snapshots.clock.sleep(until: next)
+                try writer.write(line: try snapshots.take(console: console).recordJSON.serialized())
+                count += 1
+                next += every.nanoseconds
+            }
+            console.error("cgwarden: recorded \(count) snapshots to \(out)")
+        } catch let e as SystemError {
+            throw CommandFailure("cannot write the recording: \(e)")
+        }
+        return ExitStatus.success
+    }
+}
