@@ -41,3 +41,7 @@ int cgw_pipe_cloexec(int fds[2]) {
 ssize_t cgw_fgetxattr(int fd, const char *name, void *value, size_t size) {
     return fgetxattr(fd, name, value, size);
 }
+
+int cgw_setxattr(const char *path, const char *name, const void *value, size_t size) {
+    return setxattr(path, name, value, size, 0);
+}

@@ -33,4 +33,7 @@ int cgw_pipe_cloexec(int fds[2]);
 /// fgetxattr(2) (sys/xattr.h is not in Swift's Glibc module): bytes, or -1 with errno.
 ssize_t cgw_fgetxattr(int fd, const char *name, void *value, size_t size);
 
+/// setxattr(2), for tests that mark cgroups as operators do.
+int cgw_setxattr(const char *path, const char *name, const void *value, size_t size);
+
 #endif

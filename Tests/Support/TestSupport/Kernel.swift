@@ -81,6 +81,19 @@ public final class TestCgroup: @unchecked Sendable {
 
     public func read(_ file: String) -> String? { readFile(dir + "/" + file) }
 
+    /// Sets an extended attribute on the group (or a child: `relative`).
+    public func setAttribute(_ name: String, _ value: String, on relative: String = "") throws {
+        let p = relative.isEmpty ? dir : dir + "/" + relative
+        guard cgw_setxattr(p, name, value, value.utf8.count) == 0 else {
+            throw KernelTestError("setxattr \(name) on \(p): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// A single-number file such as memory.current (nil when unreadable).
+    public func number(_ file: String) -> UInt64? {
+        read(file).flatMap { UInt64($0.split(separator: "\n").first ?? "") }
+    }
+
     /// The value of `key` in a keyed file such as memory.events.
     public func value(_ file: String, _ key: String) -> UInt64? {
         guard let text = read(file) else { return nil }
