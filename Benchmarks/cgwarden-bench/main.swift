@@ -2,6 +2,7 @@
 // scripts/bench, which boots the cgroup v2 VM). Prints Markdown tables.
 //
 //   cgwarden-bench walk [--sizes 100,1000,10000] [--cgwarden PATH]
+//   cgwarden-bench policy [--groups 10000]
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -88,6 +89,10 @@ func main() {
         guard let i = args.firstIndex(of: "--" + name), i + 1 < args.count else { return nil }
         return args[i + 1]
     }
+    if command == "policy-profile" {
+        do { try PolicyBenchmark.profile(groups: Int(option("groups") ?? "10000") ?? 10000, times: Int(option("times") ?? "5") ?? 5) } catch { fail("\(error)") }
+        return
+    }
     if command == "profile" {
         // Reads only: repeated samples of any tree (a fixture), for perf or callgrind.
         guard let root = option("root") else { fail("profile needs --root DIR", status: 2) }
@@ -103,6 +108,8 @@ func main() {
     raiseDescriptorLimit()
     do {
         switch command {
+        case "policy":
+            try PolicyBenchmark.run(groups: Int(option("groups") ?? "10000") ?? 10000)
         case "walk":
             let sizes = (option("sizes") ?? "100,1000,10000").split(separator: ",").compactMap { Int($0) }
             try WalkBenchmark.run(sizes: sizes, cgwarden: option("cgwarden"))

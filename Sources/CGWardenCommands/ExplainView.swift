@@ -34,17 +34,17 @@ public struct ExplainView {
             }
             out.append("guard '\(g.name)' (\(g.origin.file):\(g.origin.line)), watches \(g.match.map(\.text).joined(separator: ", ")): \(state)")
             let interesting = gd.watched.filter { w in verbose || w.fired || w.triggers.contains { $0.holding } }
-            if gd.watched.isEmpty { out.append("  no group matches") }
+            if gd.watched.isEmpty && gd.quiet == 0 { out.append("  no group matches") }
             for w in interesting {
                 out.append("  \(w.path)\(w.fired ? "  [fired]" : "")")
                 for t in w.triggers {
                     let mark = t.fired ? "✓" : t.holding ? "…" : "·"
-                    var line = "    \(mark) \(t.description): \(t.measured)"
+                    var line = "    \(mark) \(gd.triggers[t.index]): \(t.measured)"
                     if t.holding { line += t.fired ? ", held \(t.heldFor)" : ", holding for \(t.heldFor)" }
                     out.append(line)
                 }
             }
-            let quiet = gd.watched.count - interesting.count
+            let quiet = gd.quiet + gd.watched.count - interesting.count
             if quiet > 0 {
                 out.append("  \(quiet) more watched group\(quiet == 1 ? "" : "s"): no trigger holds\(verbose ? "" : " (--verbose lists them)")")
             }

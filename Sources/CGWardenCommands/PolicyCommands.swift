@@ -143,7 +143,7 @@ public struct Explain: ConsoleCommand {
         if let replay { return try runReplay(replay, cfg, console) }
         let check = try source.check()
         let snapshots = PolicySnapshots(source)
-        let evaluator = Evaluator(config: cfg, ownCgroup: source.ownCgroup(check, snapshots.proc))
+        let evaluator = Evaluator(config: cfg, ownCgroup: source.ownCgroup(check, snapshots.proc), detail: verbose ? .all : .holding)
         var state = PolicyState()
         var decision: Decision?
         var first: Timestamp?

@@ -10,7 +10,8 @@
 public struct CgroupPattern: Hashable, Sendable, CustomStringConvertible {
     enum Component: Hashable, Sendable {
         case literal(String)
-        case glob([Character])
+        /// The component's UTF-8 bytes, with `*` and `?` as wildcards.
+        case glob([UInt8])
         case anyDepth
     }
 
@@ -56,7 +57,7 @@ public struct CgroupPattern: Hashable, Sendable, CustomStringConvertible {
             } else if p.contains("**") {
                 return .failure(.starStarInsideComponent(String(p)))
             } else if p.contains("*") || p.contains("?") {
-                comps.append(.glob(Array(p)))
+                comps.append(.glob(Array(p.utf8)))
             } else {
                 comps.append(.literal(String(p)))
             }
@@ -94,27 +95,39 @@ public struct CgroupPattern: Hashable, Sendable, CustomStringConvertible {
             guard let head = c.first, head == name else { return false }
             return match(p.dropFirst(), c.dropFirst())
         case .glob(let g):
-            guard let head = c.first, globMatch(g[...], Array(head)[...]) else { return false }
+            guard let head = c.first else { return false }
+            var name = head
+            let ok = name.withUTF8 { s in g.withUnsafeBufferPointer { globMatch($0, s) } }
+            guard ok else { return false }
             return match(p.dropFirst(), c.dropFirst())
         }
     }
 
-    static func globMatch(_ g: ArraySlice<Character>, _ s: ArraySlice<Character>) -> Bool {
-        // Iterative wildcard match with one backtrack point (linear in practice).
-        var gi = g.startIndex, si = s.startIndex
-        var star: Int? = nil, mark = s.startIndex
-        while si < s.endIndex {
-            if gi < g.endIndex && (g[gi] == "?" || g[gi] == s[si]) {
+    /// Wildcard match over UTF-8 bytes: `*` any run, `?` one character (one
+    /// whole UTF-8 sequence). Iterative with one backtrack point.
+    static func globMatch(_ g: UnsafeBufferPointer<UInt8>, _ s: UnsafeBufferPointer<UInt8>) -> Bool {
+        let star = UInt8(ascii: "*"), question = UInt8(ascii: "?")
+        func next(_ i: Int) -> Int {
+            var j = i + 1
+            while j < s.count && s[j] & 0xC0 == 0x80 { j += 1 }   // continuation bytes
+            return j
+        }
+        var gi = 0, si = 0
+        var starAt = -1, mark = 0
+        while si < s.count {
+            if gi < g.count && g[gi] == question {
+                gi += 1; si = next(si)
+            } else if gi < g.count && g[gi] == s[si] {
                 gi += 1; si += 1
-            } else if gi < g.endIndex && g[gi] == "*" {
-                star = gi; mark = si; gi += 1
-            } else if let st = star {
-                gi = st + 1; mark += 1; si = mark
+            } else if gi < g.count && g[gi] == star {
+                starAt = gi; mark = si; gi += 1
+            } else if starAt >= 0 {
+                gi = starAt + 1; mark = next(mark); si = mark
             } else {
                 return false
             }
         }
-        while gi < g.endIndex && g[gi] == "*" { gi += 1 }
-        return gi == g.endIndex
+        while gi < g.count && g[gi] == star { gi += 1 }
+        return gi == g.count
     }
 }

@@ -81,22 +81,40 @@ public struct KeyedCounters: Equatable, Sendable, Sequence {
 /// group's own. The kernel forgets both when the group is removed.
 public struct MemoryEvents: Equatable, Sendable {
     /// Every key the kernel wrote, in order.
-    public var all: KeyedCounters
-
-    public init(_ all: KeyedCounters) { self.all = all }
+    public var all: KeyedCounters {
+        didSet { extract() }
+    }
 
     /// Times usage went below the effective `memory.low` protection and was reclaimed anyway.
-    public var low: UInt64 { all["low"] ?? 0 }
+    public private(set) var low: UInt64 = 0
     /// Times usage exceeded `memory.high` and the group was throttled into reclaim.
-    public var high: UInt64 { all["high"] ?? 0 }
+    public private(set) var high: UInt64 = 0
     /// Times usage hit `memory.max` and direct reclaim ran.
-    public var max: UInt64 { all["max"] ?? 0 }
+    public private(set) var max: UInt64 = 0
     /// Times the group hit its limit and reclaim failed (an OOM situation).
-    public var oom: UInt64 { all["oom"] ?? 0 }
+    public private(set) var oom: UInt64 = 0
     /// Processes the kernel OOM killer killed inside the group.
-    public var oomKill: UInt64 { all["oom_kill"] ?? 0 }
+    public private(set) var oomKill: UInt64 = 0
     /// Times the whole group was OOM-killed because of `memory.oom.group` (kernel 5.17+).
-    public var oomGroupKill: UInt64 { all["oom_group_kill"] ?? 0 }
+    public private(set) var oomGroupKill: UInt64 = 0
+
+    public init(_ all: KeyedCounters) {
+        self.all = all
+        extract()
+    }
+
+    /// The standard counters as fields: the policy reads them for every
+    /// group at every snapshot, a key search each time would add up.
+    private mutating func extract() {
+        low = all["low"] ?? 0
+        high = all["high"] ?? 0
+        max = all["max"] ?? 0
+        oom = all["oom"] ?? 0
+        oomKill = all["oom_kill"] ?? 0
+        oomGroupKill = all["oom_group_kill"] ?? 0
+    }
+
+    public static func == (a: MemoryEvents, b: MemoryEvents) -> Bool { a.all == b.all }
 }
 
 /// One line of a PSI file: share of wall time in which tasks stalled on memory.

@@ -176,3 +176,29 @@ public enum TriggerKind: Equatable, Sendable {
         }
     }
 }
+
+extension Trigger: CustomStringConvertible {
+    public var description: String {
+        let t = self
+        let body: String
+        switch t.kind {
+        case .usageOfLimit(let p, let limit, let count):
+            body = "\(count == .unreclaimable ? "unreclaimable " : "")usage >= \(p) of memory.\(limit.rawValue)"
+        case .usageAbove(let s, let count):
+            body = "\(count == .unreclaimable ? "unreclaimable " : "")usage >= \(Units.size(s))"
+        case .pressure(let level, let window, let p):
+            body = "PSI \(level.rawValue) avg\(window == .avg10 ? 10 : 60) >= \(p)"
+        case .nodeAvailableBelow(let a):
+            body = "node MemAvailable <= \(a)"
+        case .nodeSwapFreeBelow(let a):
+            body = "node SwapFree <= \(a)"
+        case .nodePressure(let level, let window, let p):
+            body = "node PSI \(level.rawValue) avg\(window == .avg10 ? 10 : 60) >= \(p)"
+        case .eventRate(let c, let r):
+            body = "memory.events \(c.rawValue) rising >= \(Quantities.trimmed(r))/s"
+        case .oomKill:
+            body = "kernel OOM kill inside (memory.events oom_kill rose)"
+        }
+        return t.sustain == .zero ? body : "\(body) for \(t.sustain)"
+    }
+}

@@ -32,13 +32,18 @@ public struct Victim: Equatable, Sendable {
 
 public struct GuardDecision: Equatable, Sendable {
     public var name: String
+    /// The guard's triggers; a `TriggerResult` refers to one by index.
+    public var triggers: [Trigger]
     /// Some watched group met the triggers (combined with any/all).
     public var fired: Bool
     /// Fired, but still in its post-action delay: it will not act until then.
     public var waitingUntil: Timestamp?
     public var lastVictim: CgroupPath?
-    /// Every watched group with each trigger's measurement.
+    /// Watched groups with each trigger's measurement: those where some
+    /// trigger holds (every one with `Evaluator.Detail.all`).
     public var watched: [WatchedGroup]
+    /// Watched groups where no trigger holds and that `watched` leaves out.
+    public var quiet: Int
     /// Candidates in kill order (eligible first), with exclusions after them.
     public var candidates: [Candidate]
 }
@@ -51,16 +56,51 @@ public struct WatchedGroup: Equatable, Sendable {
 }
 
 public struct TriggerResult: Equatable, Sendable {
-    /// The trigger as configured, e.g. `usage_of_limit 90% of memory.max for 10s`.
-    public var description: String
-    /// What was measured, e.g. `61.2M of 64.0M (95.6%)`.
-    public var measured: String
+    /// Index in `GuardDecision.triggers`.
+    public var index: Int
+    /// What was measured (a value: its text is made only when shown).
+    public var measurement: Measurement
     /// The condition holds in this snapshot.
     public var holding: Bool
     /// For how long it has held (0 when it does not hold).
     public var heldFor: TimeSpan
     /// Held for the sustain time: counts for the guard.
     public var fired: Bool
+
+    /// What was measured, e.g. `61.2M of 64.0M (95.6%)`.
+    public var measured: String { measurement.description }
+}
+
+/// A trigger's measurement.
+public enum Measurement: Equatable, Sendable, CustomStringConvertible {
+    /// Nothing to measure (no limit, no PSI...): never holds.
+    case unavailable(String)
+    /// A counter seen for the first time: no rate yet.
+    case noHistory(counter: String, value: UInt64)
+    /// Usage against a limit.
+    case share(used: UInt64, of: UInt64)
+    case size(UInt64)
+    case psi(PressureLevel, PressureWindow, Double, node: Bool)
+    /// MemAvailable or SwapFree of the node.
+    case node(String, UInt64, total: UInt64)
+    case rate(EventCounter, perSecond: Double)
+    case change(counter: String, from: UInt64, to: UInt64)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let why): return why
+        case .noHistory(let c, let v): return "\(c) \(v) (no earlier snapshot yet)"
+        case .share(let used, let limit):
+            let f = limit == 0 ? Double.infinity : Double(used) / Double(limit)
+            return "\(Units.size(used)) of \(Units.size(limit)) (\(Units.decimal(f * 100, decimals: 1))%)"
+        case .size(let b): return Units.size(b)
+        case .psi(let level, let window, let v, let node):
+            return "\(node ? "node " : "")\(level.rawValue) avg\(window == .avg10 ? 10 : 60) \(Units.decimal(v, decimals: 2))%"
+        case .node(let what, let v, let total): return "\(what) \(Units.size(v)) of \(Units.size(total))"
+        case .rate(let c, let r): return "\(c.rawValue) +\(Quantities.decimal(r, 1))/s"
+        case .change(let c, let from, let to): return "\(c) \(from) -> \(to)"
+        }
+    }
 }
 
 public struct Candidate: Equatable, Sendable {
@@ -70,19 +110,63 @@ public struct Candidate: Equatable, Sendable {
         var participle: String { self == .prefer ? "preferred" : self == .avoid ? "avoided" : "normal" }
     }
 
+    /// Why a group may not be killed.
+    public enum Exclusion: Equatable, Sendable, CustomStringConvertible {
+        case root
+        case own
+        case ancestorOfOwn(CgroupPath)
+        case protected(CgroupPattern)
+        case omitted
+        case noMemoryAccounting
+        case noProcesses
+        case belowMinimum(UInt64, minimum: UInt64)
+        case alreadyKilled
+
+        public var description: String {
+            switch self {
+            case .root: return "the root cgroup"
+            case .own: return "cgwarden's own cgroup"
+            case .ancestorOfOwn(let own): return "an ancestor of cgwarden's own cgroup (\(own))"
+            case .protected(let p): return "protected by '\(p)'"
+            case .omitted: return "omitted by user.oomd_omit"
+            case .noMemoryAccounting: return "no memory accounting (controller off)"
+            case .noProcesses: return "no processes"
+            case .belowMinimum(let c, let m): return "uses \(Units.size(c)), below min_kill_size \(Units.size(m))"
+            case .alreadyKilled: return "already killed"
+            }
+        }
+    }
+
     public var path: CgroupPath
     public var id: UInt64
+    public var rankKey: RankKey
     /// The rank key's value (bytes, bytes/s or percent).
     public var score: Double
-    /// The score in words, e.g. `usage 61.2M`.
-    public var scoreText: String
+    public var current: UInt64
+    /// Effective protection, for `usage_above_protection`.
+    public var protection: UInt64
     public var preference: Preference
     /// Why this preference (`avoid: user.oomd_avoid`), or nil for normal.
     public var preferenceReason: String?
-    /// Why it may not be killed; nil for an eligible candidate.
-    public var excluded: String?
+    public var exclusion: Exclusion?
     /// 1-based place among eligible candidates; nil when excluded.
     public var rank: Int?
+
+    /// Why it may not be killed; nil for an eligible candidate.
+    public var excluded: String? { exclusion?.description }
+
+    /// The score in words, e.g. `usage 61.2M`.
+    public var scoreText: String {
+        switch rankKey {
+        case .usage: return "usage \(Units.size(current))"
+        case .usageAboveProtection:
+            let above = current > protection ? current - protection : 0
+            return "usage above protection \(Units.size(above)) (\(Units.size(current)) - \(Units.size(protection)))"
+        case .growth: return "growth \(score < 0 ? "-" : "+")\(Units.size(UInt64(abs(score))))/s"
+        case .pressure: return "PSI some avg10 \(Units.decimal(score, decimals: 2))%"
+        case .swap: return "swap \(Units.size(UInt64(score)))"
+        }
+    }
 }
 
 // MARK: - JSON (Docs/explain-json.md)
@@ -108,10 +192,11 @@ extension GuardDecision {
             ("fired", .bool(fired)),
             ("waiting_until_ns", waitingUntil.map { .uint($0.monotonicNanos) } ?? .null),
             ("last_victim", .string(lastVictim?.description)),
+            ("quiet", .int(Int64(quiet))),
             ("watched", .array(watched.map { w in
                 .object([("path", .string(w.path.description)), ("id", .uint(w.id)), ("fired", .bool(w.fired)),
                          ("triggers", .array(w.triggers.map { t in
-                             .object([("trigger", .string(t.description)), ("measured", .string(t.measured)),
+                             .object([("trigger", .string(triggers[t.index].description)), ("measured", .string(t.measured)),
                                       ("holding", .bool(t.holding)), ("held_for_s", .double(t.heldFor.seconds)),
                                       ("fired", .bool(t.fired))])
                          }))])

@@ -59,15 +59,26 @@ public struct Evaluator: Sendable {
     public let config: Config
     /// cgwarden's own cgroup: never killed, nor any ancestor of it.
     public let ownCgroup: CgroupPath?
+    public var detail: Detail
+
+    /// How much of the evaluation a decision keeps.
+    public enum Detail: Sendable {
+        /// Watched groups where some trigger holds (a rule over 10,000 pods
+        /// would otherwise carry 10,000 quiet entries every second).
+        case holding
+        /// Every watched group (`explain --verbose`).
+        case all
+    }
 
     /// Growth is averaged with weight dt / (dt + tau): recent snapshots count
     /// most, and a one-sample spike (page cache filled by one read) fades
     /// within ~tau. 10 s matches PSI's shortest window.
     public static let growthTimeConstant = 10.0
 
-    public init(config: Config, ownCgroup: CgroupPath?) {
+    public init(config: Config, ownCgroup: CgroupPath?, detail: Detail = .holding) {
         self.config = config
         self.ownCgroup = ownCgroup
+        self.detail = detail
     }
 
     /// The decision at `snapshot`, and the state to pass to the next call.
@@ -79,46 +90,74 @@ public struct Evaluator: Sendable {
         var newHolding: [PolicyState.HoldKey: UInt64] = [:]
 
         var guards: [GuardDecision] = []
-        for (gi, g) in config.guards.enumerated() {
-            var watched: [WatchedGroup] = []
-            var firing: [CgroupSnapshot] = []
-            for group in snapshot.cgroups where g.watches(group.path) {
+        let groups = snapshot.cgroups
+        // One lookup per group, not one per guard and trigger.
+        let previous = groups.withUnsafeBufferPointer { cg in cg.indices.map { state.previous[cg[$0].id] } }
+        // Guards often share their match patterns: match each distinct list once.
+        var matchMemo: [[CgroupPattern]: [Bool]] = [:]
+        groups.withUnsafeBufferPointer { cg in
+            for (gi, g) in config.guards.enumerated() {
+                let matched: [Bool]
+                if let m = matchMemo[g.match] {
+                    matched = m
+                } else {
+                    matched = (0..<cg.count).map { g.watches(cg[$0].path) }
+                    matchMemo[g.match] = matched
+                }
+                var watched: [WatchedGroup] = []
+                var quiet = 0
+                var firing: [Int] = []
                 var results: [TriggerResult] = []
-                for (ti, trigger) in g.triggers.enumerated() {
-                    let m = measure(trigger.kind, group: group, system: snapshot.system, previous: state.previous[group.id], now: now)
-                    let key = PolicyState.HoldKey(guardIndex: gi, triggerIndex: ti, group: trigger.kind.isNodeWide ? 0 : group.id)
-                    var since: UInt64?
-                    if m.holding {
-                        since = newHolding[key] ?? state.holdingSince[key] ?? now
-                        newHolding[key] = since
+                for i in 0..<cg.count where matched[i] {
+                    results.removeAll(keepingCapacity: true)
+                    var anyHolding = false
+                    for (ti, trigger) in g.triggers.enumerated() {
+                        let m = measure(trigger.kind, group: cg[i], system: snapshot.system, previous: previous[i], now: now)
+                        var held = TimeSpan.zero
+                        if m.holding {
+                            anyHolding = true
+                            let key = PolicyState.HoldKey(guardIndex: gi, triggerIndex: ti, group: trigger.kind.isNodeWide ? 0 : cg[i].id)
+                            let since = newHolding[key] ?? state.holdingSince[key] ?? now
+                            newHolding[key] = since
+                            held = TimeSpan(nanoseconds: now - since)
+                        }
+                        results.append(TriggerResult(index: ti, measurement: m.value, holding: m.holding,
+                                                     heldFor: held, fired: m.holding && held >= trigger.sustain))
                     }
-                    let held = since.map { TimeSpan(nanoseconds: now - $0) } ?? .zero
-                    results.append(TriggerResult(description: describe(trigger), measured: m.text, holding: m.holding,
-                                                 heldFor: held, fired: m.holding && held >= trigger.sustain))
+                    let fired = g.combine == .any ? results.contains { $0.fired } : (!results.isEmpty && results.allSatisfy { $0.fired })
+                    if anyHolding || detail == .all {
+                        watched.append(WatchedGroup(path: cg[i].path, id: cg[i].id, fired: fired, triggers: results))
+                    } else {
+                        quiet += 1
+                    }
+                    if fired { firing.append(i) }
                 }
-                let fired = g.combine == .any ? results.contains { $0.fired } : (!results.isEmpty && results.allSatisfy { $0.fired })
-                watched.append(WatchedGroup(path: group.path, id: group.id, fired: fired, triggers: results))
-                if fired { firing.append(group) }
-            }
-            var decision = GuardDecision(name: g.name, fired: !firing.isEmpty, waitingUntil: nil,
-                                         lastVictim: nil, watched: watched, candidates: [])
-            if !firing.isEmpty {
-                // Its own delay after its own kill, and the delay of whichever guard killed last.
-                let waits = [state.lastAction[g.name], state.lastKill].compactMap { $0 }.filter { now < $0.until }
-                if let w = waits.max(by: { $0.until < $1.until }) {
-                    decision.waitingUntil = Timestamp(monotonicNanos: w.until,
-                                                      wallNanos: w.time.wallNanos + (w.until - w.time.monotonicNanos))
-                    decision.lastVictim = w.victim
+                var decision = GuardDecision(name: g.name, triggers: g.triggers, fired: !firing.isEmpty, waitingUntil: nil,
+                                             lastVictim: nil, watched: watched, quiet: quiet, candidates: [])
+                if !firing.isEmpty {
+                    // Its own delay after its own kill, and the delay of whichever guard killed last.
+                    let waits = [state.lastAction[g.name], state.lastKill].compactMap { $0 }.filter { now < $0.until }
+                    if let w = waits.max(by: { $0.until < $1.until }) {
+                        decision.waitingUntil = Timestamp(monotonicNanos: w.until,
+                                                          wallNanos: w.time.wallNanos + (w.until - w.time.monotonicNanos))
+                        decision.lastVictim = w.victim
+                    }
+                    decision.candidates = rank(g, firing: firing, groups: cg, tree: tree, state: next)
                 }
-                decision.candidates = rank(g, firing: firing, tree: tree, state: next)
+                guards.append(decision)
             }
-            guards.append(decision)
         }
         next.holdingSince = newHolding
-        next.previous = Dictionary(uniqueKeysWithValues: snapshot.cgroups.map { g in
-            (g.id, PolicyState.Sample(time: now, current: g.memory?.current, max: g.memory?.events?.max,
-                                      high: g.memory?.events?.high, oomKill: g.memory?.events?.oomKill))
-        })
+        var samples: [UInt64: PolicyState.Sample] = [:]
+        samples.reserveCapacity(groups.count)
+        groups.withUnsafeBufferPointer { cg in
+            for i in cg.indices {
+                let m = cg[i].memory
+                samples[cg[i].id] = PolicyState.Sample(time: now, current: m?.current, max: m?.events?.max,
+                                                       high: m?.events?.high, oomKill: m?.events?.oomKill)
+            }
+        }
+        next.previous = samples
 
         // The first guard (in configuration order) that fired, is not waiting,
         // and has an eligible candidate acts; one kill per decision.
@@ -130,12 +169,12 @@ public struct Evaluator: Sendable {
                 reasons.append("guard '\(g.name)' fired but waits \(left) more after killing \(gd.lastVictim?.description ?? "?")")
                 continue
             }
-            guard let best = gd.candidates.first(where: { $0.excluded == nil }) else {
+            guard let best = gd.candidates.first(where: { $0.exclusion == nil }) else {
                 reasons.append("guard '\(g.name)' fired but has no eligible candidate")
                 continue
             }
             let why = gd.watched.filter(\.fired).map { w in
-                "\(w.path): " + w.triggers.filter(\.fired).map { "\($0.description) (\($0.measured))" }.joined(separator: "; ")
+                "\(w.path): " + w.triggers.filter(\.fired).map { "\(gd.triggers[$0.index]) (\($0.measured))" }.joined(separator: "; ")
             }.joined(separator: ", ")
             victim = Victim(guardName: g.name, path: best.path, id: best.id,
                             reason: "guard '\(g.name)' fired on \(why); ranked first by \(best.scoreText)"
@@ -149,52 +188,52 @@ public struct Evaluator: Sendable {
 
     // MARK: triggers
 
-    struct Measurement {
+    struct Measured {
         var holding: Bool
-        var text: String
+        var value: Measurement
     }
 
     func measure(_ kind: TriggerKind, group g: CgroupSnapshot, system: SystemSnapshot,
-                 previous: PolicyState.Sample?, now: UInt64) -> Measurement {
+                 previous: PolicyState.Sample?, now: UInt64) -> Measured {
         switch kind {
         case .usageOfLimit(let p, let limit, let count):
-            guard let used = usage(g, count) else { return Measurement(holding: false, text: usageMissing(g, count)) }
+            guard let used = usage(g, count) else { return Measured(holding: false, value: .unavailable(usageMissing(g, count))) }
             let l = limit == .max ? g.memory?.max : g.memory?.high
-            guard let lb = l?.bytes else { return Measurement(holding: false, text: "no memory.\(limit.rawValue) limit") }
+            guard let lb = l?.bytes else {
+                return Measured(holding: false, value: .unavailable(limit == .max ? "no memory.max limit" : "no memory.high limit"))
+            }
             let f = lb == 0 ? Double.infinity : Double(used) / Double(lb)
-            return Measurement(holding: f >= p.fraction,
-                               text: "\(Units.size(used)) of \(Units.size(lb)) (\(Units.decimal(f * 100, decimals: 1))%)")
+            return Measured(holding: f >= p.fraction, value: .share(used: used, of: lb))
         case .usageAbove(let size, let count):
-            guard let used = usage(g, count) else { return Measurement(holding: false, text: usageMissing(g, count)) }
-            return Measurement(holding: used >= size, text: Units.size(used))
+            guard let used = usage(g, count) else { return Measured(holding: false, value: .unavailable(usageMissing(g, count))) }
+            return Measured(holding: used >= size, value: .size(used))
         case .pressure(let level, let window, let p):
-            guard let v = psi(g.pressure, level, window) else { return Measurement(holding: false, text: "no PSI") }
-            return Measurement(holding: v >= p.percent, text: "\(level.rawValue) avg\(window == .avg10 ? 10 : 60) \(Units.decimal(v, decimals: 2))%")
+            guard let v = psi(g.pressure, level, window) else { return Measured(holding: false, value: .unavailable("no PSI")) }
+            return Measured(holding: v >= p.percent, value: .psi(level, window, v, node: false))
         case .nodeAvailableBelow(let amount):
             let m = system.meminfo
-            let threshold = amount.bytes(of: m.memTotal)
-            return Measurement(holding: m.memAvailable <= threshold,
-                               text: "MemAvailable \(Units.size(m.memAvailable)) of \(Units.size(m.memTotal))")
+            return Measured(holding: m.memAvailable <= amount.bytes(of: m.memTotal),
+                            value: .node("MemAvailable", m.memAvailable, total: m.memTotal))
         case .nodeSwapFreeBelow(let amount):
             let m = system.meminfo
-            guard m.swapTotal > 0 else { return Measurement(holding: false, text: "no swap") }
-            return Measurement(holding: m.swapFree <= amount.bytes(of: m.swapTotal),
-                               text: "SwapFree \(Units.size(m.swapFree)) of \(Units.size(m.swapTotal))")
+            guard m.swapTotal > 0 else { return Measured(holding: false, value: .unavailable("no swap")) }
+            return Measured(holding: m.swapFree <= amount.bytes(of: m.swapTotal),
+                            value: .node("SwapFree", m.swapFree, total: m.swapTotal))
         case .nodePressure(let level, let window, let p):
-            guard let v = psi(system.pressure, level, window) else { return Measurement(holding: false, text: "no PSI") }
-            return Measurement(holding: v >= p.percent, text: "node \(level.rawValue) avg\(window == .avg10 ? 10 : 60) \(Units.decimal(v, decimals: 2))%")
+            guard let v = psi(system.pressure, level, window) else { return Measured(holding: false, value: .unavailable("no PSI")) }
+            return Measured(holding: v >= p.percent, value: .psi(level, window, v, node: true))
         case .eventRate(let counter, let perSecond):
             let cur = counter == .max ? g.memory?.events?.max : g.memory?.events?.high
-            guard let cur else { return Measurement(holding: false, text: "no memory.events") }
+            guard let cur else { return Measured(holding: false, value: .unavailable("no memory.events")) }
             guard let previous, let prev = counter == .max ? previous.max : previous.high, now > previous.time else {
-                return Measurement(holding: false, text: "\(counter.rawValue) \(cur) (no earlier snapshot yet)")
+                return Measured(holding: false, value: .noHistory(counter: counter.rawValue, value: cur))
             }
             let rate = Double(cur >= prev ? cur - prev : 0) / (Double(now - previous.time) / 1e9)
-            return Measurement(holding: rate >= perSecond, text: "\(counter.rawValue) +\(Quantities.decimal(rate, 1))/s")
+            return Measured(holding: rate >= perSecond, value: .rate(counter, perSecond: rate))
         case .oomKill:
-            guard let cur = g.memory?.events?.oomKill else { return Measurement(holding: false, text: "no memory.events") }
-            guard let prev = previous?.oomKill else { return Measurement(holding: false, text: "oom_kill \(cur) (no earlier snapshot yet)") }
-            return Measurement(holding: cur > prev, text: "oom_kill \(prev) -> \(cur)")
+            guard let cur = g.memory?.events?.oomKill else { return Measured(holding: false, value: .unavailable("no memory.events")) }
+            guard let prev = previous?.oomKill else { return Measured(holding: false, value: .noHistory(counter: "oom_kill", value: cur)) }
+            return Measured(holding: cur > prev, value: .change(counter: "oom_kill", from: prev, to: cur))
         }
     }
 
@@ -213,113 +252,97 @@ public struct Evaluator: Sendable {
         return window == .avg10 ? line.avg10 : line.avg60
     }
 
-    func describe(_ t: Trigger) -> String {
-        let body: String
-        switch t.kind {
-        case .usageOfLimit(let p, let limit, let count):
-            body = "\(count == .unreclaimable ? "unreclaimable " : "")usage >= \(p) of memory.\(limit.rawValue)"
-        case .usageAbove(let s, let count):
-            body = "\(count == .unreclaimable ? "unreclaimable " : "")usage >= \(Units.size(s))"
-        case .pressure(let level, let window, let p):
-            body = "PSI \(level.rawValue) avg\(window == .avg10 ? 10 : 60) >= \(p)"
-        case .nodeAvailableBelow(let a):
-            body = "node MemAvailable <= \(a)"
-        case .nodeSwapFreeBelow(let a):
-            body = "node SwapFree <= \(a)"
-        case .nodePressure(let level, let window, let p):
-            body = "node PSI \(level.rawValue) avg\(window == .avg10 ? 10 : 60) >= \(p)"
-        case .eventRate(let c, let r):
-            body = "memory.events \(c.rawValue) rising >= \(Quantities.trimmed(r))/s"
-        case .oomKill:
-            body = "kernel OOM kill inside (memory.events oom_kill rose)"
-        }
-        return t.sustain == .zero ? body : "\(body) for \(t.sustain)"
-    }
-
     // MARK: growth
 
     func updateGrowth(_ s: Snapshot, state: inout PolicyState) {
         let now = s.time.monotonicNanos
         var growth: [UInt64: Double] = [:]
-        for g in s.cgroups {
-            guard let cur = g.memory?.current else { continue }
-            // No earlier figure: no rate yet (its first rate then starts the average).
-            guard let prev = state.previous[g.id], let pc = prev.current, now > prev.time else { continue }
-            let dt = Double(now - prev.time) / 1e9
-            let rate = (Double(cur) - Double(pc)) / dt
-            let old = state.growth[g.id] ?? rate
-            growth[g.id] = old + dt / (dt + Evaluator.growthTimeConstant) * (rate - old)
+        s.cgroups.withUnsafeBufferPointer { cg in
+            for i in cg.indices {
+                guard let cur = cg[i].memory?.current else { continue }
+                // No earlier figure: no rate yet (its first rate then starts the average).
+                guard let prev = state.previous[cg[i].id], let pc = prev.current, now > prev.time else { continue }
+                let dt = Double(now - prev.time) / 1e9
+                let rate = (Double(cur) - Double(pc)) / dt
+                let old = state.growth[cg[i].id] ?? rate
+                growth[cg[i].id] = old + dt / (dt + Evaluator.growthTimeConstant) * (rate - old)
+            }
         }
         state.growth = growth
     }
 
     // MARK: candidates
 
-    func rank(_ g: Guard, firing: [CgroupSnapshot], tree: Tree, state: PolicyState) -> [Candidate] {
-        var seen = Set<UInt64>()
-        var pool: [(CgroupSnapshot, watched: CgroupSnapshot)] = []
+    func rank(_ g: Guard, firing: [Int], groups cg: UnsafeBufferPointer<CgroupSnapshot>, tree: Tree,
+              state: PolicyState) -> [Candidate] {
+        var seen = [Bool](repeating: false, count: cg.count)
+        var pool: [(candidate: Int, watched: Int)] = []
         for m in firing {
-            for c in scope(g.candidates, of: m, tree: tree) where seen.insert(c.id).inserted {
+            for c in scope(g.candidates, of: m, groups: cg, tree: tree) where !seen[c] {
+                seen[c] = true
                 pool.append((c, m))
             }
         }
-        let protection = g.rank == .usageAboveProtection ? tree.effectiveProtection() : [:]
-        var eligible: [(Candidate, qos: Int, current: UInt64)] = []
+        let protection: [Int: UInt64] = g.rank == .usageAboveProtection ? tree.protection : [:]
+        var eligible: [(Candidate, qos: Int)] = []
         var excluded: [Candidate] = []
-        for (c, watched) in pool {
-            let (pref, prefReason, omitted) = preference(c, guard: g, watched: watched)
-            let (score, text) = self.score(g.rank, c, protection: protection, state: state)
-            var cand = Candidate(path: c.path, id: c.id, score: score, scoreText: text, preference: pref,
-                                 preferenceReason: prefReason, excluded: nil, rank: nil)
-            if let why = exclusion(c, guard: g) ?? (omitted ? "omitted by user.oomd_omit" : nil)
-                ?? (state.killed.contains(c.id) ? "already killed" : nil) {
-                cand.excluded = why
+        // cg[ci] is read in place (a local copy of a snapshot would retain its every field).
+        for (ci, wi) in pool {
+            var cand = Candidate(path: cg[ci].path, id: cg[ci].id, rankKey: g.rank, score: 0,
+                                 current: cg[ci].memory?.current ?? 0, protection: protection[ci] ?? 0,
+                                 preference: .normal, preferenceReason: nil, exclusion: nil, rank: nil)
+            let (pref, prefReason, omitted) = preference(cg[ci], guard: g, watched: cg[wi])
+            cand.preference = pref
+            cand.preferenceReason = prefReason
+            cand.score = score(g.rank, cg[ci], protection: cand.protection, state: state)
+            if let why = exclusion(cg[ci], guard: g) ?? (omitted ? .omitted : nil)
+                ?? (state.killed.contains(cand.id) ? .alreadyKilled : nil) {
+                cand.exclusion = why
                 excluded.append(cand)
             } else {
-                eligible.append((cand, g.qosOrder ? qosRank(c) : 0, c.memory?.current ?? 0))
+                eligible.append((cand, g.qosOrder ? qosRank(cg[ci]) : 0))
             }
         }
         let tier: (Candidate.Preference) -> Int = { $0 == .prefer ? 0 : $0 == .normal ? 1 : 2 }
-        eligible.sort { a, b in
+        // Sort positions, not the candidates themselves (moving them is the cost).
+        let order = eligible.indices.sorted { i, j in
+            let a = eligible[i], b = eligible[j]
             if tier(a.0.preference) != tier(b.0.preference) { return tier(a.0.preference) < tier(b.0.preference) }
             if a.qos != b.qos { return a.qos < b.qos }
             if a.0.score != b.0.score { return a.0.score > b.0.score }
-            if a.current != b.current { return a.current > b.current }
+            if a.0.current != b.0.current { return a.0.current > b.0.current }
             return a.0.path < b.0.path  // deterministic tie break
         }
-        var out = eligible.enumerated().map { i, e in
-            var c = e.0
-            c.rank = i + 1
-            return c
+        var out: [Candidate] = []
+        out.reserveCapacity(eligible.count + excluded.count)
+        for (place, i) in order.enumerated() {
+            var c = eligible[i].0
+            c.rank = place + 1
+            out.append(c)
         }
         out += excluded.sorted { $0.path < $1.path }
         return out
     }
 
-    func scope(_ s: CandidateScope, of m: CgroupSnapshot, tree: Tree) -> [CgroupSnapshot] {
+    /// Indices of the candidates a fired group offers.
+    func scope(_ s: CandidateScope, of m: Int, groups cg: UnsafeBufferPointer<CgroupSnapshot>, tree: Tree) -> [Int] {
         switch s {
         case .self: return [m]
-        case .children: return tree.children[m.path] ?? []
-        case .leaves:
-            return tree.descendants(of: m.path, includingSelf: true).filter { (tree.children[$0.path] ?? []).isEmpty }
-        case .pods:
-            return tree.descendants(of: m.path, includingSelf: true).filter { $0.identity.kubernetes?.level == .pod }
+        case .children: return tree.children[m]
+        case .leaves: return tree.descendants(of: m).filter { tree.children[$0].isEmpty }
+        case .pods: return tree.descendants(of: m).filter { cg[$0].identity.kubernetes?.level == .pod }
         }
     }
 
     /// Why `c` may not be killed, or nil.
-    func exclusion(_ c: CgroupSnapshot, guard g: Guard) -> String? {
-        if c.path.isRoot { return "the root cgroup" }
-        if let own = ownCgroup, own.isWithin(c.path) {
-            return own == c.path ? "cgwarden's own cgroup" : "an ancestor of cgwarden's own cgroup (\(own))"
-        }
-        if let p = config.protect.first(where: { $0.matches(c.path) }) { return "protected by '\(p)'" }
-        guard let m = c.memory, let current = m.current else { return "no memory accounting (controller off)" }
-        if let populated = c.events?.populated, !populated { return "no processes" }
-        if c.events == nil, c.nrProcs == 0 { return "no processes" }
-        if current < g.minKillSize {
-            return "uses \(Units.size(current)), below min_kill_size \(Units.size(g.minKillSize))"
-        }
+    func exclusion(_ c: CgroupSnapshot, guard g: Guard) -> Candidate.Exclusion? {
+        if c.path.isRoot { return .root }
+        if let own = ownCgroup, own.isWithin(c.path) { return own == c.path ? .own : .ancestorOfOwn(own) }
+        if let p = config.protect.first(where: { $0.matches(c.path) }) { return .protected(p) }
+        guard let m = c.memory, let current = m.current else { return .noMemoryAccounting }
+        if let populated = c.events?.populated, !populated { return .noProcesses }
+        if c.events == nil, c.nrProcs == 0 { return .noProcesses }
+        if current < g.minKillSize { return .belowMinimum(current, minimum: g.minKillSize) }
         return nil
     }
 
@@ -356,86 +379,99 @@ public struct Evaluator: Sendable {
         }
     }
 
-    func score(_ key: RankKey, _ c: CgroupSnapshot, protection: [UInt64: UInt64], state: PolicyState) -> (Double, String) {
+    func score(_ key: RankKey, _ c: CgroupSnapshot, protection: UInt64, state: PolicyState) -> Double {
         let current = c.memory?.current ?? 0
         switch key {
-        case .usage:
-            return (Double(current), "usage \(Units.size(current))")
-        case .usageAboveProtection:
-            let p = protection[c.id] ?? 0
-            let above = current > p ? current - p : 0
-            return (Double(above), "usage above protection \(Units.size(above)) (\(Units.size(current)) - \(Units.size(p)))")
-        case .growth:
-            let r = state.growth[c.id] ?? 0
-            let sign = r < 0 ? "-" : "+"
-            return (r, "growth \(sign)\(Units.size(UInt64(abs(r))))/s")
-        case .pressure:
-            let v = c.pressure?.some.avg10 ?? 0
-            return (v, "PSI some avg10 \(Units.decimal(v, decimals: 2))%")
-        case .swap:
-            let s = c.memory?.swapCurrent ?? 0
-            return (Double(s), "swap \(Units.size(s))")
+        case .usage: return Double(current)
+        case .usageAboveProtection: return Double(current > protection ? current - protection : 0)
+        case .growth: return state.growth[c.id] ?? 0
+        case .pressure: return c.pressure?.some.avg10 ?? 0
+        case .swap: return Double(c.memory?.swapCurrent ?? 0)
         }
     }
 }
 
-/// Parent/child lookups over a snapshot.
-struct Tree {
+/// Parent/child lookups over a snapshot, by index into `cgroups`.
+final class Tree {
     let snapshot: Snapshot
-    let byPath: [CgroupPath: CgroupSnapshot]
-    let children: [CgroupPath: [CgroupSnapshot]]
+    /// Parent index of each group; -1 for the top group (or an orphan).
+    let parent: [Int]
+    let children: [[Int]]
 
     init(_ s: Snapshot) {
         snapshot = s
-        var byPath: [CgroupPath: CgroupSnapshot] = [:]
-        var children: [CgroupPath: [CgroupSnapshot]] = [:]
-        for g in s.cgroups {
-            byPath[g.path] = g
-            if let p = g.path.parent { children[p, default: []].append(g) }
+        var index: [CgroupPath: Int] = [:]
+        index.reserveCapacity(s.cgroups.count)
+        var parent = [Int](repeating: -1, count: s.cgroups.count)
+        var children = [[Int]](repeating: [], count: s.cgroups.count)
+        s.cgroups.withUnsafeBufferPointer { cg in
+            for i in cg.indices { index[cg[i].path] = i }
+            for i in cg.indices {
+                if let p = cg[i].path.parent, let pi = index[p] {
+                    parent[i] = pi
+                    children[pi].append(i)
+                }
+            }
         }
-        self.byPath = byPath
+        self.parent = parent
         self.children = children
     }
 
-    func descendants(of p: CgroupPath, includingSelf: Bool) -> [CgroupSnapshot] {
-        var out: [CgroupSnapshot] = []
-        if includingSelf, let g = byPath[p] { out.append(g) }
-        for c in children[p] ?? [] { out += descendants(of: c.path, includingSelf: true) }
+    /// Effective protection by group index, computed once per snapshot.
+    lazy var protection: [Int: UInt64] = effectiveProtection()
+
+    /// `i` and everything below it, parents first.
+    func descendants(of i: Int) -> [Int] {
+        var out: [Int] = []
+        var stack = [i]
+        while let x = stack.popLast() {
+            out.append(x)
+            stack.append(contentsOf: children[x].reversed())
+        }
         return out
     }
 
-    /// Effective memory protection per group id: the larger of effective
+    /// Effective memory protection per group index: the larger of effective
     /// `memory.min` and `memory.low`, distributed among siblings as the kernel
     /// does (mm/page_counter.c, without memory_recursiveprot): a group keeps
     /// min(usage, setting), scaled down when its siblings together claim more
     /// than the parent's own effective protection.
-    func effectiveProtection() -> [UInt64: UInt64] {
-        var out: [UInt64: UInt64] = [:]
-        func visit(_ parent: CgroupPath, parentMin: Double?, parentLow: Double?) {
-            let kids = (children[parent] ?? []).filter { $0.memory != nil }
-            func claimed(_ g: CgroupSnapshot, _ setting: Limit?) -> Double {
-                let usage = Double(g.memory?.current ?? 0)
-                let s: Double = setting.map { $0.bytes.map { Double($0) } ?? Double.infinity } ?? 0
-                return min(usage, s)
-            }
-            let sumMin = kids.reduce(0.0) { $0 + claimed($1, $1.memory?.min) }
-            let sumLow = kids.reduce(0.0) { $0 + claimed($1, $1.memory?.low) }
+    func effectiveProtection() -> [Int: UInt64] {
+        snapshot.cgroups.withUnsafeBufferPointer { effectiveProtection($0) }
+    }
+
+    private func effectiveProtection(_ cg: UnsafeBufferPointer<CgroupSnapshot>) -> [Int: UInt64] {
+        var out: [Int: UInt64] = [:]
+        func claimed(_ g: CgroupSnapshot, _ setting: Limit?) -> Double {
+            let usage = Double(g.memory?.current ?? 0)
+            let s: Double = setting.map { $0.bytes.map { Double($0) } ?? Double.infinity } ?? 0
+            return min(usage, s)
+        }
+        func effective(_ own: Double, _ sum: Double, _ parentEffective: Double?) -> Double {
+            guard let pe = parentEffective else { return own }  // top groups: as set
+            return sum > pe && sum > 0 ? own * pe / sum : own
+        }
+        func visit(_ kids: [Int], parentMin: Double?, parentLow: Double?) {
+            let kids = kids.filter { cg[$0].memory != nil }
+            let sumMin = kids.reduce(0.0) { $0 + claimed(cg[$1], cg[$1].memory?.min) }
+            let sumLow = kids.reduce(0.0) { $0 + claimed(cg[$1], cg[$1].memory?.low) }
             for k in kids {
-                func effective(_ own: Double, _ sum: Double, _ parentEffective: Double?) -> Double {
-                    guard let pe = parentEffective else { return own }  // below the root: as set
-                    return sum > pe && sum > 0 ? own * pe / sum : own
-                }
-                let emin = effective(claimed(k, k.memory?.min), sumMin, parentMin)
-                let elow = effective(claimed(k, k.memory?.low), sumLow, parentLow)
-                out[k.id] = UInt64(max(emin, elow))
-                visit(k.path, parentMin: emin, parentLow: elow)
+                let emin = effective(claimed(cg[k], cg[k].memory?.min), sumMin, parentMin)
+                let elow = effective(claimed(cg[k], cg[k].memory?.low), sumLow, parentLow)
+                out[k] = UInt64(max(emin, elow))
+                visit(children[k], parentMin: emin, parentLow: elow)
             }
         }
-        // Top-level groups (children of the walked root, or of the top group) start unscaled.
-        let top = snapshot.cgroups.first?.path ?? .root
-        visit(top, parentMin: nil, parentLow: nil)
-        if let first = snapshot.cgroups.first, first.memory != nil, out[first.id] == nil {
-            out[first.id] = UInt64(max(Double(first.memory?.min?.bytes ?? 0), Double(first.memory?.low?.bytes ?? 0)))
+        // The top group of the snapshot (the root, or a walked subtree's top)
+        // and any orphan start unscaled.
+        for i in cg.indices where parent[i] == -1 {
+            if cg[i].memory != nil {
+                let e = max(claimed(cg[i], cg[i].memory?.min), claimed(cg[i], cg[i].memory?.low))
+                out[i] = UInt64(e)
+                visit(children[i], parentMin: e, parentLow: e)
+            } else {
+                visit(children[i], parentMin: nil, parentLow: nil)
+            }
         }
         return out
     }

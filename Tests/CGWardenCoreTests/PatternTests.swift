@@ -56,3 +56,12 @@ import Testing
         #expect(p == problem)
     }
 }
+
+@Suite struct PatternUnicodeTests {
+    @Test func questionMarkIsOneCharacter() {
+        #expect(CgroupPattern("/a/?.slice").matches(CgroupPath("/a/ü.slice")!))
+        #expect(!CgroupPattern("/a/??.slice").matches(CgroupPath("/a/ü.slice")!))
+        #expect(CgroupPattern("/a/*ü*").matches(CgroupPath("/a/xxüyy")!))
+        #expect(CgroupPattern("/a/ünï*").matches(CgroupPath("/a/ünïcödé")!))
+    }
+}

@@ -42,8 +42,9 @@ func config(_ text: String) throws -> Config {
 }
 
 /// Runs snapshots in order through one evaluator; returns every decision.
-func run(_ cfg: Config, own: CgroupPath? = nil, _ snapshots: [Snapshot], state: PolicyState = PolicyState()) -> [Decision] {
-    let e = Evaluator(config: cfg, ownCgroup: own)
+func run(_ cfg: Config, own: CgroupPath? = nil, _ snapshots: [Snapshot], state: PolicyState = PolicyState(),
+         detail: Evaluator.Detail = .all) -> [Decision] {
+    let e = Evaluator(config: cfg, ownCgroup: own, detail: detail)
     var st = state
     var out: [Decision] = []
     for s in snapshots {

@@ -52,10 +52,10 @@ func exclusion(_ d: Decision, _ name: String) -> String? {
         let s = snapshot(at: 1, [group("/t", id: 2, current: 400 * MiB, low: .bytes(100 * MiB)),
                                  group("/t/a", id: 3, current: 200 * MiB, low: .bytes(150 * MiB)),
                                  group("/t/b", id: 4, current: 100 * MiB, low: .bytes(50 * MiB))])
-        let p = Tree(s).effectiveProtection()
-        #expect(p[2] == 100 * MiB)
-        #expect(p[3] == 75 * MiB)
-        #expect(p[4] == 25 * MiB)
+        let p = Tree(s).effectiveProtection()   // by index: the root is 0
+        #expect(p[1] == 100 * MiB)
+        #expect(p[2] == 75 * MiB)
+        #expect(p[3] == 25 * MiB)
     }
 
     @Test func fastestGrowth() throws {

@@ -51,6 +51,16 @@ import CGWardenCore
         #expect(d[2].guards[0].watched.first { $0.path.description == "/t/b" }?.fired == false)
     }
 
+    @Test func quietGroupsAreCountedNotListedByDefault() {
+        let s = snapshot(at: 0, [group("/t/a", id: 3, current: 95 * MiB, max: .bytes(100 * MiB)),
+                                 group("/t/b", id: 4, current: 10 * MiB, max: .bytes(100 * MiB)),
+                                 group("/t/c", id: 5, current: 10 * MiB, max: .bytes(100 * MiB))])
+        let d = run(cfg, [s], detail: .holding)[0]
+        #expect(d.guards[0].watched.map(\.path.description) == ["/t/a"])
+        #expect(d.guards[0].quiet == 2)
+        #expect(run(cfg, [s])[0].guards[0].watched.count == 3)
+    }
+
     @Test func aRecreatedGroupStartsOver() {
         // Same path, new id: a new group, whose timer starts at its first sighting.
         let d = run(cfg, [at(0, 95), snapshot(at: 10, [group("/t/a", id: 99, current: 95 * MiB, max: .bytes(100 * MiB))])])
