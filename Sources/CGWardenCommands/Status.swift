@@ -36,6 +36,9 @@ public struct Status: ConsoleCommand {
     @Flag(help: "One JSON document (Docs/status-json.md).")
     public var json = false
 
+    @Flag(help: "Debug lines on standard error: groups that vanished during the walk (normal on a busy node).")
+    public var verbose = false
+
     public init() {}
 
     public func validate() throws {
@@ -79,6 +82,9 @@ public struct Status: ConsoleCommand {
             throw CommandFailure(error.message)
         }
         for problem in walk.problems { console.error("cgwarden: warning: \(problem)") }
+        if verbose {
+            for gone in walk.vanished { console.error("cgwarden: debug: \(gone) vanished during the walk; skipped") }
+        }
         let snapshot = Snapshot(root: root, time: time, system: system, cgroups: walk.cgroups)
 
         var processes: [CgroupPath: [ProcessInfo]]?
