@@ -15,9 +15,14 @@ let package = Package(
     ],
     targets: [
         .target(name: "CGWardenCore"),
-        // C helpers for syscalls glibc does not wrap (getdents64, later openat2).
+        // C helpers for syscalls glibc does not wrap (getdents64, openat2, ...).
         .target(name: "CShims"),
+        // libseccomp (the kill helper's allow-list), through pkg-config.
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .target(name: "CGWardenIO", dependencies: ["CGWardenCore", "CShims"]),
+        // Sandbox primitives: seccomp filters, spawned helpers on a socketpair,
+        // opening beneath a directory, dropping privileges.
+        .target(name: "CGWardenSandbox", dependencies: ["CGWardenCore", "CGWardenIO", "CShims", "CSeccomp"]),
         .target(
             name: "CGWardenCommands",
             dependencies: [
