@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependency direction (see Docs/architecture.md):
-//   cgwarden (main) -> CGWardenCommands -> CGWardenIO -> CGWardenCore
+//   cgwarden (main) -> CGWardenCommands -> CGWardenActions -> CGWardenSandbox -> CGWardenIO -> CGWardenCore
 // CGWardenCore is pure: no file access, no syscalls, no Foundation.
 let package = Package(
     name: "cgwarden",
@@ -23,28 +23,38 @@ let package = Package(
         // Sandbox primitives: seccomp filters, spawned helpers on a socketpair,
         // opening beneath a directory, dropping privileges.
         .target(name: "CGWardenSandbox", dependencies: ["CGWardenCore", "CGWardenIO", "CShims", "CSeccomp"]),
+        // The kill path: the privileged helper, its launcher, the client.
+        .target(name: "CGWardenActions", dependencies: ["CGWardenCore", "CGWardenIO", "CGWardenSandbox", "CShims"]),
         .target(
             name: "CGWardenCommands",
             dependencies: [
-                "CGWardenCore", "CGWardenIO",
+                "CGWardenCore", "CGWardenIO", "CGWardenActions", "CGWardenSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "cgwarden", dependencies: ["CGWardenCommands"]),
         // A bounded memory allocator / process spawner the real-kernel tests and
         // the demo run inside cgroups. Never part of the installed product.
         .executableTarget(name: "cgwarden-testload", dependencies: ["CShims"], path: "Tests/Support/testload"),
+        // Drives the kill client from a process that drops to nobody (kernel tests).
+        .executableTarget(
+            name: "cgwarden-testclient", dependencies: ["CGWardenActions", "CGWardenSandbox", "CGWardenCore"],
+            path: "Tests/Support/testclient"),
         // Reproducible benchmarks on a real kernel (scripts/bench; Docs/performance.md).
         .executableTarget(
-            name: "cgwarden-bench", dependencies: ["CGWardenIO", "CGWardenCore", "CShims"],
+            name: "cgwarden-bench", dependencies: ["CGWardenIO", "CGWardenCore", "CGWardenActions", "CShims"],
             path: "Benchmarks/cgwarden-bench"),
         // Fixture trees and guards shared by the test targets.
         .target(name: "CGWardenTestSupport", dependencies: ["CShims"], path: "Tests/Support/TestSupport"),
         .testTarget(name: "CGWardenCoreTests", dependencies: ["CGWardenCore"]),
         .testTarget(name: "CGWardenIOTests", dependencies: ["CGWardenIO", "CGWardenCore", "CGWardenTestSupport"]),
+        .testTarget(
+            name: "CGWardenActionsTests",
+            dependencies: ["CGWardenActions", "CGWardenSandbox", "CGWardenIO", "CGWardenCore", "CGWardenTestSupport"]),
         .testTarget(name: "CGWardenCommandsTests", dependencies: ["CGWardenCommands", "CGWardenTestSupport"]),
         .testTarget(
             name: "KernelTests",
-            dependencies: ["CGWardenCommands", "CGWardenIO", "CGWardenCore", "CGWardenTestSupport"]),
+            dependencies: ["CGWardenCommands", "CGWardenActions", "CGWardenSandbox", "CGWardenIO", "CGWardenCore",
+                           "CGWardenTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
