@@ -134,7 +134,12 @@ public struct Kill: ConsoleCommand {
         case .failure(let e): return finish(e.outcome)
         }
         report.id = target.id
-        return finish(dryRun ? client.check(target) : client.kill(target, timeout: timeout.duration, forceFallback: fallback))
+        if dryRun {
+            let outcome = client.check(target)
+            if case .wouldKill = outcome { report.attributes = try? client.attributes(of: target) }
+            return finish(outcome)
+        }
+        return finish(client.kill(target, timeout: timeout.duration, forceFallback: fallback))
     }
 }
 
@@ -159,6 +164,8 @@ struct KillCommandReport {
     var outcome: KillOutcome?
     var helper: HelperInfo?
     var credentials: Credentials?
+    /// Dry run: the owner and preference xattrs the policy would see.
+    var attributes: CgroupAttributes?
 
     /// Prints the outcome and returns the exit status.
     func print(to console: Console, json: Bool) -> Int32 {
@@ -177,6 +184,10 @@ struct KillCommandReport {
         case .wouldKill(let c):
             line = "dry run: would kill \(name)\(idText): \(c.processes) processes in \(c.groups) group\(c.groups == 1 ? "" : "s")"
                 + (c.memoryCurrent.map { ", memory.current \(Units.size($0))" } ?? "") + "; every check passed"
+            if let a = attributes {
+                let xattrs = CgroupAttributes.names.compactMap { n in a.values[n].map { "\(n)=\(KillCommandReport.shown($0))" } }
+                line! += "\n  owner uid \(a.ownerUID)" + (xattrs.isEmpty ? "" : "; " + xattrs.joined(separator: " "))
+            }
         case .refused(let r):
             errorLine = "refused to \(what) \(name): \(r)"
             status = ExitStatus.refused
@@ -213,6 +224,12 @@ struct KillCommandReport {
 
     static func errnoText(_ e: Int32) -> String { String(cString: strerror(e)) }
 
+    /// An xattr value for a terminal: control characters as `?`, at most 32 characters.
+    static func shown(_ v: String) -> String {
+        let clean = String(v.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : Character($0) })
+        return clean.count > 32 ? String(clean.prefix(32)) + "…" : clean
+    }
+
     /// The document of `cgwarden kill --json` (Docs/kill-json.md).
     var document: JSON {
         var kill = JSON.null, check = JSON.null, refusal = JSON.null, failure = JSON.null
@@ -223,7 +240,11 @@ struct KillCommandReport {
         case .wouldKill(let c)?:
             name = "would_kill"
             check = .object([("processes", .uint(UInt64(c.processes))), ("groups", .uint(UInt64(c.groups))),
-                             ("memory_current", .number(c.memoryCurrent))])
+                             ("memory_current", .number(c.memoryCurrent)),
+                             ("owner_uid", attributes.map { .uint(UInt64($0.ownerUID)) } ?? .null),
+                             ("xattrs", attributes.map { a in
+                                 .object(CgroupAttributes.names.compactMap { n in a.values[n].map { (n, JSON.string($0)) } })
+                             } ?? .null)])
         case .refused(let r)?:
             name = "refused"
             refusal = .object([("reason", .string(KillCommandReport.code(r))), ("message", .string(r.description))])
