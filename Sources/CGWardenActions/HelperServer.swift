@@ -62,7 +62,6 @@ public final class HelperServer {
         }
         let acts = request.action != .attributes
         if acts, let refusal = rules.refusal(forTarget: path) { return .refused(refusal) }
-        if request.action == .kill && !info.rootIsCgroup2 { return .refused(.notCgroup2) }
 
         let dir: Int32
         do {
@@ -90,6 +89,8 @@ public final class HelperServer {
                 return .failed(operation: "walk the subtree of \(path)", errno: error.errno)
             }
         }
+        // Last, so that a fixture root still shows every other refusal.
+        if request.action == .kill && !info.rootIsCgroup2 { return .refused(.notCgroup2) }
         switch request.action {
         case .kill: return executor.kill(dir, timeoutMillis: request.timeoutMillis, forceFallback: request.forceFallback)
         case .check: return executor.check(dir)
