@@ -2,6 +2,7 @@
 // scripts/bench, which boots the cgroup v2 VM). Prints Markdown tables.
 //
 //   cgwarden-bench walk [--sizes 100,1000,10000] [--cgwarden PATH]
+//   cgwarden-bench kill --cgwarden PATH [--sizes 1,100,1000] [--reps N] [--fork-loop 1000]
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -106,6 +107,10 @@ func main() {
         case "walk":
             let sizes = (option("sizes") ?? "100,1000,10000").split(separator: ",").compactMap { Int($0) }
             try WalkBenchmark.run(sizes: sizes, cgwarden: option("cgwarden"))
+        case "kill":
+            let sizes = (option("sizes") ?? "1,100,1000").split(separator: ",").compactMap { Int($0) }.filter { $0 >= 1 && $0 <= 4000 }
+            try KillBenchmark.run(sizes: sizes, reps: option("reps").flatMap { Int($0) }, cgwarden: option("cgwarden"),
+                                  forkLoop: min(Int(option("fork-loop") ?? "1000") ?? 1000, 4000))
         default:
             fail("unknown benchmark \(command)", status: 2)
         }

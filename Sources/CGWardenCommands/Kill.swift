@@ -179,10 +179,10 @@ struct KillCommandReport {
         case .killed(let r):
             line = "killed \(name)\(idText): empty after \(KillCommandReport.duration(r.durationNanos)) via \(method(r))\(memory(r))"
         case .incomplete(let r):
-            errorLine = "\(what) \(name) incomplete: still populated after \(KillCommandReport.duration(r.durationNanos)) via \(method(r)) (\(r.remaining) processes left)"
+            errorLine = "\(what) \(name) incomplete: still populated after \(KillCommandReport.duration(r.durationNanos)) via \(method(r)) (\(r.remaining) process\(r.remaining == 1 ? "" : "es") left)"
             status = ExitStatus.failure
         case .wouldKill(let c):
-            line = "dry run: would kill \(name)\(idText): \(c.processes) processes in \(c.groups) group\(c.groups == 1 ? "" : "s")"
+            line = "dry run: would kill \(name)\(idText): \(c.processes) process\(c.processes == 1 ? "" : "es") in \(c.groups) group\(c.groups == 1 ? "" : "s")"
                 + (c.memoryCurrent.map { ", memory.current \(Units.size($0))" } ?? "") + "; every check passed"
             if let a = attributes {
                 let xattrs = CgroupAttributes.names.compactMap { n in a.values[n].map { "\(n)=\(KillCommandReport.shown($0))" } }
@@ -209,7 +209,7 @@ struct KillCommandReport {
     private func method(_ r: KillReport) -> String {
         guard r.method == .freezeAndSignal else { return "cgroup.kill" }
         let reason = r.fallbackReason.map { " (\($0))" } ?? ""
-        return "freeze+SIGKILL\(reason), \(r.rounds) round\(r.rounds == 1 ? "" : "s"), \(r.signalled) processes signalled"
+        return "freeze+SIGKILL\(reason), \(r.rounds) round\(r.rounds == 1 ? "" : "s"), \(r.signalled) signal\(r.signalled == 1 ? "" : "s") sent"
     }
 
     private func memory(_ r: KillReport) -> String {
