@@ -81,7 +81,11 @@ public final class KillHelperClient {
         respawns = 0
     }
 
-    deinit { spawner.shutdown() }
+    deinit {
+        // The helper leaves at end-of-file on its channel; then its spawner ends.
+        channel?.close()
+        spawner.shutdown()
+    }
 
     /// The current helper's pid.
     public var helperPID: Int32? { info?.pid }
@@ -198,10 +202,10 @@ public final class KillHelperClient {
         do {
             try channel!.send(packet)
         } catch .closed {
-            if let f = replace(afterDeath: true) { return .failure(f) }
-            do { try channel!.send(packet) } catch { return .failure(failInFlight(killed: false, .helperDied(nil))) }
+            if let f = replace() { return .failure(f) }
+            do { try channel!.send(packet) } catch { return .failure(failInFlight(.helperDied(nil))) }
         } catch {
-            return .failure(failInFlight(killed: false, .protocolError("send: \(error)")))
+            return .failure(failInFlight(.protocolError("send: \(error)")))
         }
         let deadline = Deadline(after: timeout)
         while true {
@@ -209,20 +213,20 @@ public final class KillHelperClient {
             do {
                 let ms = deadline.millisecondsLeft()
                 guard let m = try channel!.receive(maximumSize: HelperWire.maxReplySize, timeout: .milliseconds(Int64(ms))) else {
-                    return .failure(failInFlight(killed: false, .helperDied(nil)))
+                    return .failure(failInFlight(.helperDied(nil)))
                 }
                 message = m
             } catch .timedOut {
-                return .failure(failInFlight(killed: true, .timedOut(milliseconds: UInt64(timeout.components.seconds) * 1000
+                return .failure(failInFlight(.timedOut(milliseconds: UInt64(timeout.components.seconds) * 1000
                     + UInt64(timeout.components.attoseconds / 1_000_000_000_000_000))))
             } catch {
-                return .failure(failInFlight(killed: true, .protocolError("receive: \(error)")))
+                return .failure(failInFlight(.protocolError("receive: \(error)")))
             }
             let decoded: (requestID: UInt32, reply: HelperReply)
             do {
                 decoded = try HelperReply.decode(message)
             } catch {
-                return .failure(failInFlight(killed: true, .protocolError("unreadable reply: \(error)")))
+                return .failure(failInFlight(.protocolError("unreadable reply: \(error)")))
             }
             if let id, decoded.requestID != id && decoded.requestID != 0 { continue }   // a late reply
             answered(decoded.requestID)
@@ -230,16 +234,17 @@ public final class KillHelperClient {
         }
     }
 
-    /// Replaces the helper after a failure in flight and returns the failure
-    /// to report, with the old helper's end filled in.
-    private func failInFlight(killed: Bool, _ failure: HelperFailure) -> HelperFailure {
-        _ = replace(afterDeath: !killed)
+    /// Replaces the helper after a failure in flight (the spawner ends it:
+    /// SIGKILL and reap, which keeps the status of one already dead) and
+    /// returns the failure to report, with the old helper's end filled in.
+    private func failInFlight(_ failure: HelperFailure) -> HelperFailure {
+        _ = replace()
         if case .helperDied = failure { return .helperDied(lastTermination) }
         return failure
     }
 
     /// Ends the current helper and starts another; nil when it answers.
-    private func replace(afterDeath: Bool) -> HelperFailure? {
+    private func replace() -> HelperFailure? {
         channel?.close()
         channel = nil
         respawns += 1
