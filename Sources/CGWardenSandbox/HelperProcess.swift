@@ -69,12 +69,8 @@ public final class HelperProcess {
     }
 
     deinit {
+        if termination == nil { end() }
         channel.close()
-        if termination == nil {
-            _ = Glibc.kill(pid, SIGKILL)
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        }
     }
 
     /// Sends `signal` unless the helper was reaped (its pid may be another
@@ -110,16 +106,20 @@ public final class HelperProcess {
     }
 
     /// Ends the helper: waits `grace` for it to leave on its own (after its
-    /// channel was closed), then SIGKILL, then reaps.
+    /// channel was closed), then SIGKILL, then reaps. nil when it could not
+    /// be signalled (this process dropped its privileges since it spawned a
+    /// root helper) and did not leave within `ownExitWait` either.
     @discardableResult
-    public func end(grace: Duration = .zero) -> HelperTermination {
+    public func end(grace: Duration = .zero, ownExitWait: Duration = .seconds(10)) -> HelperTermination? {
         channel.close()
         if grace > .zero, let t = waitForExit(timeout: grace) { return t }
-        signal(SIGKILL)
+        if termination == nil && Glibc.kill(pid, SIGKILL) != 0 && errno == EPERM {
+            return waitForExit(timeout: ownExitWait)
+        }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        while termination == nil && waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         termination = termination ?? HelperTermination(waitStatus: status)
-        return termination!
+        return termination
     }
 
     private static func spawn(_ path: String, _ argv: [String], _ environment: [String],
