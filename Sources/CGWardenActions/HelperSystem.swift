@@ -136,7 +136,7 @@ public struct LinuxHelperFileSystem: HelperFileSystem {
 
     public func attribute(_ name: String, of fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int? {
         while true {
-            let n = cgw_fgetxattr(fd, name, buffer.baseAddress, buffer.count)
+            let n = cgw_xattr_get(fd, name, buffer.baseAddress, buffer.count)
             if n >= 0 { return n }
             switch errno {
             case EINTR: continue

@@ -1,13 +1,10 @@
-/// What the kill helper reads of a cgroup for the policy: the owner of its
-/// directory and the extended attributes that express a preference.
-///
-/// `values` holds only the attributes that are set, by name:
-/// `user.oomd_avoid`, `user.oomd_omit` (settable by the group's owner, as
-/// systemd does for `ManagedOOMPreference=`), `trusted.oomd_prefer`,
-/// `trusted.oomd_avoid` (only CAP_SYS_ADMIN can read or write `trusted.*`,
-/// which is why the privileged helper reads them). An absent name is unset.
+/// What an operator marked on a cgroup directory for memory guards: its
+/// owner and the extended attributes systemd-oomd and oomd read
+/// (`user.oomd_avoid`, `user.oomd_omit`, `trusted.oomd_prefer`, `trusted.oomd_avoid`).
 public struct CgroupAttributes: Equatable, Sendable {
+    /// Owner of the cgroup directory (delegated subtrees belong to a user).
     public var ownerUID: UInt32
+    /// The attributes that are set, by name (absent = not set).
     public var values: [String: String]
 
     public init(ownerUID: UInt32, values: [String: String]) {
@@ -15,7 +12,12 @@ public struct CgroupAttributes: Equatable, Sendable {
         self.values = values
     }
 
-    /// The attributes the helper reads, in this order (the request cannot
-    /// name others: the helper reveals nothing else).
+    /// The attribute names cgwarden reads.
     public static let names = ["user.oomd_avoid", "user.oomd_omit", "trusted.oomd_prefer", "trusted.oomd_avoid"]
+
+    /// True when `name` is set to `1` (systemd and oomd write "1").
+    public func isSet(_ name: String) -> Bool {
+        guard let v = values[name] else { return false }
+        return v == "1" || v == "1\n" || v == "true"
+    }
 }
