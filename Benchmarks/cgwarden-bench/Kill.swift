@@ -5,6 +5,9 @@ import CShims
 import CGWardenActions
 import CGWardenCore
 
+//   cgwarden-bench kill --cgwarden PATH [--sizes 1,100,1000] [--reps N] [--fork-loop 1000]
+// (scripts/bench kill passes --cgwarden).
+
 /// `cgwarden-bench kill`: time from the request to `populated 0`, through
 /// the real helper, for groups of sleeping processes and for a fork loop,
 /// with cgroup.kill and with the freeze + per-pid SIGKILL fallback,

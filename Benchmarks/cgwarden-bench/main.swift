@@ -2,7 +2,6 @@
 // scripts/bench, which boots the cgroup v2 VM). Prints Markdown tables.
 //
 //   cgwarden-bench walk [--sizes 100,1000,10000] [--cgwarden PATH]
-//   cgwarden-bench kill --cgwarden PATH [--sizes 1,100,1000] [--reps N] [--fork-loop 1000]
 #if canImport(Glibc)
 import Glibc
 #endif
