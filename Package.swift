@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependency direction (see Docs/architecture.md):
-//   cgwarden (main) -> CGWardenCommands -> CGWardenIO -> CGWardenCore
+//   cgwarden (main) -> CGWardenCommands -> CGWardenActions -> CGWardenSandbox -> CGWardenIO -> CGWardenCore
 //                                       -> CGWardenPolicy -> CGWardenCore, TOML
 // CGWardenCore, TOML and CGWardenPolicy are pure: no file access, no syscalls, no Foundation.
 let package = Package(
@@ -20,22 +20,33 @@ let package = Package(
         .target(name: "TOML"),
         // Pure: the config language, rules, triggers, ranking and the decision.
         .target(name: "CGWardenPolicy", dependencies: ["CGWardenCore", "TOML"]),
-        // C helpers for syscalls glibc does not wrap (getdents64, later openat2).
+        // C helpers for syscalls glibc does not wrap (getdents64, openat2, ...).
         .target(name: "CShims"),
+        // libseccomp (the kill helper's allow-list), through pkg-config.
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .target(name: "CGWardenIO", dependencies: ["CGWardenCore", "CShims"]),
+        // Sandbox primitives: seccomp filters, spawned helpers on a socketpair,
+        // opening beneath a directory, dropping privileges.
+        .target(name: "CGWardenSandbox", dependencies: ["CGWardenCore", "CGWardenIO", "CShims", "CSeccomp"]),
+        // The kill path: the privileged helper, its launcher, the client.
+        .target(name: "CGWardenActions", dependencies: ["CGWardenCore", "CGWardenIO", "CGWardenSandbox", "CShims"]),
         .target(
             name: "CGWardenCommands",
             dependencies: [
-                "CGWardenCore", "CGWardenIO", "CGWardenPolicy",
+                "CGWardenCore", "CGWardenIO", "CGWardenPolicy", "CGWardenActions", "CGWardenSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "cgwarden", dependencies: ["CGWardenCommands"]),
         // A bounded memory allocator / process spawner the real-kernel tests and
         // the demo run inside cgroups. Never part of the installed product.
         .executableTarget(name: "cgwarden-testload", dependencies: ["CShims"], path: "Tests/Support/testload"),
+        // Drives the kill client from a process that drops to nobody (kernel tests).
+        .executableTarget(
+            name: "cgwarden-testclient", dependencies: ["CGWardenActions", "CGWardenSandbox", "CGWardenCore"],
+            path: "Tests/Support/testclient"),
         // Reproducible benchmarks on a real kernel (scripts/bench; Docs/performance.md).
         .executableTarget(
-            name: "cgwarden-bench", dependencies: ["CGWardenIO", "CGWardenCore", "CGWardenPolicy", "CShims"],
+            name: "cgwarden-bench", dependencies: ["CGWardenIO", "CGWardenCore", "CGWardenPolicy", "CGWardenActions", "CShims"],
             path: "Benchmarks/cgwarden-bench"),
         // Fixture trees and guards shared by the test targets.
         .target(name: "CGWardenTestSupport", dependencies: ["CShims"], path: "Tests/Support/TestSupport"),
@@ -43,10 +54,14 @@ let package = Package(
         .testTarget(name: "TOMLTests", dependencies: ["TOML"]),
         .testTarget(name: "CGWardenPolicyTests", dependencies: ["CGWardenPolicy", "CGWardenCore"]),
         .testTarget(name: "CGWardenIOTests", dependencies: ["CGWardenIO", "CGWardenCore", "CGWardenTestSupport"]),
+        .testTarget(
+            name: "CGWardenActionsTests",
+            dependencies: ["CGWardenActions", "CGWardenSandbox", "CGWardenIO", "CGWardenCore", "CGWardenTestSupport"]),
         .testTarget(name: "CGWardenCommandsTests", dependencies: ["CGWardenCommands", "CGWardenTestSupport"]),
         .testTarget(
             name: "KernelTests",
-            dependencies: ["CGWardenCommands", "CGWardenIO", "CGWardenCore", "CGWardenPolicy", "CGWardenTestSupport"]),
+            dependencies: ["CGWardenCommands", "CGWardenActions", "CGWardenSandbox", "CGWardenIO", "CGWardenCore",
+                           "CGWardenPolicy", "CGWardenTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -113,6 +113,10 @@ func main() {
         case "walk":
             let sizes = (option("sizes") ?? "100,1000,10000").split(separator: ",").compactMap { Int($0) }
             try WalkBenchmark.run(sizes: sizes, cgwarden: option("cgwarden"))
+        case "kill":
+            let sizes = (option("sizes") ?? "1,100,1000").split(separator: ",").compactMap { Int($0) }.filter { $0 >= 1 && $0 <= 4000 }
+            try KillBenchmark.run(sizes: sizes, reps: option("reps").flatMap { Int($0) }, cgwarden: option("cgwarden"),
+                                  forkLoop: min(Int(option("fork-loop") ?? "1000") ?? 1000, 4000))
         default:
             fail("unknown benchmark \(command)", status: 2)
         }

@@ -34,6 +34,8 @@ public enum ExitStatus {
     public static let failure: Int32 = 1
     /// No cgroup v2 hierarchy with the memory controller at the root.
     public static let noCgroup2: Int32 = 2
+    /// The kill helper refused the request (root, own or protected group, stale id, ...).
+    public static let refused: Int32 = 3
     /// Bad flags or arguments (EX_USAGE).
     public static let usage: Int32 = 64
 }
@@ -42,7 +44,7 @@ public struct CGWarden: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "cgwarden",
         abstract: "A cgroup-v2-aware memory guard: see, per cgroup, where memory goes and how close each group is to its limit and to an OOM.",
-        subcommands: [Status.self, Explain.self, Record.self, CheckConfig.self])
+        subcommands: [Status.self, Explain.self, Record.self, CheckConfig.self, Kill.self, KillHelperCommand.self])
 
     public init() {}
 }

@@ -9,6 +9,14 @@
 //       join DIR and sleep
 //   cgwarden-testload spawn --cgroup DIR --count N [--hold-s H]
 //       join DIR, start N sleeping children (posix_spawn of itself), sleep
+//   cgwarden-testload fork --cgroup DIR --count N [--hold-s H]
+//       the same with fork() (no exec: cheap enough for 1,000 children under emulation)
+//   cgwarden-testload forkloop --cgroup DIR [--hold-s H]
+//       every process forks as fast as it can, forever: a fork bomb, run only in
+//       a group whose pids.max is a number of at most 5000; each process exits
+//       after H seconds (default 120)
+//   cgwarden-testload exec --cgroup DIR -- PROGRAM [ARGS...]
+//       join DIR and exec PROGRAM (to run a command inside a cgroup)
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,8 +35,13 @@ func fail(_ message: String) -> Never {
 }
 
 var args = Array(CommandLine.arguments.dropFirst())
-guard let mode = args.first else { fail("usage: alloc|sleep|spawn --cgroup DIR ...") }
+guard let mode = args.first else { fail("usage: alloc|sleep|spawn|fork|forkloop|exec --cgroup DIR ...") }
 args.removeFirst()
+var command: [String] = []
+if let dash = args.firstIndex(of: "--") {
+    command = Array(args[(dash + 1)...])
+    args = Array(args[..<dash])
+}
 var options: [String: String] = [:]
 var i = 0
 while i < args.count {
@@ -109,6 +122,49 @@ case "spawn":
     let s = "started \(started)\n"
     _ = s.withCString { write(1, $0, strlen($0)) }
     hold()
+case "fork":
+    let count = int("count")
+    guard count <= maxChildren else { fail("--count \(count) is above the ceiling of \(maxChildren)") }
+    let holdMillis = int("hold-s", 3600) * 1000
+    var started = 0
+    for _ in 0..<count {
+        let pid = fork()
+        if pid == 0 {
+            sleepMillis(holdMillis)
+            _exit(0)
+        }
+        if pid < 0 { break }   // pids.max reached
+        started += 1
+    }
+    let s = "started \(started)\n"
+    _ = s.withCString { write(1, $0, strlen($0)) }
+    hold()
+case "forkloop":
+    // Bounded by the group's pids.max, which must be set (and small).
+    guard let dir = options["cgroup"] else { fail("forkloop needs --cgroup") }
+    let fd = open(dir + "/pids.max", O_RDONLY | O_CLOEXEC)
+    var buf = [UInt8](repeating: 0, count: 32)
+    let n = fd >= 0 ? read(fd, &buf, buf.count) : -1
+    if fd >= 0 { close(fd) }
+    let text = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "" : ""
+    guard let limit = Int(text), limit <= maxChildren else {
+        fail("forkloop needs pids.max of \(dir) set to at most \(maxChildren) (it is '\(text)')")
+    }
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    let deadline = ts.tv_sec + int("hold-s", 120)
+    let s = "forking under pids.max \(limit)\n"
+    _ = s.withCString { write(1, $0, strlen($0)) }
+    while true {
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        if ts.tv_sec >= deadline { _exit(0) }
+        if fork() < 0 { sched_yield() }   // at pids.max: try again at once
+    }
+case "exec":
+    guard !command.isEmpty else { fail("exec needs -- PROGRAM [ARGS...]") }
+    var cargs = command.map { strdup($0) } + [nil]
+    execv(command[0], &cargs)
+    fail("exec \(command[0]): \(String(cString: strerror(errno)))")
 default:
     fail("unknown mode \(mode)")
 }

@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CGWardenCore
+import CGWardenIO
+
+/// What the helper does with one request: decode, resolve beneath the root,
+/// apply the refusal rules, act. No I/O of its own beyond `fs` and the
+/// executor's types, so tests serve requests against a fake cgroupfs.
+public final class HelperServer {
+    /// The root directory descriptor, opened before the sandbox.
+    public let root: Int32
+    public let rules: KillRules
+    public let info: HelperInfo
+    let fs: HelperFileSystem
+    let executor: KillExecutor
+    /// What `testForbiddenSyscall` does when the test hooks are on.
+    let forbidden: () -> Void
+
+    public init(root: Int32, rules: KillRules, info: HelperInfo, fs: HelperFileSystem, executor: KillExecutor,
+                forbidden: @escaping () -> Void) {
+        self.root = root
+        self.rules = rules
+        self.info = info
+        self.fs = fs
+        self.executor = executor
+        self.forbidden = forbidden
+    }
+
+    /// The reply packet to one request packet. Never fails: anything
+    /// unreadable gets an error reply.
+    public func handle(_ packet: [UInt8]) -> [UInt8] {
+        let request: HelperRequest
+        do {
+            request = try HelperRequest.decode(packet)
+        } catch {
+            return HelperReply.error(error).encoded(requestID: error.requestID)
+        }
+        return reply(to: request).encoded(requestID: request.requestID)
+    }
+
+    public func reply(to request: HelperRequest) -> HelperReply {
+        switch request.action {
+        case .ping:
+            return .pong(info)
+        case .testForbiddenSyscall:
+            guard info.testHooks else {
+                return .error(WireError(.disabled, "test hooks are off in this helper", requestID: request.requestID))
+            }
+            forbidden()
+            return .error(WireError(.disabled, "the forbidden system call was allowed", requestID: request.requestID))
+        case .kill, .check, .attributes:
+            return serve(request)
+        }
+    }
+
+    private func serve(_ request: HelperRequest) -> HelperReply {
+        let path: CgroupPath
+        switch HelperPath.parse(request.path) {
+        case .success(let p): path = p
+        case .failure(let problem): return .refused(.invalidPath(problem))
+        }
+        let acts = request.action != .attributes
+        if acts, let refusal = rules.refusal(forTarget: path) { return .refused(refusal) }
+
+        let dir: Int32
+        do {
+            dir = try fs.openGroup(path, beneath: root)
+        } catch {
+            return HelperServer.resolutionReply(error)
+        }
+        defer { fs.close(dir) }
+        let status: NodeStatus
+        do {
+            status = try fs.status(dir)
+        } catch {
+            return .failed(operation: "fstat \(path)", errno: error.errno)
+        }
+        if !status.isDirectory { return .refused(.notADirectory) }
+        if let stale = KillRules.staleness(expected: request.cgroupID, found: status.inode) { return .refused(stale) }
+
+        if acts {
+            // cgroup.kill takes the whole subtree: a protected group below refuses it too.
+            do {
+                if let refusal = try executor.descendants(of: dir, at: path, { rules.protection(of: $0) }) {
+                    return .refused(refusal)
+                }
+            } catch {
+                return .failed(operation: "walk the subtree of \(path)", errno: error.errno)
+            }
+        }
+        // Last, so that a fixture root still shows every other refusal.
+        if request.action == .kill && !info.rootIsCgroup2 { return .refused(.notCgroup2) }
+        switch request.action {
+        case .kill: return executor.kill(dir, timeoutMillis: request.timeoutMillis, forceFallback: request.forceFallback)
+        case .check: return executor.check(dir)
+        default: return executor.attributes(dir, owner: status.uid)
+        }
+    }
+
+    /// How a failed resolution is answered: the errnos of `openBeneath` that
+    /// mean "this path names no group beneath the root" are refusals.
+    static func resolutionReply(_ error: SystemError) -> HelperReply {
+        switch error.errno {
+        case ELOOP: return .refused(.symlink)
+        case EXDEV: return .refused(.crossesMount)
+        case ENOENT: return .refused(.notFound)
+        case ENOTDIR: return .refused(.notADirectory)
+        default: return .failed(operation: "open \(error.path)", errno: error.errno)
+        }
+    }
+}

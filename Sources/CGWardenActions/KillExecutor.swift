@@ -1,0 +1,304 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CGWardenCore
+import CGWardenIO
+
+/// Kills, checks and reads one opened group: what the helper does after a
+/// request passed resolution and the refusal rules. Every system call goes
+/// through `fs`, `signaller` and `clock`, so tests run it on a fake cgroupfs.
+public struct KillExecutor {
+    public var fs: HelperFileSystem
+    public var signaller: ProcessSignaller
+    public var clock: Clock
+    public var tunables: KillTunables
+    let buffer: GrowingBuffer
+
+    public init(fs: HelperFileSystem, signaller: ProcessSignaller, clock: Clock, tunables: KillTunables = .standard) {
+        self.fs = fs
+        self.signaller = signaller
+        self.clock = clock
+        self.tunables = tunables
+        self.buffer = GrowingBuffer()
+    }
+
+    // MARK: kill
+
+    /// Kills every process in the subtree of `dir` and waits up to
+    /// `timeoutMillis` for `populated 0`.
+    public func kill(_ dir: Int32, timeoutMillis: UInt32, forceFallback: Bool) -> HelperReply {
+        let events: Int32
+        do {
+            events = try fs.openFile("cgroup.events", in: dir, forWriting: false)
+        } catch {
+            return .failed(operation: "open cgroup.events", errno: error.errno)
+        }
+        defer { fs.close(events) }
+        let before = memoryCurrent(dir)
+        let start = now()
+        let deadline = start + UInt64(timeoutMillis) * 1_000_000
+
+        var fallback: FallbackReason? = forceFallback ? .forced : nil
+        if fallback == nil {
+            switch writeControl("cgroup.kill", "1", in: dir) {
+            case .success: break
+            case .failure(let e) where e.errno == ENOENT: fallback = .noCgroupKill
+            case .failure(let e) where e.errno == EOPNOTSUPP: fallback = .notSupported
+            case .failure(let e): return .failed(operation: "write cgroup.kill", errno: e.errno)
+            }
+        }
+        var report = KillReport(method: fallback == nil ? .cgroupKill : .freezeAndSignal, fallbackReason: fallback,
+                                memoryBefore: before)
+        var empty: Bool
+        if fallback == nil {
+            empty = waitUntil(events, deadline: deadline) { !$0.populated }
+        } else {
+            switch freezeAndSignal(dir, events: events, deadline: deadline, report: &report) {
+            case .success(let e): empty = e
+            case .failure(let f): return .failed(operation: f.operation, errno: f.errno)
+            }
+        }
+        if !empty { empty = waitUntil(events, deadline: deadline) { !$0.populated } }
+        report.durationNanos = now() - start
+        if empty {
+            report.memoryAfter = memoryCurrent(dir)
+            return .killed(report)
+        }
+        report.remaining = UInt32(clamping: (try? collectPIDs(dir).count) ?? 0)
+        report.memoryAfter = memoryCurrent(dir)
+        return .incomplete(report)
+    }
+
+    /// The fallback: freeze the group (a frozen task cannot fork; it can
+    /// still be killed), SIGKILL every pid listed in the subtree, thaw, and
+    /// again until the group is empty or the rounds or the time run out.
+    /// Success carries whether it emptied the group.
+    func freezeAndSignal(_ dir: Int32, events: Int32, deadline: UInt64,
+                         report: inout KillReport) -> Result<Bool, StepFailure> {
+        // cgroup.freeze exists since 5.2; where it is missing (or refuses, as
+        // in a threaded group) the loop still runs, unfrozen.
+        var canFreeze = true
+        var frozeOnce = false
+        defer { if frozeOnce { _ = writeControl("cgroup.freeze", "0", in: dir) } }
+        report.rounds = 0
+        var firstError: SystemError?
+        while Int(report.rounds) < tunables.fallbackRounds && now() < deadline {
+            report.rounds += 1
+            if canFreeze {
+                if case .failure = writeControl("cgroup.freeze", "1", in: dir) {
+                    canFreeze = false
+                } else {
+                    frozeOnce = true
+                    let settle = min(deadline, now() + UInt64(tunables.freezeSettleMillis) * 1_000_000)
+                    _ = waitUntil(events, deadline: settle) { $0.frozen == true || !$0.populated }
+                }
+            }
+            let pids: [Int32]
+            do {
+                pids = try collectPIDs(dir)
+            } catch {
+                return .failure(StepFailure(operation: "read cgroup.procs", errno: error.errno))
+            }
+            for pid in pids {
+                do {
+                    try signaller.sigkill(pid)
+                    report.signalled &+= 1
+                } catch {
+                    firstError = firstError ?? error
+                }
+            }
+            if canFreeze { _ = writeControl("cgroup.freeze", "0", in: dir) }
+            let wait = min(deadline, now() + UInt64(tunables.roundWaitMillis) * 1_000_000)
+            if waitUntil(events, deadline: wait, { !$0.populated }) { return .success(true) }
+        }
+        if let firstError, report.signalled == 0 {
+            return .failure(StepFailure(operation: "kill", errno: firstError.errno))
+        }
+        return .success(false)
+    }
+
+    // MARK: check and attributes
+
+    /// Dry run: what a kill would take.
+    public func check(_ dir: Int32) -> HelperReply {
+        var groups: UInt32 = 0
+        var processes: UInt32 = 0
+        do {
+            try forEachGroup(dir) { fd throws(SystemError) in
+                groups &+= 1
+                processes &+= UInt32(clamping: try pidsOfGroup(fd).count)
+            }
+        } catch {
+            return .failed(operation: "walk the subtree", errno: error.errno)
+        }
+        return .checked(CheckReport(processes: processes, groups: groups, memoryCurrent: memoryCurrent(dir)))
+    }
+
+    /// The owner and preference xattrs of `dir`.
+    public func attributes(_ dir: Int32, owner: UInt32) -> HelperReply {
+        var values: [String: String] = [:]
+        // 255 bytes: a preference is a word or a number; a longer value is no valid one.
+        let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: 255, alignment: 1)
+        defer { raw.deallocate() }
+        for name in CgroupAttributes.names {
+            do {
+                if let n = try fs.attribute(name, of: dir, into: raw) {
+                    values[name] = String(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<n]), as: UTF8.self)
+                }
+            } catch {
+                return .failed(operation: "fgetxattr \(name)", errno: error.errno)
+            }
+        }
+        return .attributes(CgroupAttributes(ownerUID: owner, values: values))
+    }
+
+    // MARK: the subtree
+
+    /// Calls `body` with a descriptor of `dir` and of every group below it
+    /// (pre-order), within the walk's bounds. A group removed during the walk
+    /// is skipped.
+    func forEachGroup(_ dir: Int32, _ body: (Int32) throws(SystemError) -> Void) throws(SystemError) {
+        var visited = 0
+        try visit(dir, depth: 0, visited: &visited, body)
+    }
+
+    private func visit(_ dir: Int32, depth: Int, visited: inout Int, _ body: (Int32) throws(SystemError) -> Void) throws(SystemError) {
+        visited += 1
+        if visited > tunables.maximumGroups { throw SystemError(call: "walk", path: "", errno: E2BIG) }
+        try body(dir)
+        let names: [String]
+        do {
+            names = try fs.subgroupNames(dir)
+        } catch where error.isVanished {
+            return
+        }
+        if names.isEmpty { return }
+        if depth >= tunables.maximumDepth { throw SystemError(call: "walk", path: "", errno: ELOOP) }
+        for name in names {
+            let fd: Int32
+            do {
+                fd = try fs.openSubgroup(name, in: dir)
+            } catch where error.isVanished || error.errno == ENOTDIR || error.errno == EXDEV || error.errno == ELOOP {
+                continue   // removed since the listing, or not a group (a symlink, another mount)
+            }
+            defer { fs.close(fd) }
+            try visit(fd, depth: depth + 1, visited: &visited, body)
+        }
+    }
+
+    /// The paths of every group below `dir` (which is at `path`), for the protection check.
+    func descendants(of dir: Int32, at path: CgroupPath, _ body: (CgroupPath) -> HelperRefusal?) throws(SystemError) -> HelperRefusal? {
+        var visited = 0
+        return try descend(dir, path, depth: 0, visited: &visited, body)
+    }
+
+    private func descend(_ dir: Int32, _ path: CgroupPath, depth: Int, visited: inout Int,
+                         _ body: (CgroupPath) -> HelperRefusal?) throws(SystemError) -> HelperRefusal? {
+        let names: [String]
+        do {
+            names = try fs.subgroupNames(dir)
+        } catch where error.isVanished {
+            return nil
+        }
+        if names.isEmpty { return nil }
+        if depth >= tunables.maximumDepth { throw SystemError(call: "walk", path: path.description, errno: ELOOP) }
+        for name in names {
+            visited += 1
+            if visited > tunables.maximumGroups { throw SystemError(call: "walk", path: path.description, errno: E2BIG) }
+            let child = path.appending(name)
+            if let refusal = body(child) { return refusal }
+            let fd: Int32
+            do {
+                fd = try fs.openSubgroup(name, in: dir)
+            } catch where error.isVanished || error.errno == ENOTDIR || error.errno == EXDEV || error.errno == ELOOP {
+                continue
+            }
+            defer { fs.close(fd) }
+            if let refusal = try descend(fd, child, depth: depth + 1, visited: &visited, body) { return refusal }
+        }
+        return nil
+    }
+
+    /// Every pid listed in the subtree.
+    func collectPIDs(_ dir: Int32) throws(SystemError) -> [Int32] {
+        var all: [Int32] = []
+        try forEachGroup(dir) { fd throws(SystemError) in all += try pidsOfGroup(fd) }
+        return all
+    }
+
+    /// `cgroup.procs` of one group; in a threaded group, where it cannot be
+    /// read, the thread ids of `cgroup.threads` (kill() of a thread id
+    /// signals its whole process).
+    func pidsOfGroup(_ dir: Int32) throws(SystemError) -> [Int32] {
+        do {
+            return try readControl("cgroup.procs", in: dir) { b in try? Parse.pids(b) } ?? []
+        } catch where error.errno == EOPNOTSUPP {
+            return try readControl("cgroup.threads", in: dir) { b in try? Parse.pids(b, file: "cgroup.threads") } ?? []
+        } catch where error.isVanished {
+            return []
+        }
+    }
+
+    // MARK: files
+
+    func memoryCurrent(_ dir: Int32) -> UInt64? {
+        (try? readControl("memory.current", in: dir) { b in try? Parse.bytes(b, file: "memory.current") }) ?? nil
+    }
+
+    func readControl<T>(_ name: String, in dir: Int32, _ parse: (Bytes) -> T) throws(SystemError) -> T {
+        let fd = try fs.openFile(name, in: dir, forWriting: false)
+        defer { fs.close(fd) }
+        return parse(try buffer.read(fd, fs: fs))
+    }
+
+    func writeControl(_ name: String, _ value: String, in dir: Int32) -> Result<Void, SystemError> {
+        do {
+            let fd = try fs.openFile(name, in: dir, forWriting: true)
+            defer { fs.close(fd) }
+            try fs.write(fd, Array(value.utf8))
+            return .success(())
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Reads `cgroup.events` until `condition` holds or `deadline` passes
+    /// (read, then poll for POLLPRI: kernfs reports a change since the last read).
+    func waitUntil(_ events: Int32, deadline: UInt64, _ condition: (CgroupEvents) -> Bool) -> Bool {
+        while true {
+            if let e = try? Parse.cgroupEvents(buffer.read(events, fs: fs)), condition(e) { return true }
+            let t = now()
+            if t >= deadline { return false }
+            let left = Int32(clamping: (deadline - t + 999_999) / 1_000_000)
+            fs.waitForChange(events, milliseconds: min(left, tunables.pollSliceMillis))
+        }
+    }
+
+    func now() -> UInt64 { clock.now().monotonicNanos }
+}
+
+/// A step of the kill that failed, with its errno.
+struct StepFailure: Error {
+    var operation: String
+    var errno: Int32
+}
+
+/// One reusable buffer for whole control files; a read that fills it grows
+/// it and reads again from offset 0 (cgroup.procs of a big group).
+final class GrowingBuffer {
+    private var storage = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 8)
+
+    deinit { storage.deallocate() }
+
+    func read(_ fd: Int32, fs: HelperFileSystem) throws(SystemError) -> Bytes {
+        while true {
+            let n = try fs.read(fd, into: storage)
+            if n < storage.count {
+                return Bytes(start: storage.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
+            }
+            let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: storage.count * 2, alignment: 8)
+            storage.deallocate()
+            storage = bigger
+        }
+    }
+}

@@ -1,0 +1,178 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CGWardenCore
+import CGWardenIO
+import CShims
+
+/// A helper process: a new image of a program (by default the running
+/// binary, `/proc/self/exe`) started with `posix_spawn` and connected to this
+/// process by an `AF_UNIX` `SOCK_SEQPACKET` socket pair.
+///
+/// * Never `fork()`: the parent may be multithreaded (any Swift process with
+///   Dispatch or Concurrency is); glibc's `posix_spawn` runs only
+///   async-signal-safe code between `clone(CLONE_VM|CLONE_VFORK)` and `execve`.
+/// * The helper finds its end at fd ``childDescriptor`` (3); every fd from 4
+///   up is closed in the child (`posix_spawn_file_actions_addclosefrom_np`),
+///   so nothing leaks even from a parent that opened a file without O_CLOEXEC.
+/// * Signal mask cleared and every disposition reset to the default.
+/// * `/proc/self/exe` is the running binary's inode, even if the file on
+///   disk was replaced by an upgrade since.
+/// * The environment is only what is given (by default
+///   ``defaultEnvironment``): a privileged helper does not inherit the caller's.
+///
+/// The helper's death shows as ``ChannelError/closed`` on the next receive;
+/// ``waitForExit(timeout:)`` reaps it. Dropped unreaped, it is killed and
+/// reaped by `deinit`. The parent must not ignore SIGCHLD (children would be
+/// reaped by the kernel) nor `waitpid(-1)`. The helper learns of its parent's
+/// death by end-of-file on fd 3 (not `PR_SET_PDEATHSIG`, which follows the
+/// spawning *thread*). Not thread-safe: confine an instance to one thread.
+public final class HelperProcess {
+    /// Where the helper finds its channel end.
+    public static let childDescriptor: Int32 = 3
+
+    /// `SWIFT_BACKTRACE=enable=no`: Swift's crash backtracer (on by default on
+    /// Linux) catches SIGILL/SIGSEGV, calls `gettid` and tries to spawn
+    /// `swift-backtrace`; under a kill-process seccomp filter every runtime
+    /// trap would then look like a forbidden system call (SIGSYS). Without
+    /// it a trap ends the helper with SIGILL after a one-line message.
+    public static let defaultEnvironment = ["SWIFT_BACKTRACE=enable=no"]
+
+    public let pid: pid_t
+    /// The parent's end of the channel.
+    public let channel: PacketChannel
+    /// Set once the helper has been reaped.
+    public private(set) var termination: HelperTermination?
+
+    /// Spawns `executable` with `arguments` (argv[1...]); argv[0] is `argv0`.
+    /// Standard input is /dev/null; output and error are inherited, so that a
+    /// helper's one-line setup error reaches the operator.
+    public init(executable: String = "/proc/self/exe", argv0: String = "cgwarden", arguments: [String],
+                environment: [String] = HelperProcess.defaultEnvironment) throws(ChannelError) {
+        let (parentEnd, childEnd) = try PacketChannel.makePair()
+        // dup2(3, 3) would be a no-op that may keep FD_CLOEXEC (glibc clears it
+        // since 2.29; do not rely on it): keep the child's end above 3.
+        var childSocket = childEnd.descriptor
+        if childSocket <= HelperProcess.childDescriptor {
+            childSocket = fcntl(childEnd.descriptor, F_DUPFD_CLOEXEC, HelperProcess.childDescriptor + 1)
+            if childSocket < 0 { throw .system(SystemError(call: "fcntl(F_DUPFD_CLOEXEC)", path: "", errno: errno)) }
+            childEnd.close()
+        }
+        // The parent's copy of the child's end is closed at once, so that the
+        // helper's death reads as end-of-file on `channel`.
+        defer {
+            if childSocket != childEnd.descriptor { _ = Glibc.close(childSocket) }
+            childEnd.close()
+        }
+        pid = try HelperProcess.spawn(executable, [argv0] + arguments, environment, childSocket: childSocket)
+        channel = parentEnd
+    }
+
+    deinit {
+        if termination == nil { end() }
+        channel.close()
+    }
+
+    /// Sends `signal` unless the helper was reaped (its pid may be another
+    /// process's by then).
+    public func signal(_ signal: Int32 = SIGKILL) {
+        if termination == nil { _ = Glibc.kill(pid, signal) }
+    }
+
+    /// Reaps the helper if it has ended, without blocking.
+    public func reapIfExited() -> HelperTermination? {
+        if let termination { return termination }
+        var status: Int32 = 0
+        var rc: pid_t
+        repeat { rc = waitpid(pid, &status, WNOHANG) } while rc < 0 && errno == EINTR
+        guard rc == pid else { return nil }
+        termination = HelperTermination(waitStatus: status)
+        return termination
+    }
+
+    /// Waits up to `timeout` for the helper to end and reaps it; nil if it
+    /// still runs (it is not killed).
+    public func waitForExit(timeout: Duration) -> HelperTermination? {
+        let deadline = Deadline(after: timeout)
+        var pause = 1_000_000   // 1 ms, doubling to 50 ms
+        while true {
+            if let t = reapIfExited() { return t }
+            if deadline.hasPassed { return nil }
+            var ts = timespec(tv_sec: 0, tv_nsec: pause)
+            var rest = timespec()
+            _ = nanosleep(&ts, &rest)
+            pause = min(pause * 2, 50_000_000)
+        }
+    }
+
+    /// Ends the helper: waits `grace` for it to leave on its own (after its
+    /// channel was closed), then SIGKILL, then reaps. nil when it could not
+    /// be signalled (this process dropped its privileges since it spawned a
+    /// root helper) and did not leave within `ownExitWait` either.
+    @discardableResult
+    public func end(grace: Duration = .zero, ownExitWait: Duration = .seconds(10)) -> HelperTermination? {
+        channel.close()
+        if grace > .zero, let t = waitForExit(timeout: grace) { return t }
+        if termination == nil && Glibc.kill(pid, SIGKILL) != 0 && errno == EPERM {
+            return waitForExit(timeout: ownExitWait)
+        }
+        var status: Int32 = 0
+        while termination == nil && waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        termination = termination ?? HelperTermination(waitStatus: status)
+        return termination
+    }
+
+    private static func spawn(_ path: String, _ argv: [String], _ environment: [String],
+                              childSocket: Int32) throws(ChannelError) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        func check(_ rc: Int32, _ call: String) throws(ChannelError) {
+            if rc != 0 { throw .system(SystemError(call: call, path: path, errno: rc)) }
+        }
+        // File actions run in order in the child, before execve.
+        try check(posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0), "posix_spawn_file_actions_addopen")
+        try check(posix_spawn_file_actions_adddup2(&actions, childSocket, childDescriptor), "posix_spawn_file_actions_adddup2")
+        let rc = cgw_spawn_addclosefrom(&actions, childDescriptor + 1)
+        if rc == ENOSYS {
+            try addCloseActions(&actions, from: childDescriptor + 1)
+        } else {
+            try check(rc, "posix_spawn_file_actions_addclosefrom_np")
+        }
+        // The parent may ignore SIGPIPE or block signals in its threads.
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        try check(posix_spawnattr_setsigmask(&attributes, &none), "posix_spawnattr_setsigmask")
+        try check(posix_spawnattr_setsigdefault(&attributes, &all), "posix_spawnattr_setsigdefault")
+        try check(posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)),
+                  "posix_spawnattr_setflags")
+        var pid: pid_t = 0
+        var cArgv = argv.map { strdup($0) } + [nil]
+        var cEnv = environment.map { strdup($0) } + [nil]
+        defer {
+            cArgv.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        try check(posix_spawn(&pid, path, &actions, &attributes, &cArgv, &cEnv), "posix_spawn")
+        return pid
+    }
+
+    /// glibc before 2.34: one close action per descriptor from `first` up in
+    /// /proc/self/fd (close actions on fds closed by then are ignored).
+    private static func addCloseActions(_ actions: inout posix_spawn_file_actions_t, from first: Int32) throws(ChannelError) {
+        guard let dir = opendir("/proc/self/fd") else {
+            throw .system(SystemError(call: "opendir", path: "/proc/self/fd", errno: errno))
+        }
+        defer { closedir(dir) }
+        let own = dirfd(dir)
+        while let e = readdir(dir) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let fd = Int32(name), fd >= first, fd != own else { continue }
+            posix_spawn_file_actions_addclose(&actions, fd)
+        }
+    }
+}

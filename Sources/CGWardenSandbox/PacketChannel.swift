@@ -1,0 +1,187 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CGWardenIO
+import CShims
+
+/// Why a ``PacketChannel`` or ``HelperProcess`` operation failed.
+public enum ChannelError: Error, Equatable, Sendable, CustomStringConvertible {
+    case system(SystemError)
+    /// No message (or no exit) within the timeout.
+    case timedOut
+    /// The peer closed its end: on the parent side, the helper exited or died.
+    case closed
+    /// A message larger than the buffer arrived; it was discarded.
+    case messageTooLarge(size: Int)
+    /// On SOCK_SEQPACKET an empty message reads like end-of-file: never sent.
+    case emptyMessage
+    /// The inherited descriptor is not a SOCK_SEQPACKET socket.
+    case notAPacketSocket(descriptor: Int32)
+
+    public var description: String {
+        switch self {
+        case .system(let e): return "\(e)"
+        case .timedOut: return "timed out"
+        case .closed: return "the other end closed the channel"
+        case .messageTooLarge(let n): return "a message of \(n) bytes is too large"
+        case .emptyMessage: return "empty message"
+        case .notAPacketSocket(let fd): return "descriptor \(fd) is not a SOCK_SEQPACKET socket"
+        }
+    }
+}
+
+/// One end of an `AF_UNIX` `SOCK_SEQPACKET` socket pair: reliable, ordered,
+/// and one `send` is one `receive` (no framing to get wrong). Owns its
+/// descriptor and closes it on deinit.
+///
+/// System calls: `sendto`/`sendmsg` (send), `recvfrom`/`recvmsg` (receive),
+/// `poll` and `clock_gettime` (receive with a timeout), `close`.
+/// Not thread-safe: confine an instance to one thread, task or actor.
+public final class PacketChannel {
+    /// The socket descriptor (-1 once closed).
+    public private(set) var descriptor: Int32
+
+    /// Takes ownership of `descriptor`.
+    public init(adopting descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
+    deinit { close() }
+
+    /// A connected pair, both ends close-on-exec.
+    public static func makePair() throws(ChannelError) -> (PacketChannel, PacketChannel) {
+        var fds: [Int32] = [-1, -1]
+        let rc = socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds)
+        if rc != 0 { throw .system(SystemError(call: "socketpair", path: "", errno: errno)) }
+        return (PacketChannel(adopting: fds[0]), PacketChannel(adopting: fds[1]))
+    }
+
+    /// The spawned side: adopts the channel its parent placed at `descriptor`
+    /// (``HelperProcess/childDescriptor``, 3) after checking that it is a
+    /// SOCK_SEQPACKET socket, and marks it close-on-exec. Call before a
+    /// seccomp filter (uses `fstat`, `getsockopt`, `fcntl`).
+    public static func inherited(descriptor: Int32 = HelperProcess.childDescriptor) throws(ChannelError) -> PacketChannel {
+        var st = stat()
+        if fstat(descriptor, &st) != 0 { throw .notAPacketSocket(descriptor: descriptor) }
+        var type: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard st.st_mode & S_IFMT == S_IFSOCK,
+              getsockopt(descriptor, SOL_SOCKET, SO_TYPE, &type, &length) == 0,
+              type == Int32(SOCK_SEQPACKET.rawValue)
+        else { throw .notAPacketSocket(descriptor: descriptor) }
+        if fcntl(descriptor, F_SETFD, FD_CLOEXEC) != 0 { throw .system(SystemError(call: "fcntl", path: "", errno: errno)) }
+        return PacketChannel(adopting: descriptor)
+    }
+
+    /// Closes the descriptor (idempotent); the peer then reads end-of-file.
+    public func close() {
+        if descriptor >= 0 {
+            _ = Glibc.close(descriptor)
+            descriptor = -1
+        }
+    }
+
+    /// Sends one message, with `passing` attached as SCM_RIGHTS when given.
+    /// `MSG_NOSIGNAL`: a closed peer gives ``ChannelError/closed``, never SIGPIPE.
+    public func send(_ message: [UInt8], passing fd: Int32? = nil) throws(ChannelError) {
+        if message.isEmpty { throw .emptyMessage }
+        let n: Int
+        if let fd {
+            n = message.withUnsafeBytes { cgw_send_with_fd(descriptor, $0.baseAddress, $0.count, fd) }
+        } else {
+            n = message.withUnsafeBytes { b in
+                while true {
+                    let r = Glibc.send(descriptor, b.baseAddress, b.count, Int32(MSG_NOSIGNAL))
+                    if r >= 0 || errno != EINTR { return r }
+                }
+            }
+        }
+        if n < 0 {
+            if errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN { throw .closed }
+            throw .system(SystemError(call: "send", path: "", errno: errno))
+        }
+    }
+
+    /// Receives one message: nil at end-of-file (the peer closed or died).
+    /// A message over `maximumSize` bytes is discarded and reported as
+    /// ``ChannelError/messageTooLarge(size:)`` (MSG_TRUNC gives its real size).
+    public func receive(maximumSize: Int, timeout: Duration? = nil) throws(ChannelError) -> [UInt8]? {
+        try receiveWithDescriptor(maximumSize: maximumSize, timeout: timeout, acceptDescriptor: false)?.message
+    }
+
+    /// Receives one message and the descriptor passed with it, if any (the
+    /// caller owns it). With `acceptDescriptor` false, plain `recv` is used.
+    public func receiveWithDescriptor(maximumSize: Int, timeout: Duration? = nil, acceptDescriptor: Bool = true)
+        throws(ChannelError) -> (message: [UInt8], descriptor: Int32?)?
+    {
+        if let timeout { try waitReadable(timeout: timeout) }
+        var buffer = [UInt8](repeating: 0, count: max(1, maximumSize))
+        var passed: Int32 = -1
+        let n: Int = buffer.withUnsafeMutableBytes { raw in
+            if acceptDescriptor { return cgw_recv_with_fd(descriptor, raw.baseAddress, raw.count, &passed) }
+            while true {
+                let r = recv(descriptor, raw.baseAddress, raw.count, Int32(MSG_TRUNC))
+                if r >= 0 || errno != EINTR { return r }
+            }
+        }
+        if n < 0 {
+            if errno == ECONNRESET { return nil }
+            throw .system(SystemError(call: "recv", path: "", errno: errno))
+        }
+        if n == 0 {
+            if passed >= 0 { _ = Glibc.close(passed) }
+            return nil
+        }
+        if n > buffer.count {
+            if passed >= 0 { _ = Glibc.close(passed) }
+            throw .messageTooLarge(size: n)
+        }
+        buffer.removeSubrange(n...)
+        return (buffer, passed >= 0 ? passed : nil)
+    }
+
+    /// Polls until readable (a message or end-of-file) or `timeout` passes.
+    func waitReadable(timeout: Duration) throws(ChannelError) {
+        let deadline = Deadline(after: timeout)
+        while true {
+            var pfd = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let remaining = deadline.millisecondsLeft()
+            let rc = poll(&pfd, 1, remaining)
+            if rc > 0 { return }   // POLLIN, POLLHUP or POLLERR: recv tells which
+            if rc == 0 {
+                if remaining == 0 { throw .timedOut }
+                continue           // woke early (rounding): recompute
+            }
+            if errno == EINTR { continue }
+            throw .system(SystemError(call: "poll", path: "", errno: errno))
+        }
+    }
+}
+
+/// A point on CLOCK_MONOTONIC to wait until.
+public struct Deadline: Sendable {
+    public let nanoseconds: Int64
+
+    public init(after duration: Duration) {
+        let (s, atto) = duration.components
+        let (ns, o1) = s.multipliedReportingOverflow(by: 1_000_000_000)
+        let (sum, o2) = Deadline.now().addingReportingOverflow(ns &+ atto / 1_000_000_000)
+        nanoseconds = o1 || o2 ? (s < 0 ? .min : .max) : sum
+    }
+
+    public static func now() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
+    public var hasPassed: Bool { Deadline.now() >= nanoseconds }
+
+    /// Milliseconds left, rounded up, clamped to 0...Int32.max (for poll).
+    public func millisecondsLeft() -> Int32 {
+        let (delta, o) = nanoseconds.subtractingReportingOverflow(Deadline.now())
+        if o { return nanoseconds > 0 ? Int32.max : 0 }
+        if delta <= 0 { return 0 }
+        return Int32(clamping: (delta + 999_999) / 1_000_000)
+    }
+}

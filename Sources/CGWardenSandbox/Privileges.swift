@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CGWardenIO
+import CShims
+
+/// The credentials of this process, as the kernel shows them in /proc/self/status.
+public struct Credentials: Equatable, Sendable {
+    public var uid: UInt32
+    public var gid: UInt32
+    public var groups: [UInt32]
+    /// Effective, permitted and ambient capability sets (bit masks).
+    public var capEff: UInt64
+    public var capPrm: UInt64
+    public var capAmb: UInt64
+    public var noNewPrivs: Bool
+
+    public init(uid: UInt32, gid: UInt32, groups: [UInt32], capEff: UInt64, capPrm: UInt64, capAmb: UInt64, noNewPrivs: Bool) {
+        self.uid = uid
+        self.gid = gid
+        self.groups = groups
+        self.capEff = capEff
+        self.capPrm = capPrm
+        self.capAmb = capAmb
+        self.noNewPrivs = noNewPrivs
+    }
+
+    /// Reads /proc/self/status (mode 0444: readable after a drop too).
+    public static func current() throws(SystemError) -> Credentials {
+        let fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw SystemError(call: "open", path: "/proc/self/status", errno: errno) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; throw SystemError(call: "read", path: "/proc/self/status", errno: errno) }
+            if n == 0 { break }
+            bytes += buf[0..<n]
+        }
+        return parse(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// The fields of a /proc/PID/status text (real ids: the second of each line is the effective one).
+    public static func parse(_ text: String) -> Credentials {
+        var c = Credentials(uid: .max, gid: .max, groups: [], capEff: .max, capPrm: .max, capAmb: .max, noNewPrivs: false)
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let key = line[..<colon]
+            let fields = line[line.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\t" })
+            switch key {
+            case "Uid": c.uid = fields.count >= 2 ? UInt32(fields[1]) ?? .max : .max
+            case "Gid": c.gid = fields.count >= 2 ? UInt32(fields[1]) ?? .max : .max
+            case "Groups": c.groups = fields.compactMap { UInt32($0) }
+            case "CapEff": c.capEff = fields.first.flatMap { UInt64($0, radix: 16) } ?? .max
+            case "CapPrm": c.capPrm = fields.first.flatMap { UInt64($0, radix: 16) } ?? .max
+            case "CapAmb": c.capAmb = fields.first.flatMap { UInt64($0, radix: 16) } ?? .max
+            case "NoNewPrivs": c.noNewPrivs = fields.first == "1"
+            default: break
+            }
+        }
+        return c
+    }
+}
+
+/// Why privileges could not be dropped, or were not dropped completely.
+public struct PrivilegeError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Dropping root for good: what the unprivileged side of cgwarden does after
+/// it spawned its privileged helper.
+public enum Privileges {
+    /// The uid of a user name (or a number).
+    public static func userID(_ name: String) -> UInt32? {
+        if let n = UInt32(name) { return n }
+        return getpwnam(name).map { $0.pointee.pw_uid }
+    }
+
+    /// The gid of a group name (or a number).
+    public static func groupID(_ name: String) -> UInt32? {
+        if let n = UInt32(name) { return n }
+        return getgrnam(name).map { $0.pointee.gr_gid }
+    }
+
+    /// setgroups(none), setresgid(gid), setresuid(uid): real, effective and
+    /// saved ids all change, so there is no way back; a uid change from 0 to
+    /// non-zero clears the permitted, effective and ambient capabilities
+    /// (no PR_SET_KEEPCAPS). Then PR_SET_NO_NEW_PRIVS, so that no setuid
+    /// binary can give root back. Verified afterwards: the ids, no
+    /// supplementary groups, CapEff/CapPrm/CapAmb 0, and setresuid(0) refused.
+    @discardableResult
+    public static func drop(toUser uid: UInt32, group gid: UInt32) throws(PrivilegeError) -> Credentials {
+        if uid == 0 || gid == 0 { throw PrivilegeError("refusing to drop privileges to uid \(uid) gid \(gid): that is root") }
+        func fail(_ call: String) -> PrivilegeError {
+            PrivilegeError("\(call): \(String(cString: strerror(errno)))")
+        }
+        if setgroups(0, nil) != 0 { throw fail("setgroups") }
+        if cgw_setresgid(gid, gid, gid) != 0 { throw fail("setresgid(\(gid))") }
+        if cgw_setresuid(uid, uid, uid) != 0 { throw fail("setresuid(\(uid))") }
+        do { try ProcessHardening.setNoNewPrivileges() } catch { throw PrivilegeError("\(error)") }
+
+        var r: uid_t = 0, e: uid_t = 0, s: uid_t = 0
+        var rg: gid_t = 0, eg: gid_t = 0, sg: gid_t = 0
+        guard cgw_getresuid(&r, &e, &s) == 0, r == uid, e == uid, s == uid,
+              cgw_getresgid(&rg, &eg, &sg) == 0, rg == gid, eg == gid, sg == gid else {
+            throw PrivilegeError("user and group ids did not all change to \(uid):\(gid)")
+        }
+        if getgroups(0, nil) != 0 { throw PrivilegeError("supplementary groups remain after setgroups") }
+        if cgw_setresuid(0, 0, 0) == 0 { throw PrivilegeError("setresuid(0) still succeeds after the drop") }
+        let c: Credentials
+        do { c = try Credentials.current() } catch { throw PrivilegeError("\(error)") }
+        if c.capEff != 0 || c.capPrm != 0 || c.capAmb != 0 {
+            throw PrivilegeError("capabilities remain after the drop (CapEff \(hexMask(c.capEff)), CapPrm \(hexMask(c.capPrm)), CapAmb \(hexMask(c.capAmb)))")
+        }
+        return c
+    }
+
+    /// A capability mask as /proc shows it: 16 hex digits.
+    public static func hexMask(_ v: UInt64) -> String {
+        let h = String(v, radix: 16)
+        return String(repeating: "0", count: max(0, 16 - h.count)) + h
+    }
+}
