@@ -1,33 +1,11 @@
 import ArgumentParser
 import CGWardenActions
 import CGWardenCore
+import CGWardenPolicy
 import CGWardenSandbox
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A duration on the command line: `500ms`, `10s`, `1.5s`, `2m` (a bare
-/// number is seconds).
-public struct DurationArgument: ExpressibleByArgument, Equatable, Sendable {
-    public var milliseconds: UInt64
-
-    public init(milliseconds: UInt64) { self.milliseconds = milliseconds }
-
-    public init?(argument: String) {
-        let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000)]
-        var text = Substring(argument)
-        var scale = 1000.0
-        for (suffix, s) in units where text.hasSuffix(suffix) {
-            text = text.dropLast(suffix.count)
-            scale = s
-            break
-        }
-        guard let v = Double(text), v.isFinite, v >= 0, v * scale < 1e12 else { return nil }
-        milliseconds = UInt64((v * scale).rounded())
-    }
-
-    public var duration: Duration { .milliseconds(Int64(milliseconds)) }
-}
 
 /// `cgwarden kill`: an operator's kill of one cgroup (and everything below
 /// it), through the same confined helper and the same refusals as the daemon.
@@ -59,14 +37,17 @@ public struct Kill: ConsoleCommand {
     @Option(name: .customLong("protect"), help: "Never kill groups matching this pattern, nor groups above them (repeatable; *, ?, **).")
     public var protect: [String] = []
 
-    @Option(help: "Run as root: the user to drop to once the helper runs.")
-    public var user: String = "nobody"
+    @Option(help: "Also protect what this configuration protects, and take its [daemon] user and group (the daemon's refusals, exactly).")
+    public var config: String?
 
-    @Option(help: "Run as root: the group to drop to.")
-    public var group: String = "nogroup"
+    @Option(help: "Run as root: the user to drop to once the helper runs (default: the configuration's, or nobody).")
+    public var user: String?
+
+    @Option(help: "Run as root: the group to drop to (default: the configuration's, or nogroup).")
+    public var group: String?
 
     @Option(help: "How long to wait for the group to be empty (e.g. 10s, 500ms).")
-    public var timeout = DurationArgument(milliseconds: UInt64(KillTunables.defaultKillTimeoutMillis))
+    public var timeout = TimeSpan.milliseconds(UInt64(KillTunables.defaultKillTimeoutMillis))
 
     @Flag(help: "Use the fallback (freeze, SIGKILL each pid, thaw) even where cgroup.kill exists.")
     public var fallback = false
@@ -77,7 +58,7 @@ public struct Kill: ConsoleCommand {
         for p in protect {
             if case .failure(let why) = CgroupPattern.parse(p) { throw ValidationError("--protect \(p): \(why)") }
         }
-        if timeout.milliseconds == 0 || timeout.milliseconds > UInt64(HelperWire.maxTimeoutMillis) {
+        if timeout < .milliseconds(1) || timeout > .milliseconds(UInt64(HelperWire.maxTimeoutMillis)) {
             throw ValidationError("--timeout must be between 1ms and \(HelperWire.maxTimeoutMillis / 1000)s")
         }
         if dryRun && fallback { throw ValidationError("--fallback has no meaning with --dry-run") }
@@ -96,6 +77,15 @@ public struct Kill: ConsoleCommand {
         }
         report.path = path
 
+        var protected = protect.map { CgroupPattern($0) }
+        var user = self.user ?? "nobody", group = self.group ?? "nogroup"
+        if let config {
+            let c = try loadConfig(config, console: console)
+            protected += c.protect
+            user = self.user ?? c.daemon.user
+            group = self.group ?? c.daemon.group
+        }
+
         // Root: the helper keeps the privileges, this process drops them.
         let dropTo: (uid: UInt32, gid: UInt32)?
         if geteuid() == 0 {
@@ -108,7 +98,7 @@ public struct Kill: ConsoleCommand {
         }
 
         var configuration = KillHelperClient.Configuration()
-        configuration.settings = KillHelperProcess.Settings(root: root, protected: protect.map { CgroupPattern($0) })
+        configuration.settings = KillHelperProcess.Settings(root: root, protected: protected)
         configuration.useLauncher = dropTo != nil
         let client: KillHelperClient
         do {
@@ -139,7 +129,7 @@ public struct Kill: ConsoleCommand {
             if case .wouldKill = outcome { report.attributes = try? client.attributes(of: target) }
             return finish(outcome)
         }
-        return finish(client.kill(target, timeout: timeout.duration, forceFallback: fallback))
+        return finish(client.kill(target, timeout: .nanoseconds(Int64(timeout.nanoseconds)), forceFallback: fallback))
     }
 }
 

@@ -238,6 +238,11 @@ struct KillKernelTests {
         #expect(helper.check(try target(g, "tenants")) == .refused(.protected(CgroupPath(g.path + "/tenants/db")!, pattern: pattern)))
         let cmd = try run([cgwardenBinary, "kill", g.path + "/tenants", "--protect", "/**/db"])
         #expect(cmd.status == .exited(3) && cmd.stderr.contains("is protected (/**/db)"), "\(cmd.stderr)")
+        // The configuration's protect list is the same refusal.
+        let config = "/tmp/cgwarden-protect-\(getpid()).toml"
+        writeFile(config, "protect = [\"/**/tenants/db\"]\n")
+        let viaConfig = try run([cgwardenBinary, "kill", g.path + "/tenants/db", "--config", config])
+        #expect(viaConfig.status == .exited(3) && viaConfig.stderr.contains("is protected (/**/tenants/db)"), "\(viaConfig.stderr)")
         #expect(db.isRunning && web.isRunning && pids(g.dir + "/tenants/db").count == 2 && pids(g.dir + "/tenants/web").count == 2)
         // Attributes are read-only: a protected group is still read.
         #expect(try helper.attributes(of: target(g, "tenants/db")).ownerUID == 0)
