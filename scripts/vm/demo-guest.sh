@@ -50,3 +50,37 @@ cgw status /tenants.slice --sort oom --procs
 echo
 echo "\$ cgwarden status /tenants.slice/gamma.slice --json"
 "$bin/cgwarden" status /tenants.slice/gamma.slice --json
+
+# Decide: a policy for the tenants. beta is throttled at its memory.high with
+# memory it cannot reclaim; the guard fires once that has held for 2 s.
+cat > /run/demo.toml <<'TOML'
+protect = ["/tenants.slice/alpha.slice"]
+[[guard]]
+name = "tenants"
+match = "/tenants.slice/*"
+candidates = "self"
+[[guard.trigger]]
+usage_of_limit = "95%"
+limit = "high"
+count = "unreclaimable"
+for = "2s"
+[[guard.trigger]]
+oom_kill = true
+TOML
+echo
+echo "\$ cat /run/demo.toml"; cat /run/demo.toml
+echo
+cgw check-config /run/demo.toml
+echo
+cgw explain --config /run/demo.toml --samples 4 --every 1s
+victim=$("$bin/cgwarden" explain --config /run/demo.toml --samples 3 --every 1s --json \
+         | sed -n 's/.*"path": "\([^"]*\)",$/\1/p' | head -n 1)
+
+# Act: the operator's kill through the seccomp-confined helper, dry run first.
+echo
+cgw kill "$victim" --dry-run --config /run/demo.toml
+cgw kill "$victim" --config /run/demo.toml
+echo
+cgw kill /tenants.slice/alpha.slice --config /run/demo.toml || echo "(exit status $?: refused, alpha.slice is protected)"
+echo
+cgw status /tenants.slice
