@@ -88,28 +88,7 @@ public struct LinuxHelperFileSystem: HelperFileSystem {
         // A fresh descriptor: its offset starts at 0 (no lseek in the allow-list).
         let fd = try openat(dir, ".", O_RDONLY | O_DIRECTORY, ".")
         defer { Glibc.close(fd) }
-        var out: [String] = []
-        let size = 32 * 1024
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
-        defer { buffer.deallocate() }
-        while true {
-            let n = cgw_getdents64(fd, buffer, size)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError(call: "getdents64", path: "", errno: errno)
-            }
-            if n == 0 { return out }
-            var offset = 0
-            while offset < n {
-                var ino: UInt64 = 0
-                var type: UInt8 = 0
-                var name: UnsafePointer<CChar>?
-                offset += cgw_dirent_at(buffer, offset, &ino, &type, &name)
-                guard Int32(type) == Int32(DT_DIR) || Int32(type) == Int32(DT_UNKNOWN) else { continue }
-                let s = String(cString: name!)
-                if s != "." && s != ".." { out.append(s) }
-            }
-        }
+        return try readSubdirectories(fd).map(\.name)
     }
 
     public func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {

@@ -119,36 +119,7 @@ public struct LinuxFileSystem: FileSystem {
 
     public func subdirectories(_ dir: Int32) throws(SystemError) -> [DirectoryEntry] {
         if lseek(dir, 0, SEEK_SET) < 0 { throw SystemError(call: "lseek", path: "", errno: errno) }
-        var out: [DirectoryEntry] = []
-        // 32 KiB holds ~800 entries: a cgroup with few children lists in one call.
-        let size = 32 * 1024
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
-        defer { buffer.deallocate() }
-        while true {
-            let n = cgw_getdents64(dir, buffer, size)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError(call: "getdents64", path: "", errno: errno)
-            }
-            if n == 0 { break }
-            var offset = 0
-            while offset < n {
-                var ino: UInt64 = 0
-                var type: UInt8 = 0
-                var namePtr: UnsafePointer<CChar>?
-                offset += cgw_dirent_at(buffer, offset, &ino, &type, &namePtr)
-                let kind: DirectoryEntry.Kind
-                switch Int32(type) {
-                case Int32(DT_DIR): kind = .directory
-                case Int32(DT_UNKNOWN): kind = .unknown
-                default: continue
-                }
-                let name = String(cString: namePtr!)
-                if name == "." || name == ".." { continue }
-                out.append(DirectoryEntry(name: name, inode: ino, kind: kind))
-            }
-        }
-        return out
+        return try readSubdirectories(dir)
     }
 
     public func status(_ fd: Int32) throws(SystemError) -> FileStatus {
@@ -187,4 +158,40 @@ public enum FileSystemMagic {
     public static let cgroup2 = Int64(CGW_CGROUP2_SUPER_MAGIC)
     public static let cgroup1 = Int64(CGW_CGROUP_SUPER_MAGIC)
     public static let tmpfs = Int64(CGW_TMPFS_MAGIC)
+}
+
+/// The entries of a directory that are (or may be) directories, read with
+/// `getdents64` from the descriptor's current offset to the end. Regular
+/// files and symlinks are skipped before their names are decoded.
+/// (The kill helper calls this on a fresh descriptor: its allow-list has no lseek.)
+public func readSubdirectories(_ dir: Int32) throws(SystemError) -> [DirectoryEntry] {
+    var out: [DirectoryEntry] = []
+    // 32 KiB holds ~800 entries: a cgroup with few children lists in one call.
+    let size = 32 * 1024
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
+    defer { buffer.deallocate() }
+    while true {
+        let n = cgw_getdents64(dir, buffer, size)
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw SystemError(call: "getdents64", path: "", errno: errno)
+        }
+        if n == 0 { return out }
+        var offset = 0
+        while offset < n {
+            var ino: UInt64 = 0
+            var type: UInt8 = 0
+            var namePtr: UnsafePointer<CChar>?
+            offset += cgw_dirent_at(buffer, offset, &ino, &type, &namePtr)
+            let kind: DirectoryEntry.Kind
+            switch Int32(type) {
+            case Int32(DT_DIR): kind = .directory
+            case Int32(DT_UNKNOWN): kind = .unknown
+            default: continue
+            }
+            let name = String(cString: namePtr!)
+            if name == "." || name == ".." { continue }
+            out.append(DirectoryEntry(name: name, inode: ino, kind: kind))
+        }
+    }
 }

@@ -18,6 +18,18 @@ struct PolicyKernelTests {
         let loads: [Child]
         let config: String
 
+        /// A guard over the tenants of `top`: 75% of memory.max for 1 s.
+        static func nearLimit(_ top: String) -> String {
+            """
+            [[guard]]
+            name = "tenants"
+            match = "\(top)/*"
+            [[guard.trigger]]
+            usage_of_limit = "75%"
+            for = "1s"
+            """
+        }
+
         init(_ name: String, guardText: (String) -> String) throws {
             g = try TestCgroup(name)
             var loads: [Child] = []
@@ -40,14 +52,7 @@ struct PolicyKernelTests {
     }
 
     @Test func explainChoosesTheTenantNearItsLimit() throws {
-        let t = try Tenants("explain") { top in """
-            [[guard]]
-            name = "tenants"
-            match = "\(top)/*"
-            [[guard.trigger]]
-            usage_of_limit = "75%"
-            for = "1s"
-            """ }
+        let t = try Tenants("explain", guardText: Tenants.nearLimit)
         let r = try cgwarden(["explain", "--config", t.config, "--samples", "4", "--every", "500ms", "--json"])
         #expect(r.status == .exited(0), "\(r.stderr)")
         let d = try #require(try JSON.parse(r.stdout)["decision"])
@@ -92,14 +97,7 @@ struct PolicyKernelTests {
     }
 
     @Test func recordThenReplayReachesTheSameDecision() throws {
-        let t = try Tenants("replay") { top in """
-            [[guard]]
-            name = "tenants"
-            match = "\(top)/*"
-            [[guard.trigger]]
-            usage_of_limit = "75%"
-            for = "1s"
-            """ }
+        let t = try Tenants("replay", guardText: Tenants.nearLimit)
         let live = try cgwarden(["explain", "--config", t.config, "--samples", "4", "--every", "500ms", "--json"])
         let liveVictim = try JSON.parse(live.stdout)["decision"]?["victim"]?["path"]?.stringValue
         let out = "/tmp/cgwarden-replay-\(getpid()).jsonl"
