@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Byte-level helpers shared by the kernel-file parsers.
 ///
 /// Kernel control files are ASCII, one record per line, fields separated by
@@ -93,7 +89,10 @@ struct Fields: IteratorProtocol, Sequence {
 func fields(_ line: Bytes) -> [Bytes] { Array(Fields(line)) }
 
 @inline(__always) func equals(_ b: Bytes, _ s: StaticString) -> Bool {
-    b.count == s.utf8CodeUnitCount && memcmp(b.baseAddress!, s.utf8Start, b.count) == 0
+    guard b.count == s.utf8CodeUnitCount else { return false }
+    let p = s.utf8Start
+    for i in 0..<b.count where b[i] != p[i] { return false }
+    return true
 }
 
 /// Keys of the keyed files, as `String`s made once: the parsers return these
@@ -124,7 +123,7 @@ enum KnownKeys {
 
     static func string(_ b: Bytes) -> String {
         if b.count < byLength.count {
-            for (bytes, s) in byLength[b.count] where bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, b.baseAddress!, b.count) == 0 }) {
+            for (bytes, s) in byLength[b.count] where bytes.elementsEqual(b) {
                 return s
             }
         }
