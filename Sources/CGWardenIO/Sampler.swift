@@ -83,13 +83,7 @@ public final class Sampler {
         if top == nil || topPath != subtree {
             if let top { close(top) }
             top = nil
-            // The walker opens the top group the same way (no symlinks, clear errors).
-            let (fd, memory) = try openTop(subtree)
-            let inode: UInt64
-            do { inode = try fs.status(fd).inode } catch {
-                fs.close(fd)
-                throw WalkError(message: "cannot stat \(error.at(subtree.description))")
-            }
+            let (fd, inode, memory) = try openSubtree(subtree, root: root, fs: fs, buffer: buffer)
             top = Node(name: subtree.name, path: subtree, dir: fd, inode: inode)
             topPath = subtree
             topMemory = memory
@@ -114,28 +108,6 @@ public final class Sampler {
 
     private var topMemory = false
     private var lastCount = 0
-
-    private func openTop(_ subtree: CgroupPath) throws(WalkError) -> (Int32, Bool) {
-        var fd: Int32
-        do { fd = try fs.openDirectory(root, in: nil) } catch {
-            throw WalkError(message: "cannot open cgroup root \(error.at(root))")
-        }
-        var memory = (try? fs.openFile(CgroupFile.current.name, in: fd)).map { fs.close($0); return true } ?? false
-        var path = CgroupPath.root
-        for name in subtree.components {
-            memory = (try? buffer.readFile(CgroupFile.subtreeControl.name, in: fd, fs: fs))
-                .flatMap { try? Parse.controllers($0) }?.contains("memory") ?? false
-            let child: Int32
-            do { child = try fs.openDirectory(name, in: fd) } catch {
-                fs.close(fd)
-                throw WalkError(message: "no cgroup \(subtree) below \(root): \(error.at(path.appending(name).description))")
-            }
-            fs.close(fd)
-            fd = child
-            path = path.appending(name)
-        }
-        return (fd, memory)
-    }
 
     private func close(_ n: Node) {
         for c in n.children.values { close(c) }

@@ -46,36 +46,9 @@ public final class Walker {
     public func walk(subtree: CgroupPath = .root, maxDepth: Int? = nil,
                      fields: SnapshotFields) throws(WalkError) -> WalkResult {
         var result = WalkResult(cgroups: [], problems: [], vanished: [])
-        let rootFD: Int32
-        do {
-            rootFD = try fs.openDirectory(root, in: nil)
-        } catch {
-            throw WalkError(message: "cannot open cgroup root \(error.at(root))")
-        }
-        var fd = rootFD
+        let (fd, id, memoryEnabled) = try openSubtree(subtree, root: root, fs: fs, buffer: buffer)
         defer { fs.close(fd) }
-
-        // Descend to the subtree, one component at a time (never a symlink).
-        var memoryEnabled = fileExists(CgroupFile.current.name, in: rootFD)
-        var path = CgroupPath.root
-        for name in subtree.components {
-            memoryEnabled = subtreeControlHasMemory(fd)
-            let child: Int32
-            do {
-                child = try fs.openDirectory(name, in: fd)
-            } catch {
-                throw WalkError(message: "no cgroup \(subtree) below \(root): \(error.at(path.appending(name).description))")
-            }
-            fs.close(fd)
-            fd = child
-            path = path.appending(name)
-        }
-        let id: UInt64
-        do {
-            id = try fs.status(fd).inode
-        } catch {
-            throw WalkError(message: "cannot stat \(error.at(path.description))")
-        }
+        let path = subtree
         visit(fd, path: path, id: id, memoryEnabled: memoryEnabled, depth: 0,
               maxDepth: min(maxDepth ?? Walker.maxNesting, Walker.maxNesting), fields: fields, into: &result)
         return result
@@ -125,17 +98,50 @@ public final class Walker {
         }
     }
 
-    /// Whether children of `dir` have the memory controller.
     private func subtreeControlHasMemory(_ dir: Int32) -> Bool {
-        guard let bytes = try? buffer.readFile(CgroupFile.subtreeControl.name, in: dir, fs: fs),
-              let list = try? Parse.controllers(bytes, file: CgroupFile.subtreeControl.name) else { return false }
-        return list.contains("memory")
+        CGWardenIO.subtreeControlHasMemory(dir, fs: fs, buffer: buffer)
     }
+}
 
-    private func fileExists(_ name: String, in dir: Int32) -> Bool {
-        guard let fd = try? fs.openFile(name, in: dir) else { return false }
+/// Whether children of `dir` have the memory controller.
+func subtreeControlHasMemory(_ dir: Int32, fs: FileSystem, buffer: ReadBuffer) -> Bool {
+    guard let bytes = try? buffer.readFile(CgroupFile.subtreeControl.name, in: dir, fs: fs),
+          let list = try? Parse.controllers(bytes, file: CgroupFile.subtreeControl.name) else { return false }
+    return list.contains("memory")
+}
+
+/// Opens `subtree` below `root`, one level at a time (never through a
+/// symlink): its directory descriptor (the caller closes it), its id, and
+/// whether it has the memory controller (its parent's `subtree_control`; for
+/// the walked root itself, whether it has `memory.current`).
+func openSubtree(_ subtree: CgroupPath, root: String, fs: FileSystem,
+                 buffer: ReadBuffer) throws(WalkError) -> (fd: Int32, id: UInt64, memory: Bool) {
+    var fd: Int32
+    do {
+        fd = try fs.openDirectory(root, in: nil)
+    } catch {
+        throw WalkError(message: "cannot open cgroup root \(error.at(root))")
+    }
+    var memory = (try? fs.openFile(CgroupFile.current.name, in: fd)).map { fs.close($0); return true } ?? false
+    var path = CgroupPath.root
+    for name in subtree.components {
+        memory = subtreeControlHasMemory(fd, fs: fs, buffer: buffer)
+        let child: Int32
+        do {
+            child = try fs.openDirectory(name, in: fd)
+        } catch {
+            fs.close(fd)
+            throw WalkError(message: "no cgroup \(subtree) below \(root): \(error.at(path.appending(name).description))")
+        }
         fs.close(fd)
-        return true
+        fd = child
+        path = path.appending(name)
+    }
+    do {
+        return (fd, try fs.status(fd).inode, memory)
+    } catch {
+        fs.close(fd)
+        throw WalkError(message: "cannot stat \(error.at(path.description))")
     }
 }
 
