@@ -15,16 +15,16 @@ public enum CgroupResolution {
         do {
             rootFD = try openPathDirectory(root)
         } catch {
-            return .failure(.failed(.system(operation: "open the cgroup root \(root)", errno: error.errno)))
+            return .failure(.failed(.system(HelperStepFailure(.open, detail: "the cgroup root \(root)", errno: error.errno))))
         }
         defer { close(rootFD) }
         let dir: Int32
         do {
             dir = try fs.openGroup(path, beneath: rootFD)
         } catch {
-            switch HelperServer.resolutionReply(error) {
+            switch HelperServer.resolutionReply(error, path: path) {
             case .refused(let r): return .failure(.refused(r))
-            default: return .failure(.failed(.system(operation: "open \(path)", errno: error.errno)))
+            default: return .failure(.failed(.system(HelperStepFailure(.open, path: path, errno: error.errno))))
             }
         }
         defer { fs.close(dir) }
@@ -33,7 +33,7 @@ public enum CgroupResolution {
             if !st.isDirectory { return .failure(.refused(.notADirectory)) }
             return .success(CgroupTarget(path: path, id: st.inode))
         } catch {
-            return .failure(.failed(.system(operation: "fstat \(path)", errno: error.errno)))
+            return .failure(.failed(.system(HelperStepFailure(.status, path: path, errno: error.errno))))
         }
     }
 }

@@ -7,13 +7,28 @@ import CGWardenSandbox
 public struct SyscallPermission: Sendable, Hashable {
     public let name: String
     public let reason: String
-    /// Only with this argument condition (e.g. `kill` only with SIGKILL).
-    public let condition: SeccompFilter.ArgumentCondition?
+    /// Allowed only when one of these sets of argument conditions holds
+    /// (each set is one rule; empty: always).
+    public let alternatives: [[SeccompFilter.ArgumentCondition]]
 
-    init(_ name: String, _ reason: String, when condition: SeccompFilter.ArgumentCondition? = nil) {
+    init(_ name: String, _ reason: String, when alternatives: [[SeccompFilter.ArgumentCondition]] = []) {
         self.name = name
         self.reason = reason
-        self.condition = condition
+        self.alternatives = alternatives
+    }
+
+    /// `kill(pid, SIGKILL)` with 0 < pid < 2^31 only: never -1 (every
+    /// process), 0 or a negative pid (a process group). libseccomp compares
+    /// 64-bit values and takes one comparison per argument in a rule, and
+    /// glibc sign-extends the pid: so one rule per bit that may be the
+    /// pid's lowest set bit, each with the upper 33 bits clear.
+    static let positivePIDWithSIGKILL: [[SeccompFilter.ArgumentCondition]] = (0..<31).map { bit in
+        let low = UInt64(1) << UInt64(bit)
+        let below = low - 1
+        // Bits above 30 clear, this bit set, the bits below it clear: every
+        // positive pid matches exactly one rule.
+        return [.argument(0, masked: 0xFFFF_FFFF_8000_0000 | low | below, equals: low),
+                .argument(1, equals: UInt64(SIGKILL))]
     }
 }
 
@@ -51,8 +66,8 @@ public enum HelperAllowList {
         .init("write", "writing cgroup.kill and cgroup.freeze; the Swift runtime's one-line fatal error on stderr"),
         .init("poll", "waiting for POLLPRI on cgroup.events (populated 0, frozen 1)"),
         .init("getdents64", "listing child groups: protected groups below a target; the fallback's pids of a whole subtree"),
-        .init("kill", "the fallback: SIGKILL each pid of cgroup.procs (only signal 9 is allowed)",
-              when: .argument(1, equals: UInt64(SIGKILL))),
+        .init("kill", "the fallback: SIGKILL each pid of cgroup.procs (only signal 9, only to a pid > 0)",
+              when: SyscallPermission.positivePIDWithSIGKILL),
         .init("fgetxattr", "the attributes request: user.oomd_* and trusted.oomd_* of a group"),
         // Time and the runtime.
         .init("clock_gettime", "deadlines; a real system call where the clocksource has no vDSO (hpet, as in the QEMU VM)"),
@@ -66,7 +81,12 @@ public enum HelperAllowList {
     public static func filter(defaultAction: SeccompFilter.Action = .killProcess) throws(SeccompError) -> SeccompFilter {
         var f = SeccompFilter(defaultAction: defaultAction)
         for p in permissions {
-            try f.add(.allow, for: p.name, where: p.condition.map { [$0] } ?? [])
+            if p.alternatives.isEmpty {
+                try f.add(.allow, for: p.name, where: [])
+            }
+            for conditions in p.alternatives {
+                try f.add(.allow, for: p.name, where: conditions)
+            }
         }
         return f
     }

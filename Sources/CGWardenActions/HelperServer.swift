@@ -67,46 +67,49 @@ public final class HelperServer {
         do {
             dir = try fs.openGroup(path, beneath: root)
         } catch {
-            return HelperServer.resolutionReply(error)
+            return HelperServer.resolutionReply(error, path: path)
         }
         defer { fs.close(dir) }
         let status: NodeStatus
         do {
             status = try fs.status(dir)
         } catch {
-            return .failed(operation: "fstat \(path)", errno: error.errno)
+            return .failed(HelperStepFailure(.status, path: path, errno: error.errno))
         }
         if !status.isDirectory { return .refused(.notADirectory) }
         if let stale = KillRules.staleness(expected: request.cgroupID, found: status.inode) { return .refused(stale) }
 
         if acts {
-            // cgroup.kill takes the whole subtree: a protected group below refuses it too.
+            // cgroup.kill takes the whole subtree: a protected group below
+            // refuses it too, and so does cgwarden's own (by id, or by its
+            // pid when the id is unknown), and a part the walk cannot see.
             do {
-                if let refusal = try executor.descendants(of: dir, at: path, { rules.protection(of: $0) }) {
+                if let refusal = try executor.subtreeRefusal(of: dir, at: path, id: status.inode, rules: rules,
+                                                             guardPIDs: [info.pid]) {
                     return .refused(refusal)
                 }
             } catch {
-                return .failed(operation: "walk the subtree of \(path)", errno: error.errno)
+                return .failed(HelperStepFailure(.walkSubtree, path: path, errno: error.errno))
             }
         }
         // Last, so that a fixture root still shows every other refusal.
         if request.action == .kill && !info.rootIsCgroup2 { return .refused(.notCgroup2) }
         switch request.action {
         case .kill: return executor.kill(dir, timeoutMillis: request.timeoutMillis, forceFallback: request.forceFallback)
-        case .check: return executor.check(dir)
+        case .check: return executor.check(dir, at: path, id: status.inode)
         default: return executor.attributes(dir, owner: status.uid)
         }
     }
 
     /// How a failed resolution is answered: the errnos of `openBeneath` that
     /// mean "this path names no group beneath the root" are refusals.
-    static func resolutionReply(_ error: SystemError) -> HelperReply {
+    static func resolutionReply(_ error: SystemError, path: CgroupPath) -> HelperReply {
         switch error.errno {
         case ELOOP: return .refused(.symlink)
         case EXDEV: return .refused(.crossesMount)
         case ENOENT: return .refused(.notFound)
         case ENOTDIR: return .refused(.notADirectory)
-        default: return .failed(operation: "open \(error.path)", errno: error.errno)
+        default: return .failed(HelperStepFailure(.open, path: path, errno: error.errno))
         }
     }
 }

@@ -32,9 +32,13 @@ public protocol HelperFileSystem {
     func openFile(_ name: String, in dir: Int32, forWriting: Bool) throws(SystemError) -> Int32
     /// A child group, opened like `openGroup` beneath `dir` (O_DIRECTORY:
     /// a symlink is ENOTDIR, a mount point EXDEV; both are no child group).
-    func openSubgroup(_ name: String, in dir: Int32) throws(SystemError) -> Int32
-    /// The names of the child directories (`getdents64` on a fresh descriptor of `dir`).
-    func subgroupNames(_ dir: Int32) throws(SystemError) -> [String]
+    func openSubgroup(_ name: CgroupName, in dir: Int32) throws(SystemError) -> Int32
+    /// `openat(dir, "..", O_RDONLY|O_DIRECTORY|O_NOFOLLOW)`: back up one
+    /// level in a walk (the caller checks the inode).
+    func openParent(_ dir: Int32) throws(SystemError) -> Int32
+    /// The names of the child directories (`getdents64` on a fresh
+    /// descriptor of `dir`), as the kernel lists them, sorted by bytes.
+    func subgroupNames(_ dir: Int32) throws(SystemError) -> [CgroupName]
     /// One `pread` at offset 0 (a control file is generated whole).
     func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int
     /// One `write` of the whole value (`1` to cgroup.kill).
@@ -72,8 +76,12 @@ public struct LinuxHelperFileSystem: HelperFileSystem {
         try openat(dir, name, (forWriting ? O_WRONLY : O_RDONLY) | O_NOFOLLOW, name)
     }
 
-    public func openSubgroup(_ name: String, in dir: Int32) throws(SystemError) -> Int32 {
-        try openBeneath(dir, CgroupPath(components: [name]), flags: O_RDONLY | O_DIRECTORY, resolver: resolver)
+    public func openSubgroup(_ name: CgroupName, in dir: Int32) throws(SystemError) -> Int32 {
+        try openBeneath(dir, CgroupPath(names: [name]), flags: O_RDONLY | O_DIRECTORY, resolver: resolver)
+    }
+
+    public func openParent(_ dir: Int32) throws(SystemError) -> Int32 {
+        try openat(dir, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, "..")
     }
 
     private func openat(_ dir: Int32, _ name: String, _ flags: Int32, _ what: String) throws(SystemError) -> Int32 {
@@ -84,11 +92,11 @@ public struct LinuxHelperFileSystem: HelperFileSystem {
         }
     }
 
-    public func subgroupNames(_ dir: Int32) throws(SystemError) -> [String] {
+    public func subgroupNames(_ dir: Int32) throws(SystemError) -> [CgroupName] {
         // A fresh descriptor: its offset starts at 0 (no lseek in the allow-list).
         let fd = try openat(dir, ".", O_RDONLY | O_DIRECTORY, ".")
         defer { Glibc.close(fd) }
-        return try readSubdirectories(fd).map(\.name)
+        return try readSubdirectories(fd).map(\.name).sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
     }
 
     public func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {

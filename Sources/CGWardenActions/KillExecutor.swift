@@ -31,7 +31,7 @@ public struct KillExecutor {
         do {
             events = try fs.openFile("cgroup.events", in: dir, forWriting: false)
         } catch {
-            return .failed(operation: "open cgroup.events", errno: error.errno)
+            return .failed(HelperStepFailure(.openEvents, errno: error.errno))
         }
         defer { fs.close(events) }
         let before = memoryCurrent(dir)
@@ -44,7 +44,7 @@ public struct KillExecutor {
             case .success: break
             case .failure(let e) where e.errno == ENOENT: fallback = .noCgroupKill
             case .failure(let e) where e.errno == EOPNOTSUPP: fallback = .notSupported
-            case .failure(let e): return .failed(operation: "write cgroup.kill", errno: e.errno)
+            case .failure(let e): return .failed(HelperStepFailure(.writeKill, errno: e.errno))
             }
         }
         var report = KillReport(method: fallback == nil ? .cgroupKill : .freezeAndSignal, fallbackReason: fallback,
@@ -55,7 +55,7 @@ public struct KillExecutor {
         } else {
             switch freezeAndSignal(dir, events: events, deadline: deadline, report: &report) {
             case .success(let e): empty = e
-            case .failure(let f): return .failed(operation: f.operation, errno: f.errno)
+            case .failure(let f): return .failed(f)
             }
         }
         if !empty { empty = waitUntil(events, deadline: deadline) { !$0.populated } }
@@ -74,7 +74,7 @@ public struct KillExecutor {
     /// again until the group is empty or the rounds or the time run out.
     /// Success carries whether it emptied the group.
     func freezeAndSignal(_ dir: Int32, events: Int32, deadline: UInt64,
-                         report: inout KillReport) -> Result<Bool, StepFailure> {
+                         report: inout KillReport) -> Result<Bool, HelperStepFailure> {
         // cgroup.freeze exists since 5.2; where it is missing (or refuses, as
         // in a threaded group) the loop still runs, unfrozen.
         var canFreeze = true
@@ -97,7 +97,7 @@ public struct KillExecutor {
             do {
                 pids = try collectPIDs(dir)
             } catch {
-                return .failure(StepFailure(operation: "read cgroup.procs", errno: error.errno))
+                return .failure(HelperStepFailure(.readProcs, errno: error.errno))
             }
             for pid in pids {
                 do {
@@ -112,7 +112,7 @@ public struct KillExecutor {
             if waitUntil(events, deadline: wait, { !$0.populated }) { return .success(true) }
         }
         if let firstError, report.signalled == 0 {
-            return .failure(StepFailure(operation: "kill", errno: firstError.errno))
+            return .failure(HelperStepFailure(.signal, errno: firstError.errno))
         }
         return .success(false)
     }
@@ -120,16 +120,16 @@ public struct KillExecutor {
     // MARK: check and attributes
 
     /// Dry run: what a kill would take.
-    public func check(_ dir: Int32) -> HelperReply {
+    public func check(_ dir: Int32, at path: CgroupPath, id: UInt64) -> HelperReply {
         var groups: UInt32 = 0
         var processes: UInt32 = 0
         do {
-            try forEachGroup(dir) { fd throws(SystemError) in
+            try forEachGroup(dir, at: path, id: id) { fd throws(SystemError) in
                 groups &+= 1
                 processes &+= UInt32(clamping: try pidsOfGroup(fd).count)
             }
         } catch {
-            return .failed(operation: "walk the subtree", errno: error.errno)
+            return .failed(HelperStepFailure(.walkSubtree, path: path, errno: error.errno))
         }
         return .checked(CheckReport(processes: processes, groups: groups, memoryCurrent: memoryCurrent(dir)))
     }
@@ -146,7 +146,7 @@ public struct KillExecutor {
                     values[name] = String(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<n]), as: UTF8.self)
                 }
             } catch {
-                return .failed(operation: "fgetxattr \(name)", errno: error.errno)
+                return .failed(HelperStepFailure(.readAttribute, detail: name, errno: error.errno))
             }
         }
         return .attributes(CgroupAttributes(ownerUID: owner, values: values))
@@ -155,68 +155,46 @@ public struct KillExecutor {
     // MARK: the subtree
 
     /// Calls `body` with a descriptor of `dir` and of every group below it
-    /// (pre-order), within the walk's bounds. A group removed during the walk
-    /// is skipped.
-    func forEachGroup(_ dir: Int32, _ body: (Int32) throws(SystemError) -> Void) throws(SystemError) {
-        var visited = 0
-        try visit(dir, depth: 0, visited: &visited, body)
+    /// (pre-order). A group removed during the walk is skipped; one the walk
+    /// cannot see into (a mount point) is skipped too: the protection check
+    /// refused the kill of such a subtree before any of this runs.
+    func forEachGroup(_ dir: Int32, at path: CgroupPath = .root, id: UInt64? = nil,
+                      _ body: (Int32) throws(SystemError) -> Void) throws(SystemError) {
+        try SubtreeWalk(fs: fs).walk(dir, at: path, id: id) { event throws(SystemError) in
+            if case .group(let fd, _, _) = event { try body(fd) }
+            return true
+        }
     }
 
-    private func visit(_ dir: Int32, depth: Int, visited: inout Int, _ body: (Int32) throws(SystemError) -> Void) throws(SystemError) {
-        visited += 1
-        if visited > tunables.maximumGroups { throw SystemError(call: "walk", path: "", errno: E2BIG) }
-        try body(dir)
-        let names: [String]
-        do {
-            names = try fs.subgroupNames(dir)
-        } catch where error.isVanished {
-            return
-        }
-        if names.isEmpty { return }
-        if depth >= tunables.maximumDepth { throw SystemError(call: "walk", path: "", errno: ELOOP) }
-        for name in names {
-            let fd: Int32
-            do {
-                fd = try fs.openSubgroup(name, in: dir)
-            } catch where error.isVanished || error.errno == ENOTDIR || error.errno == EXDEV || error.errno == ELOOP {
-                continue   // removed since the listing, or not a group (a symlink, another mount)
+    /// Why the subtree of `dir` (the target, at `path`) may not be killed:
+    /// a group below it matches the rules (protected, or cgwarden's own by
+    /// id), the walk cannot see into part of it, or, when cgwarden's own
+    /// cgroup is unknown, a group in it lists one of `guardPIDs` or cannot
+    /// be read. nil when nothing refuses.
+    func subtreeRefusal(of dir: Int32, at path: CgroupPath, id: UInt64, rules: KillRules,
+                        guardPIDs: [Int32]) throws(SystemError) -> HelperRefusal? {
+        var refusal: HelperRefusal?
+        let searchPIDs = rules.own == .unknown
+        try SubtreeWalk(fs: fs).walk(dir, at: path, id: id) { event throws(SystemError) in
+            switch event {
+            case .unseen(let p, let e):
+                refusal = .unseenSubtree(p, errno: e)
+            case .group(let fd, let p, let groupID):
+                if p != path, let r = rules.refusal(forDescendant: p, id: groupID, target: path) {
+                    refusal = r
+                } else if searchPIDs {
+                    do {
+                        if try pidsOfGroup(fd).contains(where: guardPIDs.contains) {
+                            refusal = rules.ownRefusal(p, target: path)
+                        }
+                    } catch {
+                        refusal = .ownCgroupUnknown
+                    }
+                }
             }
-            defer { fs.close(fd) }
-            try visit(fd, depth: depth + 1, visited: &visited, body)
+            return refusal == nil
         }
-    }
-
-    /// The paths of every group below `dir` (which is at `path`), for the protection check.
-    func descendants(of dir: Int32, at path: CgroupPath, _ body: (CgroupPath) -> HelperRefusal?) throws(SystemError) -> HelperRefusal? {
-        var visited = 0
-        return try descend(dir, path, depth: 0, visited: &visited, body)
-    }
-
-    private func descend(_ dir: Int32, _ path: CgroupPath, depth: Int, visited: inout Int,
-                         _ body: (CgroupPath) -> HelperRefusal?) throws(SystemError) -> HelperRefusal? {
-        let names: [String]
-        do {
-            names = try fs.subgroupNames(dir)
-        } catch where error.isVanished {
-            return nil
-        }
-        if names.isEmpty { return nil }
-        if depth >= tunables.maximumDepth { throw SystemError(call: "walk", path: path.description, errno: ELOOP) }
-        for name in names {
-            visited += 1
-            if visited > tunables.maximumGroups { throw SystemError(call: "walk", path: path.description, errno: E2BIG) }
-            let child = path.appending(name)
-            if let refusal = body(child) { return refusal }
-            let fd: Int32
-            do {
-                fd = try fs.openSubgroup(name, in: dir)
-            } catch where error.isVanished || error.errno == ENOTDIR || error.errno == EXDEV || error.errno == ELOOP {
-                continue
-            }
-            defer { fs.close(fd) }
-            if let refusal = try descend(fd, child, depth: depth + 1, visited: &visited, body) { return refusal }
-        }
-        return nil
+        return refusal
     }
 
     /// Every pid listed in the subtree.
@@ -275,12 +253,6 @@ public struct KillExecutor {
     }
 
     func now() -> UInt64 { clock.now().monotonicNanos }
-}
-
-/// A step of the kill that failed, with its errno.
-struct StepFailure: Error {
-    var operation: String
-    var errno: Int32
 }
 
 /// One reusable buffer for whole control files; a read that fills it grows

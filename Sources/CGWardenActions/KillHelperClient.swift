@@ -185,7 +185,7 @@ public final class KillHelperClient {
     static func otherOutcome(_ reply: HelperReply) -> KillOutcome {
         switch reply {
         case .refused(let r): return .refused(r)
-        case .failed(let op, let e): return .failed(.system(operation: op, errno: e))
+        case .failed(let f): return .failed(.system(f))
         case .error(let e): return .failed(.protocolError(e.description))
         default: return .failed(.protocolError("unexpected reply \(reply)"))
         }

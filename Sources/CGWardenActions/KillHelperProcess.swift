@@ -55,11 +55,11 @@ public enum KillHelperProcess {
         do { root = try openPathDirectory(settings.root) } catch { fail("kill-helper", "cannot open the cgroup root: \(error)") }
         let rootIsCgroup2 = cgw_fstatfs_type(root) == CGW_CGROUP2_SUPER_MAGIC
         let fs = LinuxHelperFileSystem()
-        let own = locateOwnCgroup(root: root, fs: fs)
+        let own = OwnCgroupSearch.locate(pid: getpid(), root: root, fs: fs)
         let info = HelperInfo(pid: getpid(), seccomp: true, rootIsCgroup2: rootIsCgroup2,
-                              testHooks: testHooksRequested, ownCgroup: own)
+                              testHooks: testHooksRequested, own: own)
         let executor = KillExecutor(fs: fs, signaller: LinuxSignaller(), clock: SystemClock())
-        let server = HelperServer(root: root, rules: KillRules(protected: settings.protected, ownCgroup: own),
+        let server = HelperServer(root: root, rules: KillRules(protected: settings.protected, own: own),
                                   info: info, fs: fs, executor: executor, forbidden: { _ = getppid() })
         warmUp()
         do {
@@ -82,23 +82,6 @@ public enum KillHelperProcess {
             }
             do { try channel.send(reply) } catch { exit(0) }
         }
-    }
-
-    /// cgwarden's cgroup in the root's coordinates: the longest tail of the
-    /// `0::` path of /proc/self/cgroup whose `cgroup.procs` beneath the root
-    /// lists this process (the root may be the mount's root, or a cgroup
-    /// below it); nil when this process is not beneath the root.
-    static func locateOwnCgroup(root: Int32, fs: HelperFileSystem) -> CgroupPath? {
-        guard let mine = (try? ProcReader().cgroup(of: "self")) ?? nil else { return nil }
-        let me = getpid()
-        let executor = KillExecutor(fs: fs, signaller: LinuxSignaller(), clock: SystemClock())
-        for k in 0...mine.components.count {
-            let candidate = CgroupPath(components: Array(mine.components[k...]))
-            guard let dir = try? fs.openGroup(candidate, beneath: root) else { continue }
-            defer { fs.close(dir) }
-            if let pids = try? executor.pidsOfGroup(dir), pids.contains(me) { return candidate }
-        }
-        return nil
     }
 
     /// What the Swift runtime and libc do once, lazily, and would do after

@@ -30,16 +30,6 @@ public struct KillTunables: Equatable, Sendable {
     /// cost of a missed wake-up.
     public var pollSliceMillis: Int32 = 1_000
 
-    /// Groups a subtree walk visits before it gives up (refusing, since a
-    /// protected group could be further down): far above any real node
-    /// (10,000 groups is a big one).
-    public var maximumGroups = 100_000
-
-    /// Nesting a walk follows; the kernel's `cgroup.max.depth` is unlimited
-    /// by default, each level holds one descriptor (the default RLIMIT_NOFILE
-    /// is 1024).
-    public var maximumDepth = 256
-
     public init() {}
 
     public static let standard = KillTunables()

@@ -2,6 +2,7 @@ import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #endif
+import CGWardenActions
 import CGWardenCore
 import CGWardenIO
 import CGWardenPolicy
@@ -74,9 +75,10 @@ public struct SourceOptions: ParsableArguments {
         return check
     }
 
-    /// cgwarden's own cgroup, when the root is the real mount it lives in.
+    /// cgwarden's own cgroup beneath the root, found by its pid in any cgroup
+    /// namespace (OwnCgroupSearch); none in a fixture tree.
     func ownCgroup(_ check: HierarchyCheck, _ reader: ProcReader) -> CgroupPath? {
-        check == .cgroup2 ? (try? reader.cgroup()) ?? nil : nil
+        check == .cgroup2 ? OwnCgroupSearch.locate(root: root).path : nil
     }
 }
 

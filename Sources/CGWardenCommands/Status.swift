@@ -43,8 +43,8 @@ public struct Status: ConsoleCommand {
 
     public func validate() throws {
         if let depth, depth < 0 { throw ValidationError("--depth must be 0 or more, not \(depth)") }
-        if let cgroup, CgroupPath(cgroup) == nil {
-            throw ValidationError("'\(cgroup)' is not a cgroup path below the root (no '.', '..' or empty names)")
+        if let cgroup, case .failure(let problem) = CgroupPath.parse(cgroup) {
+            throw ValidationError("'\(PathText.escape(cgroup))' is not a cgroup path below the root: \(problem)")
         }
     }
 
@@ -82,6 +82,10 @@ public struct Status: ConsoleCommand {
             throw CommandFailure(error.message)
         }
         for problem in walk.problems { console.error("cgwarden: warning: \(problem)") }
+        for cut in walk.cut {
+            console.error("cgwarden: warning: the groups below \(cut) are not listed: their paths would be longer "
+                          + "than \(WalkLimits.maxPathBytes) bytes (their memory counts in \(cut))")
+        }
         if verbose {
             for gone in walk.vanished { console.error("cgwarden: debug: \(gone) vanished during the walk; skipped") }
         }
@@ -97,22 +101,27 @@ public struct Status: ConsoleCommand {
         }
 
         if json {
-            writeJSON(snapshot, processes: processes, to: console)
+            writeJSON(snapshot, processes: processes, walk: walk, to: console)
         } else {
             console.out(StatusView(snapshot: snapshot, top: top, sort: sort, processes: processes).render())
         }
-        return ExitStatus.success
+        // Something not read is said above, and in the status.
+        return walk.problems.isEmpty && walk.cut.isEmpty ? ExitStatus.success : ExitStatus.failure
     }
 
     /// Streams the document one group per line, so that 10,000 groups never
     /// sit in memory as one string.
-    func writeJSON(_ s: Snapshot, processes: [CgroupPath: [ProcessInfo]]?, to console: Console) {
+    func writeJSON(_ s: Snapshot, processes: [CgroupPath: [ProcessInfo]]?, walk: WalkResult, to console: Console) {
         console.out("{\"root\": " + JSON.string(s.root).serialized() + ",\n \"system\": " + s.system.json.serialized()
                     + ",\n \"cgroups\": [")
         for (i, g) in s.cgroups.enumerated() {
             let line = g.json(processes: processes.map { $0[g.path] ?? [] }).serialized()
             console.out((i == 0 ? "\n  " : ",\n  ") + line)
         }
-        console.out("\n]}\n")
+        let problems = walk.problems.map { JSON.object([("cgroup", .string($0.cgroup.description)),
+                                                         ("message", .string($0.description))]) }
+            + walk.cut.map { JSON.object([("cgroup", .string($0.description)),
+                                          ("message", .string("children not listed: paths over \(WalkLimits.maxPathBytes) bytes"))]) }
+        console.out("\n],\n \"problems\": " + JSON.array(problems).serialized() + "}\n")
     }
 }

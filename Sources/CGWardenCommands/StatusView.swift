@@ -109,7 +109,7 @@ public struct StatusView {
 
     /// One aligned row.
     static func row(_ g: CgroupSnapshot, prefix: String, isTop: Bool) -> String {
-        let name = isTop ? printable(g.path.description) : displayName(g)
+        let name = isTop ? g.path.description : displayName(g)
         let folded = fold(prefix)
         let cell = folded + truncate(name, nameWidth - folded.count)
         let m = g.memory
@@ -142,14 +142,7 @@ public struct StatusView {
                 break
             }
         }
-        return printable(g.path.name)
-    }
-
-    /// Control characters (a newline or an escape sequence in a cgroup name)
-    /// would break the rows or the terminal: shown as `?`.
-    static func printable(_ s: String) -> String {
-        guard s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else { return s }
-        return String(String.UnicodeScalarView(s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : $0 }))
+        return g.path.name?.description ?? "/"
     }
 
     /// Non-zero `memory.events` counters, or nil when all are zero.
@@ -161,7 +154,7 @@ public struct StatusView {
     }
 
     static func processText(_ p: ProcessInfo) -> String {
-        "pid " + lpad(String(p.pid), 7) + "  " + pad(truncate(p.command, 15), 15)
+        "pid " + lpad(String(p.pid), 7) + "  " + pad(truncate(PathText.escape(p.command), 15), 15)
             + " rss " + lpad(Units.size(p.rss), 7) + "  oom_score " + lpad(String(p.oomScore), 4)
             + " adj " + String(p.oomScoreAdj)
     }

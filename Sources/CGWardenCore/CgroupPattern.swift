@@ -5,14 +5,22 @@
 ///     /system.slice/*.service     every service directly in system.slice
 ///     /**/session-*.scope         a session scope at any depth
 ///
-/// `*` matches any run of characters within one level (never `/`), `?` one
-/// character, and a component that is exactly `**` matches zero or more levels.
+/// `*` matches any run of bytes within one level (never `/`), `?` one
+/// character (one UTF-8 sequence, or one byte that is not part of one), and a
+/// level that is exactly `**` matches zero or more levels. Names are matched
+/// byte by byte; a name that is not printable is written as `status` shows it
+/// (`\xNN`, `\\`), and `\*`, `\?` stand for a literal `*` and `?`.
 public struct CgroupPattern: Hashable, Sendable, CustomStringConvertible {
     enum Component: Hashable, Sendable {
-        case literal(String)
-        /// The component's UTF-8 bytes, with `*` and `?` as wildcards.
-        case glob([UInt8])
+        case literal([UInt8])
+        case glob([GlobToken])
         case anyDepth
+    }
+
+    enum GlobToken: Hashable, Sendable {
+        case byte(UInt8)
+        case anyRun
+        case oneCharacter
     }
 
     public let text: String
@@ -25,6 +33,7 @@ public struct CgroupPattern: Hashable, Sendable, CustomStringConvertible {
         case dotComponent(String)
         case starStarInsideComponent(String)
         case nul
+        case badEscape(String)
 
         public var description: String {
             switch self {
@@ -34,6 +43,7 @@ public struct CgroupPattern: Hashable, Sendable, CustomStringConvertible {
             case .dotComponent(let c): return "'\(c)' is never the name of a cgroup"
             case .starStarInsideComponent(let c): return "'**' must be a whole level, not part of '\(c)'"
             case .nul: return "the pattern holds a NUL character"
+            case .badEscape(let c): return "in '\(c)': a '\\' must start '\\\\', '\\*', '\\?' or '\\xNN' (two hex digits, not 00 or 2f)"
             }
         }
     }
@@ -44,25 +54,66 @@ public struct CgroupPattern: Hashable, Sendable, CustomStringConvertible {
         guard text.hasPrefix("/") else { return .failure(.notAbsolute) }
         if text.utf8.contains(0) { return .failure(.nul) }
         var comps: [Component] = []
-        let parts = text.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
-        for (i, p) in parts.enumerated() {
-            if p.isEmpty {
+        let bytes = Array(text.utf8)
+        let parts = bytes.dropFirst().split(separator: CgroupPath.slash, omittingEmptySubsequences: false)
+        for (i, part) in parts.enumerated() {
+            let shown = String(decoding: part, as: UTF8.self)
+            if part.isEmpty {
                 // "/" alone is the root; a trailing slash is tolerated.
                 if parts.count == 1 || i == parts.count - 1 { continue }
                 return .failure(.emptyComponent)
             }
-            if p == "." || p == ".." { return .failure(.dotComponent(String(p))) }
-            if p == "**" {
+            if part.elementsEqual("**".utf8) {
                 if comps.last != .anyDepth { comps.append(.anyDepth) }
-            } else if p.contains("**") {
-                return .failure(.starStarInsideComponent(String(p)))
-            } else if p.contains("*") || p.contains("?") {
-                comps.append(.glob(Array(p.utf8)))
+                continue
+            }
+            guard let tokens = tokens(part) else { return .failure(.badEscape(shown)) }
+            var literal: [UInt8] = []
+            var isLiteral = true
+            for (k, t) in tokens.enumerated() {
+                switch t {
+                case .byte(let b): literal.append(b)
+                case .anyRun:
+                    isLiteral = false
+                    if k > 0, tokens[k - 1] == .anyRun { return .failure(.starStarInsideComponent(shown)) }
+                case .oneCharacter: isLiteral = false
+                }
+            }
+            if isLiteral {
+                if literal.contains(0) { return .failure(.nul) }
+                if literal.elementsEqual(".".utf8) || literal.elementsEqual("..".utf8) {
+                    return .failure(.dotComponent(shown))
+                }
+                comps.append(.literal(literal))
             } else {
-                comps.append(.literal(String(p)))
+                comps.append(.glob(tokens))
             }
         }
         return .success(CgroupPattern(text: text, components: comps))
+    }
+
+    /// The tokens of one level; nil on a bad escape.
+    static func tokens(_ part: ArraySlice<UInt8>) -> [GlobToken]? {
+        var out: [GlobToken] = []
+        var i = part.startIndex
+        while i < part.endIndex {
+            switch part[i] {
+            case UInt8(ascii: "*"): out.append(.anyRun); i += 1
+            case UInt8(ascii: "?"): out.append(.oneCharacter); i += 1
+            case PathText.backslash:
+                if i + 1 < part.endIndex, part[i + 1] == UInt8(ascii: "*") || part[i + 1] == UInt8(ascii: "?") {
+                    out.append(.byte(part[i + 1]))
+                    i += 2
+                    continue
+                }
+                guard let (b, n) = PathText.escapeAt(part, i), b != 0, b != CgroupPath.slash else { return nil }
+                out.append(.byte(b))
+                i += n
+            default:
+                out.append(.byte(part[i])); i += 1
+            }
+        }
+        return out
     }
 
     /// A pattern known to be valid (tests, built-in defaults).
@@ -80,54 +131,75 @@ public struct CgroupPattern: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { text }
 
+    /// The one path this pattern matches, when it has no wildcard.
+    public var literalPath: CgroupPath? {
+        var names: [CgroupName] = []
+        for c in components {
+            guard case .literal(let b) = c else { return nil }
+            names.append(CgroupName(bytes: b))
+        }
+        return CgroupPath(names: names)
+    }
+
     public func matches(_ path: CgroupPath) -> Bool {
-        CgroupPattern.match(components[...], path.components[...])
+        let names = path.isRoot ? [] : path.bytes.split(separator: CgroupPath.slash, omittingEmptySubsequences: false)
+        return CgroupPattern.match(components[...], names[...])
     }
 
-    static func match(_ p: ArraySlice<Component>, _ c: ArraySlice<String>) -> Bool {
-        guard let first = p.first else { return c.isEmpty }
-        switch first {
-        case .anyDepth:
-            // Zero levels, or one more level and try again.
-            if match(p.dropFirst(), c) { return true }
-            return !c.isEmpty && match(p, c.dropFirst())
-        case .literal(let name):
-            guard let head = c.first, head == name else { return false }
-            return match(p.dropFirst(), c.dropFirst())
-        case .glob(let g):
-            guard let head = c.first else { return false }
-            var name = head
-            let ok = name.withUTF8 { s in g.withUnsafeBufferPointer { globMatch($0, s) } }
-            guard ok else { return false }
-            return match(p.dropFirst(), c.dropFirst())
+    static func match(_ p: ArraySlice<Component>, _ c: ArraySlice<ArraySlice<UInt8>>) -> Bool {
+        // Iterative over `**`: remember the last one and how many levels it has taken.
+        var pi = p.startIndex, ci = c.startIndex
+        var star: (p: Int, c: Int)? = nil
+        while true {
+            if pi < p.endIndex, case .anyDepth = p[pi] {
+                star = (pi, ci)
+                pi += 1
+                continue
+            }
+            if pi == p.endIndex && ci == c.endIndex { return true }
+            if pi < p.endIndex, ci < c.endIndex, matchLevel(p[pi], c[ci]) {
+                pi += 1; ci += 1
+                continue
+            }
+            // Backtrack: the last `**` takes one more level.
+            guard let s = star, s.c < c.endIndex else { return false }
+            star = (s.p, s.c + 1)
+            pi = s.p + 1
+            ci = s.c + 1
         }
     }
 
-    /// Wildcard match over UTF-8 bytes: `*` any run, `?` one character (one
-    /// whole UTF-8 sequence). Iterative with one backtrack point.
-    static func globMatch(_ g: UnsafeBufferPointer<UInt8>, _ s: UnsafeBufferPointer<UInt8>) -> Bool {
-        let star = UInt8(ascii: "*"), question = UInt8(ascii: "?")
+    static func matchLevel(_ component: Component, _ name: ArraySlice<UInt8>) -> Bool {
+        switch component {
+        case .anyDepth: return false
+        case .literal(let b): return name.elementsEqual(b)
+        case .glob(let g): return globMatch(g, name)
+        }
+    }
+
+    /// Wildcard match over bytes: `*` any run, `?` one character (one whole
+    /// UTF-8 sequence). Iterative with one backtrack point.
+    static func globMatch(_ g: [GlobToken], _ s: ArraySlice<UInt8>) -> Bool {
         func next(_ i: Int) -> Int {
-            var j = i + 1
-            while j < s.count && s[j] & 0xC0 == 0x80 { j += 1 }   // continuation bytes
-            return j
+            if let (_, n) = PathText.decodeScalar(s, at: i) { return i + n }
+            return i + 1
         }
-        var gi = 0, si = 0
-        var starAt = -1, mark = 0
-        while si < s.count {
-            if gi < g.count && g[gi] == question {
+        var gi = 0, si = s.startIndex
+        var starAt = -1, mark = s.startIndex
+        while si < s.endIndex {
+            if gi < g.count, g[gi] == .oneCharacter {
                 gi += 1; si = next(si)
-            } else if gi < g.count && g[gi] == s[si] {
+            } else if gi < g.count, g[gi] == .byte(s[si]) {
                 gi += 1; si += 1
-            } else if gi < g.count && g[gi] == star {
+            } else if gi < g.count, g[gi] == .anyRun {
                 starAt = gi; mark = si; gi += 1
             } else if starAt >= 0 {
-                gi = starAt + 1; mark = next(mark); si = mark
+                gi = starAt + 1; mark += 1; si = mark
             } else {
                 return false
             }
         }
-        while gi < g.count && g[gi] == star { gi += 1 }
+        while gi < g.count && g[gi] == .anyRun { gi += 1 }
         return gi == g.count
     }
 }

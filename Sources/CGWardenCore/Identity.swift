@@ -21,14 +21,18 @@ public struct GroupIdentity: Equatable, Sendable {
     }
 
     public init(path: CgroupPath) {
-        self.unit = GroupIdentity.unit(of: path.name)
+        self.unit = path.name.flatMap(GroupIdentity.unit(of:))
         self.kubernetes = KubernetesIdentity(path: path)
     }
 
-    static let unitSuffixes = [".slice", ".service", ".scope", ".socket", ".mount", ".swap"]
+    static let unitSuffixes: [[UInt8]] = [".slice", ".service", ".scope", ".socket", ".mount", ".swap"].map { Array($0.utf8) }
 
-    static func unit(of name: String) -> String? {
-        for s in unitSuffixes where name.hasSuffix(s) && name.count > s.count { return name }
+    /// systemd unit names are ASCII (systemd escapes everything else as `\xNN`).
+    static func unit(of name: CgroupName) -> String? {
+        guard name.bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
+        for s in unitSuffixes where name.bytes.count > s.count && name.bytes.suffix(s.count).elementsEqual(s) {
+            return name.lossyText
+        }
         return nil
     }
 }
@@ -67,7 +71,9 @@ public struct KubernetesIdentity: Equatable, Sendable {
 
     /// Recognises the layout below the first `kubepods.slice` or `kubepods` component.
     public init?(path: CgroupPath) {
-        let c = path.components
+        // Kubernetes and container runtimes name their groups in ASCII: a name
+        // that is not ASCII is never one of theirs (compared as bytes).
+        let c = path.names.map { $0.bytes.allSatisfy { $0 < 0x80 } ? $0.lossyText : "" }
         guard let base = c.firstIndex(where: { $0 == "kubepods.slice" || $0 == "kubepods" }) else { return nil }
         let systemd = c[base] == "kubepods.slice"
         var rest = c[(base + 1)...]
@@ -123,7 +129,7 @@ public struct KubernetesIdentity: Equatable, Sendable {
         }
         // systemd unit names cannot hold '-' inside a component, so kubelet writes '_'.
         let uid = String(raw.map { $0 == "_" ? "-" : $0 })
-        guard !uid.isEmpty, uid.allSatisfy({ $0.isHexDigit || $0 == "-" }) else { return nil }
+        guard !uid.isEmpty, uid.utf8.allSatisfy({ PathText.hexValue($0) != nil || $0 == UInt8(ascii: "-") }) else { return nil }
         return uid
     }
 }

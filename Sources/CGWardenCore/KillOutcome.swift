@@ -100,8 +100,8 @@ public enum HelperTermination: Equatable, Sendable, CustomStringConvertible {
 
 /// Why a request was not carried out, beyond a refusal.
 public enum HelperFailure: Error, Equatable, Sendable, CustomStringConvertible {
-    /// A system call failed in the helper (`operation` names it and the file).
-    case system(operation: String, errno: Int32)
+    /// A system call failed in the helper (or while naming the group).
+    case system(HelperStepFailure)
     /// The helper died with the request in flight; a new one was started.
     case helperDied(HelperTermination?)
     /// No reply in time; the helper was ended and a new one started.
@@ -116,7 +116,7 @@ public enum HelperFailure: Error, Equatable, Sendable, CustomStringConvertible {
     /// The text, with `errnoText` naming error numbers (strerror, at the edge).
     public func describe(_ errnoText: (Int32) -> String) -> String {
         switch self {
-        case .system(let op, let e): return "\(op): \(errnoText(e))"
+        case .system(let f): return "\(f.operation): \(errnoText(f.errno))"
         case .helperDied(let t?): return "the kill helper died (\(t)) with the request in flight"
         case .helperDied(nil): return "the kill helper died with the request in flight"
         case .timedOut(let ms): return "no reply from the kill helper within \(ms) ms"

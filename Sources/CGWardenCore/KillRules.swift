@@ -27,6 +27,56 @@ public enum HelperRefusal: Equatable, Sendable, CustomStringConvertible {
     /// The helper's root is not a cgroup2 mount: a `cgroup.procs` there is a
     /// plain file whose pids mean nothing, so nothing is killed by it.
     case notCgroup2
+    /// A group below the target could not be seen into (a mount covers it,
+    /// or it could not be listed): a protected group or cgwarden itself could
+    /// be there, and `cgroup.kill` would kill it too.
+    case unseenSubtree(CgroupPath, errno: Int32)
+    /// cgwarden's own cgroup is unknown, and the target's subtree could not
+    /// all be searched for cgwarden's processes.
+    case ownCgroupUnknown
+
+    /// One code per refusal, on the wire and in `kill --json` (`name`).
+    public enum Code: UInt8, CaseIterable, Sendable {
+        case invalidPath = 1, root, ownCgroup, ancestorOfOwn, protected, symlink, crossesMount, notFound,
+             notADirectory, staleID, notCgroup2, unseenSubtree, ownCgroupUnknown
+
+        /// Stable names, for scripts.
+        public var name: String {
+            switch self {
+            case .invalidPath: return "invalid_path"
+            case .root: return "root"
+            case .ownCgroup: return "own_cgroup"
+            case .ancestorOfOwn: return "ancestor_of_own"
+            case .protected: return "protected"
+            case .symlink: return "symlink"
+            case .crossesMount: return "crosses_mount"
+            case .notFound: return "not_found"
+            case .notADirectory: return "not_a_directory"
+            case .staleID: return "stale_id"
+            case .notCgroup2: return "not_cgroup2"
+            case .unseenSubtree: return "unseen_subtree"
+            case .ownCgroupUnknown: return "own_cgroup_unknown"
+            }
+        }
+    }
+
+    public var code: Code {
+        switch self {
+        case .invalidPath: return .invalidPath
+        case .root: return .root
+        case .ownCgroup: return .ownCgroup
+        case .ancestorOfOwn: return .ancestorOfOwn
+        case .protected: return .protected
+        case .symlink: return .symlink
+        case .crossesMount: return .crossesMount
+        case .notFound: return .notFound
+        case .notADirectory: return .notADirectory
+        case .staleID: return .staleID
+        case .notCgroup2: return .notCgroup2
+        case .unseenSubtree: return .unseenSubtree
+        case .ownCgroupUnknown: return .ownCgroupUnknown
+        }
+    }
 
     public var description: String {
         switch self {
@@ -41,6 +91,10 @@ public enum HelperRefusal: Equatable, Sendable, CustomStringConvertible {
         case .notADirectory: return "the path goes through something that is not a directory"
         case .staleID(let e, let f): return "the cgroup was replaced (id \(f), expected \(e))"
         case .notCgroup2: return "the cgroup root is not a cgroup v2 mount"
+        case .unseenSubtree(let p, let e):
+            return "cannot see below \(p) (errno \(e)): a protected group or cgwarden itself could be there"
+        case .ownCgroupUnknown:
+            return "cgwarden's own cgroup is unknown and this subtree could not all be searched for it"
         }
     }
 }
@@ -52,12 +106,12 @@ public enum HelperRefusal: Equatable, Sendable, CustomStringConvertible {
 public struct KillRules: Equatable, Sendable {
     /// Groups never killed, nor any group above them.
     public var protected: [CgroupPattern]
-    /// cgwarden's cgroup in the root's coordinates; nil when it is not beneath the root.
-    public var ownCgroup: CgroupPath?
+    /// cgwarden's cgroup in the root's coordinates.
+    public var own: OwnCgroup
 
-    public init(protected: [CgroupPattern] = [], ownCgroup: CgroupPath?) {
+    public init(protected: [CgroupPattern] = [], own: OwnCgroup) {
         self.protected = protected
-        self.ownCgroup = ownCgroup
+        self.own = own
     }
 
     /// Why `target` may not be killed (checked before anything is opened),
@@ -65,10 +119,21 @@ public struct KillRules: Equatable, Sendable {
     /// cgwarden's cgroup is refused like that cgroup itself.
     public func refusal(forTarget target: CgroupPath) -> HelperRefusal? {
         if target.isRoot { return .root }
-        if let own = ownCgroup, own.isWithin(target) {
-            return own == target ? .ownCgroup(own) : .ancestorOfOwn(own: own)
-        }
+        if let ownPath = own.path, ownPath.isWithin(target) { return ownRefusal(ownPath, target: target) }
         return protection(of: target)
+    }
+
+    /// The refusal for a target that holds cgwarden's cgroup `ownPath`.
+    public func ownRefusal(_ ownPath: CgroupPath, target: CgroupPath) -> HelperRefusal {
+        ownPath == target ? .ownCgroup(ownPath) : .ancestorOfOwn(own: ownPath)
+    }
+
+    /// Why a group found below the target (at `path`, with cgroup id `id`)
+    /// refuses the kill: it is cgwarden's own cgroup (by id: whatever the
+    /// path says, in any cgroup namespace), or it is protected.
+    public func refusal(forDescendant path: CgroupPath, id: UInt64, target: CgroupPath) -> HelperRefusal? {
+        if case .at(let ownPath, let ownID) = own, ownID == id { return .ancestorOfOwn(own: ownPath) }
+        return protection(of: path)
     }
 
     /// The protected pattern `path` matches, as a refusal: asked for the

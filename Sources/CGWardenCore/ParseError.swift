@@ -40,21 +40,23 @@ public struct ParseError: Error, Equatable, Sendable, CustomStringConvertible {
         var s = file
         if let line { s += " line \(line)" }
         s += ": "
-        let what = field.map { "value of '\($0)'" } ?? "value"
+        // Text from the file is shown escaped as names are: a fixture or a
+        // forged file must not write to an operator's terminal.
+        let what = field.map { "value of '\(PathText.escape($0))'" } ?? "value"
         switch reason {
         case .empty: s += "file is empty"
         case .notANumber(let t): s += "\(what) is not a number: \(quoted(t))"
         case .negative(let t): s += "\(what) is negative: \(quoted(t))"
         case .overflow(let t): s += "\(what) does not fit in 64 bits: \(quoted(t))"
         case .malformedLine(let t): s += "malformed line: \(quoted(t))"
-        case .missingKey(let k): s += "missing key '\(k)' (truncated file?)"
-        case .duplicateKey(let k): s += "key '\(k)' appears twice"
+        case .missingKey(let k): s += "missing key '\(PathText.escape(k))' (truncated file?)"
+        case .duplicateKey(let k): s += "key '\(PathText.escape(k))' appears twice"
         }
         return s
     }
 
     private func quoted(_ t: String) -> String {
-        let shown = t.count > 40 ? String(t.prefix(40)) + "…" : t
-        return "\"" + shown + "\""
+        let bytes = Array(t.utf8)
+        return "\"" + PathText.escape(bytes.prefix(40)) + (bytes.count > 40 ? "…" : "") + "\""
     }
 }

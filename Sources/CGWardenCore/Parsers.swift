@@ -208,22 +208,39 @@ public enum Parse {
 
     /// The cgroup v2 path of a process, from `/proc/PID/cgroup`: the `0::` line.
     ///
-    ///     12:memory:/user.slice        (v1 lines on a hybrid host, ignored)
+    ///     12:memory:/user.slice        (v1 lines on a hybrid host, first)
     ///     0::/system.slice/cgwarden.service
     ///
+    /// The kernel prints the path's bytes as they are, and the v2 line comes
+    /// last: the path runs from `0::` to the file's final newline (a name
+    /// may hold anything but `/` and NUL; the kernel refuses newlines in new
+    /// cgroup names, fixture trees need not). A path outside the reader's
+    /// cgroup namespace (`/../x`) is malformed here: not ours to name.
     /// nil when the process is in no v2 hierarchy.
     public static func procCgroup(_ b: Bytes, file: String = "/proc/self/cgroup") throws(ParseError) -> CgroupPath? {
-        var found: CgroupPath?
-        try forEachLine(b) { (number, line) throws(ParseError) in
-            guard line.count >= 3, line[0] == ASCII.zero, line[1] == ASCII.colon, line[2] == ASCII.colon else { return }
-            let raw = text(slice(line, 3, line.count))
-            // A path outside our cgroup namespace shows as "/../x": not ours to name.
-            guard let p = CgroupPath(raw) else {
-                throw ParseError(file: file, line: number, reason: .malformedLine(text(line)))
+        // The start of the v2 line: at the file's start, or after a newline.
+        var start: Int?
+        var line = 1, v2Line = 1
+        for i in 0..<b.count {
+            let atLineStart = i == 0 || b[i - 1] == ASCII.newline
+            if i > 0 && b[i - 1] == ASCII.newline { line += 1 }
+            if atLineStart, i + 2 < b.count, b[i] == ASCII.zero, b[i + 1] == ASCII.colon, b[i + 2] == ASCII.colon {
+                start = i + 3
+                v2Line = line
+                break
             }
-            found = p
         }
-        return found
+        guard let start else { return nil }
+        var end = b.count
+        if end > start && b[end - 1] == ASCII.newline { end -= 1 }
+        let raw = Array(slice(b, start, end))
+        guard raw.first == CgroupPath.slash else {
+            throw ParseError(file: file, line: v2Line, reason: .malformedLine(text(slice(b, start, end))))
+        }
+        switch HelperPath.parse(Array(raw.dropFirst())) {
+        case .success(let p): return p
+        case .failure: throw ParseError(file: file, line: v2Line, reason: .malformedLine(PathText.escape(raw[...])))
+        }
     }
 
     // MARK: lists

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import CShims
+import CGWardenCore
 
 /// A failed system call, with the call and the path it concerned.
 public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -38,7 +39,8 @@ public struct DirectoryEntry: Equatable, Sendable {
     /// `unknown`: the file system did not say (d_type DT_UNKNOWN); opening it
     /// with O_DIRECTORY tells.
     public enum Kind: Sendable { case directory, unknown }
-    public var name: String
+    /// The name's bytes as the kernel lists them.
+    public var name: CgroupName
     /// For a cgroup directory, its cgroup id.
     public var inode: UInt64
     public var kind: Kind
@@ -63,9 +65,11 @@ public struct FileStatus: Equatable, Sendable {
 /// Errors carry the call and errno; the caller fills in the path it knows
 /// (building a path string per file would cost more than the read).
 public protocol FileSystem: Sendable {
-    /// `openat(dir, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC)`; `dir` nil means the
-    /// current directory (for the root of a walk).
-    func openDirectory(_ name: String, in dir: Int32?) throws(SystemError) -> Int32
+    /// `openat(dir, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC)`: a child group.
+    func openDirectory(_ name: CgroupName, in dir: Int32) throws(SystemError) -> Int32
+    /// `openat(AT_FDCWD, path, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC)`: the
+    /// root of a walk, or /proc (configuration, not a tenant's name).
+    func openDirectory(path: String) throws(SystemError) -> Int32
     /// `openat(dir, name, O_RDONLY|O_NOFOLLOW|O_CLOEXEC)`.
     func openFile(_ name: String, in dir: Int32) throws(SystemError) -> Int32
     /// One `pread` from `offset`; returns the byte count (0 at EOF).
@@ -92,8 +96,14 @@ public protocol FileSystem: Sendable {
 public struct LinuxFileSystem: FileSystem {
     public init() {}
 
-    public func openDirectory(_ name: String, in dir: Int32?) throws(SystemError) -> Int32 {
-        let fd = retryEINTR { openat(dir ?? AT_FDCWD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+    public func openDirectory(_ name: CgroupName, in dir: Int32) throws(SystemError) -> Int32 {
+        let fd = name.withCString { n in retryEINTR { openat(dir, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) } }
+        if fd < 0 { throw SystemError(call: "openat", path: "", errno: errno) }
+        return fd
+    }
+
+    public func openDirectory(path: String) throws(SystemError) -> Int32 {
+        let fd = retryEINTR { openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         if fd < 0 { throw SystemError(call: "openat", path: "", errno: errno) }
         return fd
     }
@@ -189,9 +199,10 @@ public func readSubdirectories(_ dir: Int32) throws(SystemError) -> [DirectoryEn
             case Int32(DT_UNKNOWN): kind = .unknown
             default: continue
             }
-            let name = String(cString: namePtr!)
-            if name == "." || name == ".." { continue }
-            out.append(DirectoryEntry(name: name, inode: ino, kind: kind))
+            let length = strlen(namePtr!)
+            let name = UnsafeRawBufferPointer(start: namePtr!, count: length)
+            if name.elementsEqual(".".utf8) || name.elementsEqual("..".utf8) { continue }
+            out.append(DirectoryEntry(name: CgroupName(bytes: Array(name)), inode: ino, kind: kind))
         }
     }
 }

@@ -75,6 +75,9 @@ public struct CgroupReadError: Error, Equatable, Sendable, CustomStringConvertib
     public enum Kind: Equatable, Sendable {
         case system(SystemError)
         case parse(ParseError)
+        /// The group itself could not be opened or examined (not vanished):
+        /// it is missing from the snapshot, and said so.
+        case unread(SystemError)
     }
     public var cgroup: CgroupPath
     public var kind: Kind
@@ -88,6 +91,7 @@ public struct CgroupReadError: Error, Equatable, Sendable, CustomStringConvertib
         switch kind {
         case .system(let e): return "cgroup \(cgroup): \(e)"
         case .parse(let e): return "cgroup \(cgroup): \(e)"
+        case .unread(let e): return "cgroup \(cgroup) not read: \(e)"
         }
     }
 }

@@ -22,7 +22,7 @@ public enum HierarchyCheck: Equatable, Sendable {
     public static func examine(_ root: String, fileSystem fs: FileSystem = LinuxFileSystem()) -> HierarchyCheck {
         let fd: Int32
         do {
-            fd = try fs.openDirectory(root, in: nil)
+            fd = try fs.openDirectory(path: root)
         } catch {
             return .unavailable("cannot open cgroup root \(error.at(root))")
         }
@@ -38,7 +38,7 @@ public enum HierarchyCheck: Equatable, Sendable {
         }
         // No cgroup.controllers: cgroup v1, or hybrid (tmpfs with v1 hierarchies and a v2 one at unified/).
         func isDir(_ name: String) -> Bool {
-            guard let d = try? fs.openDirectory(name, in: fd) else { return false }
+            guard let d = try? fs.openDirectory(CgroupName(name), in: fd) else { return false }
             fs.close(d)
             return true
         }

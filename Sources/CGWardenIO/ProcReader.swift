@@ -27,7 +27,7 @@ public final class ProcReader {
     private func dir() throws(ProcError) -> Int32 {
         if let dirFD { return dirFD }
         do {
-            let fd = try fs.openDirectory(proc, in: nil)
+            let fd = try fs.openDirectory(path: proc)
             dirFD = fd
             return fd
         } catch {

@@ -22,7 +22,7 @@ public final class Sampler {
 
     /// One cgroup's open descriptors between samples.
     final class Node {
-        let name: String
+        let name: CgroupName
         /// Made once: a path per group and sample would be an allocation each.
         let path: CgroupPath
         let dir: Int32
@@ -35,7 +35,7 @@ public final class Sampler {
         var absent: Set<CgroupFile> = []
         var memoryEnabled: Bool?
         var subtreeControl: Int32?
-        var children: [String: Node] = [:]
+        var children: [CgroupName: Node] = [:]
         /// `children` by name, as the last listing left them.
         var ordered: [Node] = []
         /// The inotify watch on this directory, once listed.
@@ -43,7 +43,7 @@ public final class Sampler {
         /// Listed since the watch last reported a change.
         var listed = false
 
-        init(name: String, path: CgroupPath, dir: Int32, inode: UInt64) {
+        init(name: CgroupName, path: CgroupPath, dir: Int32, inode: UInt64) {
             self.name = name
             self.path = path
             self.dir = dir
@@ -68,11 +68,13 @@ public final class Sampler {
 
     /// Descriptors currently held (directories and files).
     public var openDescriptors: Int {
-        func count(_ n: Node) -> Int {
-            1 + n.files.filter { $0 >= 0 }.count + (n.subtreeControl == nil ? 0 : 1)
-                + n.children.values.reduce(0) { $0 + count($1) }
+        var total = 0
+        var stack = top.map { [$0] } ?? []
+        while let n = stack.popLast() {
+            total += 1 + n.files.filter { $0 >= 0 }.count + (n.subtreeControl == nil ? 0 : 1)
+            stack += n.children.values
         }
-        return top.map(count) ?? 0
+        return total
     }
 
     /// One snapshot of `subtree`; same result as `Walker.walk`, cheaper when repeated.
@@ -84,7 +86,7 @@ public final class Sampler {
             if let top { close(top) }
             top = nil
             let (fd, inode, memory) = try openSubtree(subtree, root: root, fs: fs, buffer: buffer)
-            top = Node(name: subtree.name, path: subtree, dir: fd, inode: inode)
+            top = Node(name: subtree.name ?? CgroupName(""), path: subtree, dir: fd, inode: inode)
             topPath = subtree
             topMemory = memory
         }
@@ -96,8 +98,7 @@ public final class Sampler {
                 for w in changed { watched[w]?.listed = false }
             }
         }
-        visit(top!, memoryEnabled: topMemory, depth: 0,
-              maxDepth: min(maxDepth ?? Walker.maxNesting, Walker.maxNesting), fields: fields, into: &result)
+        visit(top!, memoryEnabled: topMemory, maxDepth: maxDepth, fields: fields, into: &result)
         if result.vanished.first == subtree, let t = top {
             close(t)
             top = nil
@@ -109,24 +110,66 @@ public final class Sampler {
     private var topMemory = false
     private var lastCount = 0
 
+    /// Closes `n` and everything below it, without recursion (a chain of
+    /// nodes thousands deep must not exhaust the stack, here or in deinit).
     private func close(_ n: Node) {
-        for c in n.children.values { close(c) }
-        if let w = n.watch {
-            watcher?.unwatch(w)
-            watched[w] = nil
-            n.watch = nil
+        var stack = [n]
+        while let node = stack.popLast() {
+            stack += node.children.values
+            if let w = node.watch {
+                watcher?.unwatch(w)
+                watched[w] = nil
+                node.watch = nil
+            }
+            for fd in node.files where fd >= 0 { fs.close(fd) }
+            if let s = node.subtreeControl { fs.close(s) }
+            node.subtreeControl = nil
+            fs.close(node.dir)
+            node.children = [:]
+            node.ordered = []
+            node.listed = false
+            node.files = [Int32](repeating: -1, count: CgroupFile.allCases.count)
         }
-        for fd in n.files where fd >= 0 { fs.close(fd) }
-        if let s = n.subtreeControl { fs.close(s) }
-        fs.close(n.dir)
-        n.children = [:]
-        n.ordered = []
-        n.files = [Int32](repeating: -1, count: CgroupFile.allCases.count)
     }
 
-    private func visit(_ node: Node, memoryEnabled: Bool, depth: Int, maxDepth: Int,
+    /// A group whose children are being visited.
+    private struct Level {
+        var node: Node
+        var next = 0
+        var childMemory: Bool
+    }
+
+    /// Pre-order over the kept tree, without recursion: the same order and
+    /// result as `Walker.walk`, at any depth.
+    private func visit(_ top: Node, memoryEnabled: Bool, maxDepth: Int?,
                        fields: SnapshotFields, into result: inout WalkResult) {
-        let path = node.path
+        guard read(top, memoryEnabled: memoryEnabled, fields: fields, into: &result) else { return }
+        var levels: [Level] = []
+        if maxDepth.map({ $0 > 0 }) ?? true, let level = enter(top, into: &result) { levels.append(level) }
+        while !levels.isEmpty {
+            let k = levels.count - 1
+            let node = levels[k].node
+            guard levels[k].next < node.ordered.count else {
+                levels.removeLast()
+                continue
+            }
+            let child = node.ordered[levels[k].next]
+            levels[k].next += 1
+            guard read(child, memoryEnabled: levels[k].childMemory, fields: fields, into: &result) else {
+                close(child)
+                node.children[child.name] = nil
+                node.ordered.removeAll { $0 === child }
+                levels[k].next -= 1
+                continue
+            }
+            if maxDepth.map({ levels.count < $0 }) ?? true, let level = enter(child, into: &result) {
+                levels.append(level)
+            }
+        }
+    }
+
+    /// Reads one group; false when it vanished.
+    private func read(_ node: Node, memoryEnabled: Bool, fields: SnapshotFields, into result: inout WalkResult) -> Bool {
         if node.memoryEnabled != memoryEnabled {
             // Enabling the controller creates memory.* files; disabling removes them.
             for f in CgroupFile.allCases where f.name.hasPrefix("memory.") && f != .pressure && node.files[f.index] >= 0 {
@@ -138,28 +181,23 @@ public final class Sampler {
         }
         var access = KeptOpenAccess(node: node, fs: fs, buffer: buffer, keepOpen: keepOpen)
         do {
-            result.cgroups.append(try GroupReader.read(path: path, id: node.inode, memoryEnabled: memoryEnabled,
+            result.cgroups.append(try GroupReader.read(path: node.path, id: node.inode, memoryEnabled: memoryEnabled,
                                                        fields: fields, access: &access, problems: &result.problems))
+            return true
         } catch {
-            result.vanished.append(path)
-            return
+            result.vanished.append(node.path)
+            return false
         }
-        guard depth < maxDepth else { return }
+    }
+
+    /// The level to visit below `node`, after listing it again where it
+    /// changed; nil for a leaf, a cut or a group gone.
+    private func enter(_ node: Node, into result: inout WalkResult) -> Level? {
         if !node.listed {
-            guard relist(node, into: &result) else { return }
+            guard relist(node, into: &result) else { return nil }
         }
-        if node.ordered.isEmpty { return }  // a leaf
-        let childMemory = subtreeHasMemory(node)
-        for child in node.ordered {
-            let before = result.vanished.count
-            visit(child, memoryEnabled: childMemory, depth: depth + 1, maxDepth: maxDepth,
-                  fields: fields, into: &result)
-            if result.vanished.count > before, result.vanished.last == child.path {
-                close(child)
-                node.children[child.name] = nil
-                node.ordered.removeAll { $0 === child }
-            }
-        }
+        if node.ordered.isEmpty { return nil }
+        return Level(node: node, childMemory: subtreeHasMemory(node))
     }
 
     /// Lists a directory again: opens new children, forgets removed or
@@ -178,6 +216,15 @@ public final class Sampler {
             }
             return false
         }
+        let longest = entries.reduce(0) { max($0, $1.name.bytes.count) }
+        if !entries.isEmpty && node.path.bytes.count + 1 + longest > WalkLimits.maxPathBytes {
+            // Children's paths would pass the bound: none is kept (WalkLimits).
+            for c in node.children.values { close(c) }
+            node.children = [:]
+            node.ordered = []
+            result.cut.append(node.path)
+            return true
+        }
         // Without a watch (inotify refused) the directory is listed every time.
         node.listed = node.watch != nil
         if entries.isEmpty && node.children.isEmpty { return true }
@@ -190,17 +237,31 @@ public final class Sampler {
         }
         for entry in entries where node.children[entry.name] == nil {
             let childPath = node.path.appending(entry.name)
-            guard let fd = try? fs.openDirectory(entry.name, in: node.dir) else {
-                result.vanished.append(childPath)
+            let fd: Int32
+            do {
+                fd = try fs.openDirectory(entry.name, in: node.dir)
+            } catch {
+                if error.isVanished {
+                    result.vanished.append(childPath)
+                } else if error.errno != ENOTDIR {
+                    // Out of descriptors, or refused: said, and tried again next time.
+                    result.problems.append(CgroupReadError(cgroup: childPath, kind: .unread(error.at(childPath.description))))
+                    node.listed = false
+                }
                 continue
             }
-            guard let inode = try? fs.status(fd).inode else {
+            let inode: UInt64
+            do {
+                inode = try fs.status(fd).inode
+            } catch {
+                result.problems.append(CgroupReadError(cgroup: childPath, kind: .unread(error.at(childPath.description))))
+                node.listed = false
                 fs.close(fd)
                 continue
             }
             node.children[entry.name] = Node(name: entry.name, path: childPath, dir: fd, inode: inode)
         }
-        node.ordered = node.children.values.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        node.ordered = node.children.values.sorted { $0.name.bytes.lexicographicallyPrecedes($1.name.bytes) }
         return true
     }
 

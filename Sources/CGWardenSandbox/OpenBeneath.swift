@@ -69,9 +69,8 @@ private let beneathResolve: UInt64 =
     cgw_resolve_beneath | cgw_resolve_no_symlinks | cgw_resolve_no_magiclinks | cgw_resolve_no_xdev
 
 private func openat2Beneath(_ directory: Int32, _ path: CgroupPath, flags: Int32) throws(SystemError) -> Int32 {
-    let text = HelperPath.text(path)
     while true {
-        let fd = cgw_openat2(directory, text, UInt64(UInt32(bitPattern: flags)), 0, beneathResolve)
+        let fd = path.withCString { cgw_openat2(directory, $0, UInt64(UInt32(bitPattern: flags)), 0, beneathResolve) }
         if fd >= 0 { return fd }
         if errno != EINTR { throw SystemError(call: "openat2", path: path.description, errno: errno) }
     }
@@ -86,11 +85,12 @@ private func walkBeneath(_ directory: Int32, _ path: CgroupPath, flags: Int32) t
     if !root.isDirectory { throw fail("openBeneath", ENOTDIR) }
     var current = directory   // not ours to close while it is `directory`
     defer { if current != directory { close(current) } }
-    for (i, name) in path.components.enumerated() {
-        let isLast = i == path.components.count - 1
+    let names = path.names
+    for (i, name) in names.enumerated() {
+        let isLast = i == names.count - 1
         let f = isLast ? flags : (cgw_o_path | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC)
         var fd: Int32
-        repeat { fd = openat(current, name, f, 0) } while fd < 0 && errno == EINTR
+        repeat { fd = name.withCString { openat(current, $0, f, 0) } } while fd < 0 && errno == EINTR
         if fd < 0 {
             let e = errno
             // O_DIRECTORY on a symlink says ENOTDIR: openat2 says ELOOP there.
@@ -140,7 +140,7 @@ private struct FileIdentity {
     }
 }
 
-private func isSymlink(_ directory: Int32, _ name: String) -> Bool {
+private func isSymlink(_ directory: Int32, _ name: CgroupName) -> Bool {
     var st = stat()
-    return fstatat(directory, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mode & S_IFMT == S_IFLNK
+    return name.withCString { fstatat(directory, $0, &st, AT_SYMLINK_NOFOLLOW) } == 0 && st.st_mode & S_IFMT == S_IFLNK
 }

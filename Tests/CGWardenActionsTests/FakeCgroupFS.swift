@@ -27,7 +27,7 @@ final class FakeCgroupFS: HelperFileSystem {
         var kind: Kind
         var inode: UInt64
         var uid: UInt32 = 0
-        var children: [String: Node] = [:]
+        var children: [CgroupName: Node] = [:]
         var procs: [Int32] = []
         var memoryCurrent: UInt64? = 0
         var xattrs: [String: [UInt8]] = [:]
@@ -41,13 +41,23 @@ final class FakeCgroupFS: HelperFileSystem {
         /// in after the list was taken, this many times.
         var forkBudget = 0
         var nextPid: Int32 = 50_000
+        weak var parent: Node?
 
         init(_ kind: Kind, inode: UInt64) {
             self.kind = kind
             self.inode = inode
         }
 
-        var subtree: [Node] { [self] + children.values.filter { $0.kind == .group }.flatMap(\.subtree) }
+        /// Without recursion: chains 100,000 deep are part of the tests.
+        var subtree: [Node] {
+            var out: [Node] = []
+            var stack = [self]
+            while let n = stack.popLast() {
+                out.append(n)
+                stack += n.children.values.filter { $0.kind == .group }
+            }
+            return out
+        }
         var populated: Bool { subtree.contains { !$0.procs.isEmpty } }
     }
 
@@ -72,28 +82,46 @@ final class FakeCgroupFS: HelperFileSystem {
     /// Adds a group (parents must exist) and returns it.
     @discardableResult
     func add(_ path: String, _ kind: Kind = .group, procs: [Int32] = [], memory: UInt64? = 0) -> Node {
-        let p = CgroupPath(path)!
+        add(CgroupPath(path)!, kind, procs: procs, memory: memory)
+    }
+
+    @discardableResult
+    func add(_ p: CgroupPath, _ kind: Kind = .group, procs: [Int32] = [], memory: UInt64? = 0) -> Node {
         var parent = root
-        for c in p.components.dropLast() { parent = parent.children[c]! }
+        for c in p.names.dropLast() { parent = parent.children[c]! }
+        return add(p.name!, to: parent, kind, procs: procs, memory: memory)
+    }
+
+    /// Adds a child to `parent` directly (deep chains without a path each).
+    @discardableResult
+    func add(_ name: CgroupName, to parent: Node, _ kind: Kind = .group, procs: [Int32] = [], memory: UInt64? = 0) -> Node {
         nextInode += 1
         let n = Node(kind, inode: nextInode)
         n.procs = procs
         n.memoryCurrent = memory
-        parent.children[p.name] = n
+        n.parent = parent
+        parent.children[name] = n
         return n
     }
 
     func node(_ path: String) -> Node { find(path)! }
 
     func find(_ path: String) -> Node? {
-        CgroupPath(path).flatMap { $0.components.reduce(Optional(root)) { $0?.children[$1] } }
+        guard let p = CgroupPath(path) else { return nil }
+        var n: Node? = root
+        for c in p.names { n = n?.children[c] }
+        return n
     }
 
     func target(_ path: String) -> CgroupTarget { CgroupTarget(path: CgroupPath(path)!, id: node(path).inode) }
 
+    /// The deepest open descriptors at once: a walk must not hold one per level.
+    private(set) var mostOpen = 0
+
     private func fd(for node: Node, file: String? = nil) -> Int32 {
         nextFD += 1
         fds[nextFD] = (node, file)
+        mostOpen = max(mostOpen, fds.count)
         return nextFD
     }
 
@@ -106,12 +134,13 @@ final class FakeCgroupFS: HelperFileSystem {
 
     func openGroup(_ path: CgroupPath, beneath root: Int32) throws(SystemError) -> Int32 {
         var n = try lookup(root).node
-        for (i, c) in path.components.enumerated() {
+        let names = path.names
+        for (i, c) in names.enumerated() {
             guard let next = n.children[c] else { throw SystemError(call: "openat2", path: path.description, errno: ENOENT) }
             switch next.kind {
             case .symlink: throw SystemError(call: "openat2", path: path.description, errno: ELOOP)
             case .mountPoint: throw SystemError(call: "openat2", path: path.description, errno: EXDEV)
-            case .file where i < path.components.count - 1: throw SystemError(call: "openat2", path: path.description, errno: ENOTDIR)
+            case .file where i < names.count - 1: throw SystemError(call: "openat2", path: path.description, errno: ENOTDIR)
             default: n = next
             }
         }
@@ -132,17 +161,23 @@ final class FakeCgroupFS: HelperFileSystem {
         return fd(for: n, file: name)
     }
 
-    func openSubgroup(_ name: String, in dir: Int32) throws(SystemError) -> Int32 {
-        guard let c = try lookup(dir).node.children[name] else { throw SystemError(call: "openat", path: name, errno: ENOENT) }
+    func openParent(_ dir: Int32) throws(SystemError) -> Int32 {
+        let n = try lookup(dir).node
+        return fd(for: n.parent ?? n)
+    }
+
+    func openSubgroup(_ name: CgroupName, in dir: Int32) throws(SystemError) -> Int32 {
+        guard let c = try lookup(dir).node.children[name] else { throw SystemError(call: "openat", path: name.description, errno: ENOENT) }
         switch c.kind {
         case .group: return fd(for: c)
-        case .mountPoint: throw SystemError(call: "openat2", path: name, errno: EXDEV)
-        default: throw SystemError(call: "openat2", path: name, errno: ENOTDIR)
+        case .mountPoint: throw SystemError(call: "openat2", path: name.description, errno: EXDEV)
+        default: throw SystemError(call: "openat2", path: name.description, errno: ENOTDIR)
         }
     }
 
-    func subgroupNames(_ dir: Int32) throws(SystemError) -> [String] {
-        try lookup(dir).node.children.filter { $0.value.kind == .group || $0.value.kind == .mountPoint }.keys.sorted()
+    func subgroupNames(_ dir: Int32) throws(SystemError) -> [CgroupName] {
+        try lookup(dir).node.children.filter { $0.value.kind == .group || $0.value.kind == .mountPoint }.keys
+            .sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
     }
 
     func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
@@ -215,10 +250,12 @@ struct FakeSignaller: ProcessSignaller {
 }
 
 /// A server over a fake tree.
-func fakeServer(_ fs: FakeCgroupFS, own: CgroupPath? = nil, protected: [String] = [], rootIsCgroup2: Bool = true,
-                testHooks: Bool = false, tunables: KillTunables = .standard, forbidden: @escaping () -> Void = {}) -> HelperServer {
+func fakeServer(_ fs: FakeCgroupFS, own: CgroupPath? = nil, ownState: OwnCgroup? = nil, protected: [String] = [],
+                rootIsCgroup2: Bool = true, testHooks: Bool = false, tunables: KillTunables = .standard,
+                forbidden: @escaping () -> Void = {}) -> HelperServer {
     let executor = KillExecutor(fs: fs, signaller: FakeSignaller(fs: fs), clock: fs.clock, tunables: tunables)
-    let info = HelperInfo(pid: 4242, seccomp: true, rootIsCgroup2: rootIsCgroup2, testHooks: testHooks, ownCgroup: own)
-    return HelperServer(root: fs.rootDescriptor(), rules: KillRules(protected: protected.map { CgroupPattern($0) }, ownCgroup: own),
+    let state = ownState ?? own.map { OwnCgroup.at($0, id: fs.find($0.description)?.inode ?? 0) } ?? .outside
+    let info = HelperInfo(pid: 4242, seccomp: true, rootIsCgroup2: rootIsCgroup2, testHooks: testHooks, own: state)
+    return HelperServer(root: fs.rootDescriptor(), rules: KillRules(protected: protected.map { CgroupPattern($0) }, own: state),
                         info: info, fs: fs, executor: executor, forbidden: forbidden)
 }

@@ -16,7 +16,7 @@ import Testing
         for r in requests {
             #expect(try HelperRequest.decode(r.encoded()) == r)
         }
-        #expect(HelperRequest.kill(target, id: 2, timeoutMillis: 5).path == "tenants.slice/a b.slice")
+        #expect(HelperRequest.kill(target, id: 2, timeoutMillis: 5).path == Array("tenants.slice/a b.slice".utf8))
     }
 
     @Test func requestLayoutIsFixed() {
@@ -63,11 +63,11 @@ import Testing
 
     @Test func oversizeRequest() {
         let path = String(repeating: "a/", count: 2100) + "b"
-        let b = HelperRequest(requestID: 1, action: .check, path: path, cgroupID: 1).encoded()
+        let b = HelperRequest(requestID: 1, action: .check, path: Array(path.utf8), cgroupID: 1).encoded()
         #expect(b.count > HelperWire.maxRequestSize)
         #expect(decodeError(b)?.kind == .oversize)
         // A length field over PATH_MAX - 1, in a packet that fits, is malformed.
-        var w = HelperRequest(requestID: 1, action: .check, path: "", cgroupID: 1).encoded()
+        var w = HelperRequest(requestID: 1, action: .check, path: Array("".utf8), cgroupID: 1).encoded()
         w.removeLast(2)
         w += [UInt8((HelperPath.maxLength + 1) & 0xff), UInt8((HelperPath.maxLength + 1) >> 8)] + [UInt8](repeating: 120, count: 100)
         #expect(decodeError(w)?.kind == .malformed)
@@ -86,33 +86,43 @@ import Testing
 
     @Test func fieldsMustFitTheAction() {
         func malformed(_ r: HelperRequest) -> Bool { decodeError(r.encoded())?.kind == .malformed }
-        #expect(malformed(HelperRequest(requestID: 1, action: .kill, path: "a", cgroupID: 0, timeoutMillis: 10)))
-        #expect(malformed(HelperRequest(requestID: 1, action: .kill, path: "a", cgroupID: 3, timeoutMillis: 0)))
-        #expect(malformed(HelperRequest(requestID: 1, action: .kill, path: "a", cgroupID: 3, timeoutMillis: HelperWire.maxTimeoutMillis + 1)))
-        #expect(malformed(HelperRequest(requestID: 1, action: .check, path: "a", cgroupID: 3, timeoutMillis: 10)))
-        #expect(malformed(HelperRequest(requestID: 1, action: .check, path: "a", cgroupID: 3, forceFallback: true)))
-        #expect(malformed(HelperRequest(requestID: 1, action: .ping, path: "a")))
+        #expect(malformed(HelperRequest(requestID: 1, action: .kill, path: Array("a".utf8), cgroupID: 0, timeoutMillis: 10)))
+        #expect(malformed(HelperRequest(requestID: 1, action: .kill, path: Array("a".utf8), cgroupID: 3, timeoutMillis: 0)))
+        #expect(malformed(HelperRequest(requestID: 1, action: .kill, path: Array("a".utf8), cgroupID: 3, timeoutMillis: HelperWire.maxTimeoutMillis + 1)))
+        #expect(malformed(HelperRequest(requestID: 1, action: .check, path: Array("a".utf8), cgroupID: 3, timeoutMillis: 10)))
+        #expect(malformed(HelperRequest(requestID: 1, action: .check, path: Array("a".utf8), cgroupID: 3, forceFallback: true)))
+        #expect(malformed(HelperRequest(requestID: 1, action: .ping, path: Array("a".utf8))))
         #expect(malformed(HelperRequest(requestID: 1, action: .ping, cgroupID: 3)))
-        #expect(malformed(HelperRequest(requestID: 1, action: .attributes, path: "a\u{0}b", cgroupID: 3)))
+        #expect(malformed(HelperRequest(requestID: 1, action: .attributes, path: Array("a\u{0}b".utf8), cgroupID: 3)))
         var flags = HelperRequest.kill(target, id: 1, timeoutMillis: 10).encoded()
         flags[2] = 2
         #expect(decodeError(flags)?.kind == .malformed)
-        var notUTF8 = HelperRequest(requestID: 1, action: .check, path: "ab", cgroupID: 3).encoded()
+        // A name is any bytes but NUL and '/': not UTF-8 is fine on the wire.
+        var notUTF8 = HelperRequest(requestID: 1, action: .check, path: Array("ab".utf8), cgroupID: 3).encoded()
         notUTF8[notUTF8.count - 1] = 0xff
-        #expect(decodeError(notUTF8)?.kind == .malformed)
+        #expect((try? HelperRequest.decode(notUTF8))?.path == [UInt8(ascii: "a"), 0xff])
     }
 
+    /// A path of 4,095 bytes: 16 names of 255 bytes and their slashes.
+    let longPath = CgroupPath(names: (0..<16).map { _ in CgroupName(String(repeating: "n", count: 255)) })
+
     @Test func repliesRoundTrip() throws {
+        #expect(longPath.bytes.count == HelperPath.maxLength)
         let report = KillReport(method: .freezeAndSignal, fallbackReason: .forced, rounds: 3, signalled: 1000,
                                 remaining: 0, durationNanos: 123_456_789, memoryBefore: 1 << 30, memoryAfter: nil)
         let replies: [HelperReply] = [
-            .pong(HelperInfo(pid: 77, seccomp: true, rootIsCgroup2: true, testHooks: false, ownCgroup: CgroupPath("/system.slice/cgwarden.service"))),
-            .pong(HelperInfo(pid: 78, seccomp: true, rootIsCgroup2: false, testHooks: true, ownCgroup: nil)),
-            .pong(HelperInfo(pid: 79, seccomp: false, rootIsCgroup2: true, testHooks: false, ownCgroup: .root)),
+            .pong(HelperInfo(pid: 77, seccomp: true, rootIsCgroup2: true, testHooks: false,
+                             own: .at(CgroupPath("/system.slice/cgwarden.service")!, id: 9))),
+            .pong(HelperInfo(pid: 78, seccomp: true, rootIsCgroup2: false, testHooks: true, own: .outside)),
+            .pong(HelperInfo(pid: 79, seccomp: false, rootIsCgroup2: true, testHooks: false, own: .at(.root, id: 1))),
+            .pong(HelperInfo(pid: 80, seccomp: true, rootIsCgroup2: true, testHooks: false, own: .unknown)),
             .killed(KillReport(method: .cgroupKill, durationNanos: 5, memoryBefore: 4096, memoryAfter: 0)),
             .incomplete(report),
             .checked(CheckReport(processes: 21, groups: 3, memoryCurrent: nil)),
-            .failed(operation: "write cgroup.kill", errno: 13),
+            .failed(HelperStepFailure(.writeKill, errno: 13)),
+            .failed(HelperStepFailure(.readAttribute, detail: "user.oomd_avoid", errno: 61)),
+            // A failure names its group whatever the length of its path.
+            .failed(HelperStepFailure(.walkSubtree, path: longPath, errno: 40)),
             .attributes(CgroupAttributes(ownerUID: 1000, values: ["user.oomd_avoid": "1", "trusted.oomd_prefer": "yes"])),
             .attributes(CgroupAttributes(ownerUID: 0, values: [:])),
             .error(WireError(.oversize, "request of 9000 bytes", requestID: 31)),
@@ -125,8 +135,11 @@ import Testing
         let refusals: [HelperRefusal] = [
             .invalidPath(.dotDot), .root, .ownCgroup(CgroupPath("/a")!), .ancestorOfOwn(own: CgroupPath("/a/b")!),
             .protected(CgroupPath("/k/x")!, pattern: "/k/**"), .symlink, .crossesMount, .notFound, .notADirectory,
-            .staleID(expected: 5, found: 6), .notCgroup2,
+            .staleID(expected: 5, found: 6), .notCgroup2, .unseenSubtree(CgroupPath("/a/mnt")!, errno: 18),
+            .ownCgroupUnknown, .ownCgroup(longPath), .protected(longPath, pattern: "/" + String(repeating: "p", count: 4000)),
+            .protected(CgroupPath(names: [CgroupName(bytes: [0xff, 0x1b, 0x5b])]), pattern: "/\\xff*"),
         ]
+        #expect(Set(refusals.map(\.code)) == Set(HelperRefusal.Code.allCases))
         for r in refusals {
             #expect(try HelperReply.decode(HelperReply.refused(r).encoded(requestID: 1)).reply == .refused(r))
         }
@@ -145,7 +158,7 @@ import Testing
         #expect(throws: WireError.self) { try HelperReply.decode(reason) }
         // An attribute name outside the four the helper reads.
         var w = WireWriter()
-        w.u8(1); w.u8(7); w.u16(0); w.u32(1); w.u32(0); w.u8(1); w.string("security.selinux"); w.string("x")
+        w.u8(1); w.u8(7); w.u16(0); w.u32(1); w.u32(0); w.u8(1); w.string("security.selinux", limit: 64); w.string("x", limit: 64)
         #expect(throws: WireError.self) { try HelperReply.decode(w.bytes) }
         #expect(throws: WireError.self) { try HelperReply.decode(HelperReply.refused(.root).encoded(requestID: 1) + [0]) }
     }
@@ -178,7 +191,7 @@ import Testing
 }
 
 @Suite struct HelperPathTests {
-    func parse(_ s: String) -> Result<CgroupPath, PathProblem> { HelperPath.parse(s) }
+    func parse(_ s: String) -> Result<CgroupPath, PathProblem> { HelperPath.parse(Array(s.utf8)) }
 
     @Test func validPaths() {
         #expect(parse("") == .success(.root))
@@ -206,14 +219,14 @@ import Testing
     }
 
     @Test func operatorPaths() {
-        #expect(HelperPath.parseOperatorPath("/") == .success(.root))
-        #expect(HelperPath.parseOperatorPath("/a/b") == .success(CgroupPath("/a/b")!))
-        #expect(HelperPath.parseOperatorPath("a/b/") == .success(CgroupPath("/a/b")!))
-        #expect(HelperPath.parseOperatorPath("//etc") == .failure(.absolute))
-        #expect(HelperPath.parseOperatorPath("/a/../b") == .failure(.dotDot))
-        #expect(HelperPath.parseOperatorPath("/a//") == .failure(.emptyComponent))
-        #expect(HelperPath.text(CgroupPath("/a/b")!) == "a/b")
-        #expect(HelperPath.text(.root) == "")
+        #expect(CgroupPath.parse("/") == .success(.root))
+        #expect(CgroupPath.parse("/a/b") == .success(CgroupPath(components: ["a", "b"])))
+        #expect(CgroupPath.parse("a/b/") == .success(CgroupPath(components: ["a", "b"])))
+        #expect(CgroupPath.parse("//etc") == .failure(.absolute))
+        #expect(CgroupPath.parse("/a/../b") == .failure(.dotDot))
+        #expect(CgroupPath.parse("/a//") == .failure(.emptyComponent))
+        #expect(HelperPath.bytes(CgroupPath("/a/b")!) == Array("a/b".utf8))
+        #expect(HelperPath.bytes(.root) == [])
     }
 }
 
@@ -222,7 +235,7 @@ import Testing
     func p(_ s: String) -> CgroupPath { CgroupPath(s)! }
 
     @Test func rootOwnAndAncestors() {
-        let rules = KillRules(protected: [], ownCgroup: own)
+        let rules = KillRules(protected: [], own: .at(own, id: 50))
         #expect(rules.refusal(forTarget: .root) == .root)
         #expect(rules.refusal(forTarget: own) == .ownCgroup(own))
         #expect(rules.refusal(forTarget: p("/system.slice")) == .ancestorOfOwn(own: own))
@@ -232,15 +245,15 @@ import Testing
         // Below our own cgroup: not an ancestor, not us (a sub-cgroup cgwarden does not live in).
         #expect(rules.refusal(forTarget: p("/system.slice/cgwarden.service/child")) == nil)
         // cgwarden in the root cgroup: only the root is refused for that reason.
-        let atRoot = KillRules(protected: [], ownCgroup: .root)
+        let atRoot = KillRules(protected: [], own: .at(.root, id: 1))
         #expect(atRoot.refusal(forTarget: .root) == .root)
         #expect(atRoot.refusal(forTarget: p("/a")) == nil)
-        #expect(KillRules(protected: [], ownCgroup: nil).refusal(forTarget: p("/a")) == nil)
+        #expect(KillRules(protected: [], own: .outside).refusal(forTarget: p("/a")) == nil)
     }
 
     @Test func protectedPatterns() {
         let rules = KillRules(protected: [CgroupPattern("/kubepods.slice/**/critical-*.scope"), CgroupPattern("/init.scope")],
-                              ownCgroup: nil)
+                              own: .outside)
         #expect(rules.refusal(forTarget: p("/init.scope")) == .protected(p("/init.scope"), pattern: "/init.scope"))
         #expect(rules.refusal(forTarget: p("/kubepods.slice/a/critical-db.scope"))
                 == .protected(p("/kubepods.slice/a/critical-db.scope"), pattern: "/kubepods.slice/**/critical-*.scope"))

@@ -148,7 +148,7 @@ import CGWardenTestSupport
         let names = ["with space", "ünïcödé.slice", "tab\there", "new\nline", "-dash", "a.b.c", String(repeating: "x", count: 255)]
         for n in names { t.add("/" + n) }
         let r = try Walker(root: t.root).walk(fields: .status)
-        #expect(Set(r.cgroups.dropFirst().map(\.path.name)) == Set(names))
+        #expect(Set(r.cgroups.dropFirst().compactMap(\.path.name)) == Set(names.map(CgroupName.init)))
         #expect(r.problems.isEmpty)
     }
 
@@ -177,7 +177,7 @@ import CGWardenTestSupport
         writeFile(outside.path + "/evil/memory.current", "1\n")
         symlink(outside.path + "/evil", t.root + "/tenants.slice/link")
         let r = try Walker(root: t.root).walk(fields: .status)
-        #expect(!r.cgroups.contains { $0.path.name == "link" })
+        #expect(!r.cgroups.contains { $0.path.name == CgroupName("link") })
         // Nor is a symlinked subtree argument.
         #expect(throws: WalkError.self) { try Walker(root: t.root).walk(subtree: CgroupPath("/tenants.slice/link")!, fields: .status) }
     }
@@ -190,8 +190,13 @@ final class CountingFileSystem: FileSystem, @unchecked Sendable {
     private(set) var open = 0
     private(set) var opened = 0
 
-    func openDirectory(_ name: String, in dir: Int32?) throws(SystemError) -> Int32 {
+    func openDirectory(_ name: CgroupName, in dir: Int32) throws(SystemError) -> Int32 {
         let fd = try real.openDirectory(name, in: dir)
+        open += 1; opened += 1
+        return fd
+    }
+    func openDirectory(path: String) throws(SystemError) -> Int32 {
+        let fd = try real.openDirectory(path: path)
         open += 1; opened += 1
         return fd
     }
@@ -233,11 +238,12 @@ final class VanishingFileSystem: FileSystem, @unchecked Sendable {
 
     var gone: Bool { filesRead >= filesBeforeVanishing }
 
-    func openDirectory(_ name: String, in dir: Int32?) throws(SystemError) -> Int32 {
+    func openDirectory(_ name: CgroupName, in dir: Int32) throws(SystemError) -> Int32 {
         let fd = try real.openDirectory(name, in: dir)
-        if name == directory { doomed.insert(fd) }
+        if name == CgroupName(directory) { doomed.insert(fd) }
         return fd
     }
+    func openDirectory(path: String) throws(SystemError) -> Int32 { try real.openDirectory(path: path) }
 
     func openFile(_ name: String, in dir: Int32) throws(SystemError) -> Int32 {
         if doomed.contains(dir) && gone { throw SystemError(call: "openat", path: "", errno: ENOENT) }

@@ -17,11 +17,11 @@ func childGuard(_ extra: String = "", top: String = "") throws -> Config {
 }
 
 func order(_ d: Decision) -> [String] {
-    d.guards[0].candidates.filter { $0.excluded == nil }.map(\.path.name)
+    d.guards[0].candidates.filter { $0.excluded == nil }.map { $0.path.name?.description ?? "/" }
 }
 
 func exclusion(_ d: Decision, _ name: String) -> String? {
-    d.guards[0].candidates.first { $0.path.name == name }?.excluded
+    d.guards[0].candidates.first { $0.path.name == CgroupName(name) }?.excluded
 }
 
 @Suite struct RankingTests {

@@ -156,12 +156,12 @@ struct KillKernelTests {
         let v = try sleepers(g.dir + "/victims", 3)
         let helper = try killHelper()
         let t = try target(g, "victims")
-        let rel = HelperPath.text(t.path)
+        let rel = String(decoding: t.path.bytes, as: UTF8.self)
         for (path, expected) in [(rel + "/../victims", HelperRefusal.invalidPath(.dotDot)),
                                  ("../" + rel, .invalidPath(.dotDot)),
                                  (KernelEnvironment.cgroupRoot + "/" + rel, .invalidPath(.absolute)),
                                  ("/" + rel, .invalidPath(.absolute))] {
-            let r = helper.exchangeRaw(HelperRequest(requestID: 1, action: .kill, path: path, cgroupID: t.id, timeoutMillis: 1000).encoded())
+            let r = helper.exchangeRaw(HelperRequest(requestID: 1, action: .kill, path: Array(path.utf8), cgroupID: t.id, timeoutMillis: 1000).encoded())
             guard case .success((_, let reply)) = r else { Issue.record("\(path): \(r)"); continue }
             #expect(reply == .refused(expected), "\(path)")
         }
@@ -185,7 +185,7 @@ struct KillKernelTests {
         let t = try target(g, "victims")
         let helper = try killHelper(root: fixture.path)
         for path in ["evil", "dir/up/victims"] {
-            let r = helper.exchangeRaw(HelperRequest(requestID: 1, action: .kill, path: path, cgroupID: t.id, timeoutMillis: 1000).encoded())
+            let r = helper.exchangeRaw(HelperRequest(requestID: 1, action: .kill, path: Array(path.utf8), cgroupID: t.id, timeoutMillis: 1000).encoded())
             guard case .success((_, let reply)) = r else { Issue.record("\(path): \(r)"); continue }
             #expect(reply == .refused(.symlink), "\(path)")
         }

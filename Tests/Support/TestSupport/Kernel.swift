@@ -115,24 +115,63 @@ public final class TestCgroup: @unchecked Sendable {
 /// Kills a group's processes (cgroup.kill), waits until it is empty, removes it bottom-up.
 public func removeGroup(_ dir: String) {
     precondition(dir.hasPrefix(KernelEnvironment.cgroupRoot + "/cgw-test-"), "refusing to remove \(dir)")
+    removeGroup(bytes: Array(dir.utf8))
+}
+
+/// The same by the path's bytes: test groups have names that are not UTF-8.
+func removeGroup(bytes dir: [UInt8]) {
+    func c(_ b: [UInt8]) -> [CChar] { b.map { CChar(bitPattern: $0) } + [0] }
     var st = stat()
-    guard stat(dir, &st) == 0 else { return }
-    if let fd = Optional(open(dir + "/cgroup.kill", O_WRONLY | O_CLOEXEC)), fd >= 0 {
-        _ = Glibc.write(fd, "1", 1)
-        close(fd)
+    guard stat(c(dir), &st) == 0 else { return }
+    let kill = open(c(dir + Array("/cgroup.kill".utf8)), O_WRONLY | O_CLOEXEC)
+    if kill >= 0 {
+        _ = Glibc.write(kill, "1", 1)
+        close(kill)
     }
-    _ = waitUntil(seconds: 10) { readFile(dir + "/cgroup.events")?.contains("populated 0") ?? true }
-    if let d = opendir(dir) {
-        var children: [String] = []
+    _ = waitUntil(seconds: 10) { readFile(bytes: dir + Array("/cgroup.events".utf8))?.contains("populated 0") ?? true }
+    if let d = opendir(c(dir)) {
+        var children: [[UInt8]] = []
         while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if e.pointee.d_type == UInt8(DT_DIR), name != ".", name != ".." { children.append(name) }
+            let name = withUnsafeBytes(of: e.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            if e.pointee.d_type == UInt8(DT_DIR), name != [0x2e], name != [0x2e, 0x2e] { children.append(name) }
         }
         closedir(d)
-        for c in children { removeGroup(dir + "/" + c) }
+        for child in children { removeGroup(bytes: dir + [0x2f] + child) }
     }
     // A group whose last process just died may need a moment before rmdir succeeds.
-    _ = waitUntil(seconds: 5) { rmdir(dir) == 0 || errno == ENOENT }
+    _ = waitUntil(seconds: 5) { rmdir(c(dir)) == 0 || errno == ENOENT }
+}
+
+/// A small file read by the bytes of its path.
+public func readFile(bytes path: [UInt8]) -> String? {
+    let fd = open(path.map { CChar(bitPattern: $0) } + [0], O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var buf = [UInt8](repeating: 0, count: 65536)
+    let n = Glibc.read(fd, &buf, buf.count)
+    return n < 0 ? nil : String(decoding: buf[0..<n], as: UTF8.self)
+}
+
+/// Writes `value` to a file named by the bytes of its path (a cgroup file).
+public func writeFile(bytes path: [UInt8], _ value: String) throws {
+    let fd = open(path.map { CChar(bitPattern: $0) } + [0], O_WRONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw KernelTestError("open \(shownBytes(path)): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    guard value.withCString({ Glibc.write(fd, $0, strlen($0)) }) >= 0 else {
+        throw KernelTestError("write to \(shownBytes(path)): \(String(cString: strerror(errno)))")
+    }
+}
+
+/// Makes a directory named by the bytes of its path.
+public func makeDirectory(bytes path: [UInt8]) throws {
+    guard mkdir(path.map { CChar(bitPattern: $0) } + [0], 0o755) == 0 else {
+        throw KernelTestError("mkdir \(shownBytes(path)): \(String(cString: strerror(errno)))")
+    }
+}
+
+/// Non-printable bytes as \xNN (test messages only).
+private func shownBytes(_ b: [UInt8]) -> String {
+    b.map { $0 >= 0x20 && $0 < 0x7f ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16) }.joined()
 }
 
 /// Polls `condition` every 20 ms until it holds or `seconds` pass.

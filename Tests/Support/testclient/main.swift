@@ -29,7 +29,7 @@ while !args.isEmpty {
 }
 guard getenv("IN_CGROUP2_VM").map({ String(cString: $0) }) == "1" else { fail("runs only in the cgroup v2 test VM") }
 guard let cgwarden = options["cgwarden"], let targetText = options["target"],
-      case .success(let targetPath) = HelperPath.parseOperatorPath(targetText) else {
+      case .success(let targetPath) = CgroupPath.parse(targetText) else {
     fail("usage: --cgwarden PATH --target CGROUP [--root DIR] [--user U] [--group G]")
 }
 let root = options["root"] ?? "/sys/fs/cgroup"
