@@ -25,6 +25,16 @@ import Testing
         #expect(back == s)
     }
 
+    @Test func namesThatAreNotUTF8RoundTripThroughARecording() throws {
+        var s = sample(1_000)
+        let odd = CgroupPath(names: [CgroupName("tenants.slice"), CgroupName(bytes: [0xff, 0x1b, 0x5c] + Array("\u{301}".utf8))])
+        s.cgroups.append(CgroupSnapshot(path: odd, id: 96))
+        let text = s.recordJSON.serialized()
+        #expect(!text.unicodeScalars.contains { $0.value == 0x1b })
+        let back = try Snapshot(json: try JSON.parse(text))
+        #expect(back.cgroups.last?.path == odd)
+    }
+
     @Test func aRecordingReadsBack() throws {
         let text = Recording.header(root: "/sys/fs/cgroup", intervalNanos: 1_000_000_000).serialized() + "\n"
             + sample(1_000).recordJSON.serialized() + "\n" + sample(2_000).recordJSON.serialized() + "\n"

@@ -189,20 +189,25 @@ final class CountingFileSystem: FileSystem, @unchecked Sendable {
     let real = LinuxFileSystem()
     private(set) var open = 0
     private(set) var opened = 0
+    /// The most descriptors open at once.
+    private(set) var mostOpen = 0
 
     func openDirectory(_ name: CgroupName, in dir: Int32) throws(SystemError) -> Int32 {
         let fd = try real.openDirectory(name, in: dir)
         open += 1; opened += 1
+        mostOpen = max(mostOpen, open)
         return fd
     }
     func openDirectory(path: String) throws(SystemError) -> Int32 {
         let fd = try real.openDirectory(path: path)
         open += 1; opened += 1
+        mostOpen = max(mostOpen, open)
         return fd
     }
     func openFile(_ name: String, in dir: Int32) throws(SystemError) -> Int32 {
         let fd = try real.openFile(name, in: dir)
         open += 1; opened += 1
+        mostOpen = max(mostOpen, open)
         return fd
     }
     func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int) throws(SystemError) -> Int {
@@ -271,6 +276,72 @@ final class VanishingFileSystem: FileSystem, @unchecked Sendable {
         return try real.subdirectories(dir)
     }
 
+    func status(_ fd: Int32) throws(SystemError) -> FileStatus { try real.status(fd) }
+    func fileSystemType(_ fd: Int32) throws(SystemError) -> Int64 { try real.fileSystemType(fd) }
+    func extendedAttribute(_ fd: Int32, _ name: String) throws(SystemError) -> String? { try real.extendedAttribute(fd, name) }
+}
+
+@Suite struct HostileTreeWalkTests {
+    @Test func aTreeDeeperThanTheOldBoundIsWalkedWithFewDescriptors() throws {
+        let t = FixtureTree()
+        var path = ""
+        for _ in 0..<400 {
+            path += "/n"
+            t.add(path)
+        }
+        let counting = CountingFileSystem()
+        let walk = try Walker(root: t.root, fileSystem: counting).walk(fields: .status)
+        #expect(walk.cgroups.count == 401 && walk.problems.isEmpty && walk.cut.isEmpty)
+        #expect(counting.mostOpen <= 4, "\(counting.mostOpen) descriptors at once")
+        #expect(counting.open == 0)
+        // The sampler reads the same tree the same way (one descriptor per group is its design).
+        let sampled = try Sampler(root: t.root, watcher: nil).sample(fields: .status)
+        #expect(sampled.cgroups.map(\.path) == walk.cgroups.map(\.path))
+        // Depth limits still apply where asked.
+        #expect(try Walker(root: t.root).walk(maxDepth: 10, fields: .status).cgroups.count == 11)
+    }
+
+    @Test func aGroupThatCannotBeOpenedIsReportedNotDropped() throws {
+        let t = FixtureTree()
+        t.add("/a.slice")
+        t.add("/b.slice")
+        t.add("/b.slice/child")
+        let fs = RefusingFileSystem(refused: CgroupName("b.slice"))
+        let walk = try Walker(root: t.root, fileSystem: fs).walk(fields: .status)
+        #expect(walk.cgroups.map(\.path.description) == ["/", "/a.slice"])
+        #expect(walk.problems.map(\.description) == ["cgroup /b.slice not read: /b.slice: Too many open files (openat)"])
+        let sampled = try Sampler(root: t.root, fileSystem: fs, watcher: nil).sample(fields: .status)
+        #expect(sampled.problems.map(\.description) == walk.problems.map(\.description))
+    }
+
+    @Test func namesThatAreNotUTF8AreWalked() throws {
+        let t = FixtureTree()
+        t.add("/t")
+        t.add(bytes: [0xff, 0xfe], below: "/t", procs: [7])
+        let walk = try Walker(root: t.root).walk(fields: .status)
+        let odd = CgroupPath(names: [CgroupName("t"), CgroupName(bytes: [0xff, 0xfe])])
+        #expect(walk.cgroups.map(\.path).contains(odd))
+        #expect(walk.cgroups.first { $0.path == odd }?.nrProcs == 1)
+        #expect(try Walker(root: t.root).walk(subtree: odd, fields: .status).cgroups.count == 1)
+    }
+}
+
+/// Refuses to open one group (as with EMFILE), passing everything else through.
+final class RefusingFileSystem: FileSystem, @unchecked Sendable {
+    let real = LinuxFileSystem()
+    let refused: CgroupName
+    init(refused: CgroupName) { self.refused = refused }
+    func openDirectory(_ name: CgroupName, in dir: Int32) throws(SystemError) -> Int32 {
+        if name == refused { throw SystemError(call: "openat", path: "", errno: EMFILE) }
+        return try real.openDirectory(name, in: dir)
+    }
+    func openDirectory(path: String) throws(SystemError) -> Int32 { try real.openDirectory(path: path) }
+    func openFile(_ name: String, in dir: Int32) throws(SystemError) -> Int32 { try real.openFile(name, in: dir) }
+    func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int) throws(SystemError) -> Int {
+        try real.pread(fd, into: buffer, offset: offset)
+    }
+    func close(_ fd: Int32) { real.close(fd) }
+    func subdirectories(_ dir: Int32) throws(SystemError) -> [DirectoryEntry] { try real.subdirectories(dir) }
     func status(_ fd: Int32) throws(SystemError) -> FileStatus { try real.status(fd) }
     func fileSystemType(_ fd: Int32) throws(SystemError) -> Int64 { try real.fileSystemType(fd) }
     func extendedAttribute(_ fd: Int32, _ name: String) throws(SystemError) -> String? { try real.extendedAttribute(fd, name) }

@@ -17,23 +17,42 @@ public final class TempDir: @unchecked Sendable {
 }
 
 /// Removes a directory tree (test fixtures only: refuses anything outside /tmp).
+/// Names are handled as bytes: fixtures have names that are not UTF-8.
 public func removeTree(_ path: String) {
     precondition(path.hasPrefix("/tmp/"), "refusing to remove \(path)")
+    removeTree(bytes: Array(path.utf8))
+}
+
+private func removeTree(bytes path: [UInt8]) {
+    let c = path.map { CChar(bitPattern: $0) } + [0]
     var st = stat()
-    guard lstat(path, &st) == 0 else { return }
-    if st.st_mode & S_IFMT == S_IFDIR {
-        if let d = opendir(path) {
-            while let e = readdir(d) {
-                let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-                if name == "." || name == ".." { continue }
-                removeTree(path + "/" + name)
-            }
-            closedir(d)
-        }
-        rmdir(path)
-    } else {
-        unlink(path)
+    guard lstat(c, &st) == 0 else { return }
+    guard st.st_mode & S_IFMT == S_IFDIR else { unlink(c); return }
+    let fd = open(c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+    if fd >= 0 { removeContents(fd) }
+    rmdir(c)
+}
+
+/// Empties the directory `fd` (and closes it), relative to descriptors:
+/// fixtures may be deeper than PATH_MAX.
+private func removeContents(_ fd: Int32) {
+    guard let d = fdopendir(fd) else { close(fd); return }
+    var entries: [([CChar], Bool)] = []
+    while let e = readdir(d) {
+        let name = withUnsafeBytes(of: e.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+        if name == [0x2e] || name == [0x2e, 0x2e] { continue }
+        entries.append((name.map { CChar(bitPattern: $0) } + [0], e.pointee.d_type == UInt8(DT_DIR)))
     }
+    for (name, isDir) in entries {
+        if isDir {
+            let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if child >= 0 { removeContents(child) }
+            unlinkat(fd, name, AT_REMOVEDIR)
+        } else {
+            unlinkat(fd, name, 0)
+        }
+    }
+    closedir(d)
 }
 
 /// Creates `path` and its parents.
@@ -177,6 +196,46 @@ public final class FixtureTree: @unchecked Sendable {
             put("memory.stat", "anon \(g.current ?? "0")\nfile 0\nshmem 0\nkernel 0\n")
         }
         return d
+    }
+
+    /// Adds a group named by raw bytes below `parent` (names that are not
+    /// UTF-8): a directory with cgroup.procs, cgroup.events and memory.current.
+    @discardableResult
+    public func add(bytes name: [UInt8], below parent: String, procs: [Int32] = [], current: UInt64 = 4096) -> [UInt8] {
+        let d = Array((root + parent).utf8) + [0x2f] + name
+        func c(_ b: [UInt8]) -> [CChar] { b.map { CChar(bitPattern: $0) } + [0] }
+        precondition(mkdir(c(d), 0o755) == 0, "mkdir failed")
+        for (file, value) in [("cgroup.procs", procs.map { "\($0)\n" }.joined()),
+                              ("cgroup.events", "populated \(procs.isEmpty ? 0 : 1)\nfrozen 0\n"),
+                              ("cgroup.controllers", "memory pids\n"), ("memory.current", "\(current)\n")] {
+            let fd = open(c(d + Array(("/" + file).utf8)), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            precondition(fd >= 0, "create failed")
+            _ = value.withCString { Glibc.write(fd, $0, strlen($0)) }
+            close(fd)
+        }
+        return d
+    }
+
+    /// Adds a chain of groups below `parent`, one per name, each made
+    /// relative to its parent's descriptor: the chain may go past PATH_MAX.
+    public func addChain(_ names: [String], below parent: String) {
+        var fd = open(root + parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        precondition(fd >= 0, "open \(parent) failed")
+        for name in names {
+            precondition(mkdirat(fd, name, 0o755) == 0, "mkdirat failed")
+            let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            precondition(child >= 0, "openat failed")
+            close(fd)
+            fd = child
+            for (file, value) in [("cgroup.procs", ""), ("cgroup.events", "populated 0\nfrozen 0\n"),
+                                  ("cgroup.controllers", "memory pids\n"), ("memory.current", "4096\n")] {
+                let f = openat(fd, file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                precondition(f >= 0, "create failed")
+                _ = value.withCString { Glibc.write(f, $0, strlen($0)) }
+                close(f)
+            }
+        }
+        close(fd)
     }
 
     /// Sets what a group enables for its children.
