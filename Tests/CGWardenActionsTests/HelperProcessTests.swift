@@ -215,10 +215,39 @@ extension String {
             #expect(!list.contains { $0.name == forbidden }, "\(forbidden)")
         }
         _ = try HelperAllowList.filter()
+        // Every positive pid matches exactly one of the kill rules; nothing else matches any.
+        let rules = SyscallPermission.positivePIDWithSIGKILL
+        func matches(_ pid: Int64) -> Int {
+            let value = UInt64(bitPattern: pid)   // as glibc passes it: sign-extended
+            return rules.filter { r in
+                guard case .maskedEqual(let mask) = r[0].comparison else { return false }
+                return value & mask == r[0].value
+            }.count
+        }
+        for pid: Int64 in [1, 2, 3, 100, 4_194_304, 65_535, Int64(Int32.max)] { #expect(matches(pid) == 1, "\(pid)") }
+        for pid: Int64 in [0, -1, -2, -100, Int64(Int32.min), 1 << 31, 1 << 40] { #expect(matches(pid) == 0, "\(pid)") }
         #expect(throws: SeccompError.unknownSyscall("no_such_call")) {
             var f = SeccompFilter()
             try f.allow(["no_such_call"])
         }
+    }
+}
+
+/// The helper's real filter in a process of its own (the test client):
+/// kill() with a pid that names no process is harmless when allowed.
+@Suite struct HelperFilterTests {
+    func killUnderFilter(_ pid: Int32, _ signal: Int32) throws -> (Termination, String) {
+        let r = try run([productsDirectory() + "/cgwarden-testclient", "--seccomp-kill", String(pid), String(signal)])
+        return (r.status, r.stdout)
+    }
+
+    @Test func killIsAllowedOnlyWithSIGKILLToAPositivePid() throws {
+        // Allowed: SIGKILL to a pid that does not exist (ESRCH).
+        #expect(try killUnderFilter(4_000_000, SIGKILL) == (.exited(0), "\(ESRCH)\n"))
+        // Refused by the filter: the process dies of SIGSYS before the call.
+        #expect(try killUnderFilter(-2_000_000_000, SIGKILL).0 == .signaled(SIGSYS))   // a process group
+        #expect(try killUnderFilter(Int32.min, SIGKILL).0 == .signaled(SIGSYS))
+        #expect(try killUnderFilter(4_000_000, SIGTERM).0 == .signaled(SIGSYS))
     }
 }
 

@@ -7,6 +7,12 @@
 //   cgwarden-testclient --cgwarden PATH --target CGROUP [--root DIR] [--user U] [--group G]
 //
 // Runs only in the test VM (IN_CGROUP2_VM=1): it kills a cgroup.
+//
+//   cgwarden-testclient --seccomp-kill PID SIGNAL
+//
+// Installs the helper's seccomp filter, then calls kill(PID, SIGNAL) and
+// prints its errno (0 when it succeeded); a call the filter refuses ends the
+// process with SIGSYS instead. Harmless anywhere when PID names no process.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,6 +24,26 @@ func fail(_ message: String) -> Never {
     let s = "cgwarden-testclient: \(message)\n"
     _ = s.withCString { write(2, $0, strlen($0)) }
     exit(2)
+}
+
+/// Nothing after the filter may need a call outside it: no main-actor
+/// checks (a nonisolated function), no string formatting (digits by hand).
+nonisolated func killUnderHelperFilter(_ pid: Int32, _ signal: Int32) -> Never {
+    var out = [UInt8](repeating: 0, count: 16)
+    errno = 0
+    do { try HelperAllowList.filter().install() } catch { fail("\(error)") }
+    var e = kill(pid, signal) == 0 ? 0 : errno
+    var n = 0
+    repeat { out[n] = UInt8(48 + e % 10); e /= 10; n += 1 } while e > 0
+    out[0..<n].reverse()
+    out[n] = 10
+    _ = out.withUnsafeBytes { write(1, $0.baseAddress, n + 1) }
+    _exit(0)
+}
+
+if CommandLine.arguments.count == 4, CommandLine.arguments[1] == "--seccomp-kill",
+   let pid = Int32(CommandLine.arguments[2]), let signal = Int32(CommandLine.arguments[3]) {
+    killUnderHelperFilter(pid, signal)
 }
 
 var options: [String: String] = [:]
