@@ -12,6 +12,20 @@ public func parseTOML(_ text: String, file: String) throws(TOMLError) -> TOMLTab
     return try parser.parseDocument()
 }
 
+/// Parses a TOML 1.0 document given as the bytes of a file, as `parseTOML(_:file:)` does, after
+/// checking they are UTF-8: TOML requires it, and decoding a `String` with replacement would
+/// turn a bad byte into U+FFFD silently.
+/// - Throws: `TOMLError` naming the line and column of the first ill-formed UTF-8 sequence,
+///   or the first syntax or structure error.
+public func parseTOML(utf8 bytes: [UInt8], file: String) throws(TOMLError) -> TOMLTable {
+    var parser = Parser(bytes: bytes, file: file)
+    if let bad = parser.firstInvalidUTF8() {
+        throw parser.error("invalid UTF-8: byte 0x\(String(parser.bytes[bad], radix: 16, uppercase: true)) "
+                           + "does not start a well-formed character", at: bad)
+    }
+    return try parser.parseDocument()
+}
+
 // MARK: - Mutable tree used while building
 
 /// A table under construction. Only tables that may still be extended are `MTable`s; inline

@@ -21,8 +21,10 @@ struct Parser {
     /// (`[[guard.trigger]]` inside an array inside the root).
     static let maxNesting = 128
 
-    init(text: String, file: String) {
-        var bytes = Array(text.utf8)
+    init(text: String, file: String) { self.init(bytes: Array(text.utf8), file: file) }
+
+    init(bytes: [UInt8], file: String) {
+        var bytes = bytes
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }  // UTF-8 BOM
         self.bytes = bytes
         self.file = file
@@ -75,6 +77,21 @@ struct Parser {
         if isControl(b) { return "control character \(hex(UInt32(b)))" }
         let len = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4
         return "'" + String(decoding: bytes[p..<min(p + len, bytes.count)], as: UTF8.self) + "'"
+    }
+
+    /// Where the first ill-formed UTF-8 sequence starts (a stray continuation byte, an
+    /// overlong form, a surrogate, a scalar past U+10FFFF, a truncated sequence), or nil.
+    func firstInvalidUTF8() -> Int? {
+        var decoder = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        while true {
+            switch decoder.parseScalar(from: &iterator) {
+            case .valid(let encoded): offset += encoded.count
+            case .emptyInput: return nil
+            case .error: return offset
+            }
+        }
     }
 
     // MARK: Character classes
