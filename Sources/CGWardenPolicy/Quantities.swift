@@ -1,3 +1,5 @@
+import CGWardenCore
+
 /// Sizes, percentages and durations as the configuration writes them.
 
 /// A span of time, in nanoseconds (the unit of snapshot timestamps).
@@ -21,7 +23,7 @@ public struct TimeSpan: Comparable, Hashable, Sendable, CustomStringConvertible 
         if ns % 60_000_000_000 == 0 { return "\(ns / 60_000_000_000)m" }
         if ns % 1_000_000_000 == 0 { return "\(ns / 1_000_000_000)s" }
         if ns % 1_000_000 == 0 && ns < 1_000_000_000 { return "\(ns / 1_000_000)ms" }
-        return Quantities.decimal(Double(ns) / 1e9, 1) + "s"
+        return Units.decimal(Double(ns) / 1e9, decimals: 1, trimmingZeros: true) + "s"
     }
 
     /// Parses `500ms`, `30s`, `1.5s`, `5m`, `1h`; a plain number is not accepted
@@ -82,18 +84,9 @@ public enum Quantities {
         return Double(s)
     }
 
-    static func trimmed(_ v: Double) -> String {
-        v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : decimal(v, 2)
-    }
+    /// `90`, `12.5`, `0.33`: at most two decimals, no trailing zeros.
+    static func trimmed(_ v: Double) -> String { Units.decimal(v, decimals: 2, trimmingZeros: true) }
 
-    static func decimal(_ v: Double, _ places: Int) -> String {
-        var scale = 1.0
-        for _ in 0..<places { scale *= 10 }
-        let n = Int64((v * scale).rounded())
-        let whole = n / Int64(scale), frac = abs(n % Int64(scale))
-        var f = String(frac)
-        while f.count < places { f = "0" + f }
-        while f.hasSuffix("0") { f.removeLast() }
-        return f.isEmpty ? String(whole) : "\(whole).\(f)"
-    }
+    /// Kept for Decision.swift (`+1.5/s`); the formatter is `Units.decimal`.
+    static func decimal(_ v: Double, _ places: Int) -> String { Units.decimal(v, decimals: places, trimmingZeros: true) }
 }
