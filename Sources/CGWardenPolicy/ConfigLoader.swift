@@ -202,6 +202,14 @@ struct FileReader {
         "oom_kill": [],
     ]
 
+    /// memory.current can exceed memory.high (it throttles, it does not cap), but it is a 64-bit
+    /// count of bytes and a non-zero memory.high is at least one page (4 KiB, the smallest
+    /// Linux page): current/high stays below 2^64 / 2^12 = 2^52.
+    static let maxPercentOfHigh = 0x1p52 * 100
+    /// memory.events counters are 64-bit and the rate is taken between snapshots at least
+    /// 10 ms apart (`explain --every`'s floor; the daemon's interval is at least 100 ms).
+    static let maxEventsPerSecond = 0x1p64 * 100
+
     mutating func readTrigger(_ node: TOMLNode, context: String) -> Trigger? {
         let t = node.value.tableValue!
         let kinds = t.entries.filter { FileReader.triggerKinds.contains($0.key) }
@@ -237,7 +245,10 @@ struct FileReader {
         case "usage_of_limit":
             var limit = LimitFile.max
             if let e = t.entry("limit"), let v: LimitFile = choice(e, "\(context): limit") { limit = v }
-            kind = percent(k, at, max: limit == .max ? 100 : nil, why: "memory.current never exceeds memory.max")
+            kind = (limit == .max
+                ? percent(k, at, max: 100, why: "memory.current never exceeds memory.max")
+                : percent(k, at, max: FileReader.maxPercentOfHigh,
+                          why: "memory.current is a 64-bit count of bytes, memory.high at least one 4 KiB page"))
                 .map { .usageOfLimit($0, limit: limit, count: count) }
         case "usage_above":
             kind = size(k, at).map { .usageAbove($0, count: count) }
@@ -252,7 +263,8 @@ struct FileReader {
         case "events_per_second_above":
             var event = EventCounter.max
             if let e = t.entry("event"), let v: EventCounter = choice(e, "\(context): event") { event = v }
-            kind = number(k, at).map { .eventRate(event, perSecond: $0) }
+            kind = number(k, at, max: FileReader.maxEventsPerSecond,
+                          why: "a 64-bit counter sampled at least 10 ms apart").map { .eventRate(event, perSecond: $0) }
         case "oom_kill":
             if k.node.value.boolValue == true {
                 kind = .oomKill
@@ -306,28 +318,45 @@ struct FileReader {
         return b
     }
 
-    mutating func number(_ e: TOMLTable.Entry, _ key: String) -> Double? {
-        let v: Double
+    /// A rate of events per second, 0 or more and finite.
+    mutating func number(_ e: TOMLTable.Entry, _ key: String, max: Double, why: String) -> Double? {
+        let value: Double
         switch e.node.value {
-        case .integer(let i): v = Double(i)
-        case .float(let f): v = f
+        case .integer(let integer): value = Double(integer)
+        case .float(let float):
+            guard float.isFinite else {
+                fail(e.node.location, key, "must be a finite number, not \(Units.decimal(float, decimals: 0))")
+                return nil
+            }
+            value = float
         default:
             fail(e.node.location, key, "must be a number, not \(article(e.node.value.typeName))")
             return nil
         }
-        guard v >= 0, v.isFinite else {
+        guard value >= 0 else {
             fail(e.node.location, key, "must be 0 or more")
             return nil
         }
-        return v
+        guard value <= max else {
+            fail(e.node.location, key, "\(Quantities.trimmed(value)) can never be reached (\(why))")
+            return nil
+        }
+        return value
     }
 
     mutating func size(_ e: TOMLTable.Entry, _ key: String) -> UInt64? {
         switch e.node.value {
-        case .integer(let i) where i >= 0: return UInt64(i)
-        case .string(let s):
-            if let v = Quantities.size(s) { return v }
-            fail(e.node.location, key, "'\(s)' is not a size (write e.g. \"512M\", \"2G\", or bytes)")
+        case .integer(let integer):
+            if integer >= 0 { return UInt64(integer) }
+            fail(e.node.location, key, "must be 0 or more")
+        case .string(let text):
+            switch Quantities.sizing(text) {
+            case .success(let bytes): return bytes
+            case .failure(.tooLarge):
+                fail(e.node.location, key, "'\(text)' is too large (a size is a 64-bit count of bytes)")
+            case .failure(.malformed):
+                fail(e.node.location, key, "'\(text)' is not a size (write e.g. \"512M\", \"2G\", or bytes)")
+            }
         default:
             fail(e.node.location, key, "must be a size like \"512M\", not \(article(e.node.value.typeName))")
         }
@@ -335,37 +364,58 @@ struct FileReader {
     }
 
     mutating func duration(_ e: TOMLTable.Entry, _ key: String) -> TimeSpan? {
-        guard let s = e.node.value.stringValue else {
+        guard let text = e.node.value.stringValue else {
             fail(e.node.location, key, "must be a duration like \"10s\", not \(article(e.node.value.typeName))")
             return nil
         }
-        guard let v = TimeSpan.parse(s) else {
-            fail(e.node.location, key, "'\(s)' is not a duration (write e.g. \"500ms\", \"10s\", \"5m\")")
-            return nil
+        switch TimeSpan.parsing(text) {
+        case .success(let span): return span
+        case .failure(.tooLarge):
+            fail(e.node.location, key, "'\(text)' is too long (at most \(TimeSpan.maximum.nanoseconds / 3_600_000_000_000)h, "
+                 + "about 292 years: durations are signed 64-bit nanoseconds)")
+        case .failure(.malformed):
+            fail(e.node.location, key, "'\(text)' is not a duration (write e.g. \"500ms\", \"10s\", \"5m\")")
         }
-        return v
+        return nil
     }
 
-    mutating func percent(_ e: TOMLTable.Entry, _ key: String, max: Double?, why: String) -> Percent? {
-        let p: Percent
+    /// A percentage, as a string (`"90%"`) or a plain number of percent, finite, 0 or more and at most `max`.
+    mutating func percent(_ e: TOMLTable.Entry, _ key: String, max: Double, why: String) -> Percent? {
+        let share: Percent
+        let written: String
         switch e.node.value {
-        case .string(let s):
-            guard let v = Percent.parse(s) else {
-                fail(e.node.location, key, "'\(s)' is not a percentage (write e.g. \"90%\")")
+        case .string(let text):
+            switch Percent.parsing(text) {
+            case .success(let parsed): share = parsed
+            case .failure(.tooLarge):
+                fail(e.node.location, key, "\(text) can never be reached (\(why))")
+                return nil
+            case .failure(.malformed):
+                fail(e.node.location, key, "'\(text)' is not a percentage (write e.g. \"90%\")")
                 return nil
             }
-            p = v
-        case .integer(let i) where i >= 0: p = .percent(Double(i))
-        case .float(let f) where f >= 0: p = .percent(f)
+            written = text
+        case .integer(let integer) where integer >= 0:
+            share = .percent(Double(integer))
+            written = "\(integer)%"
+        case .float(let float) where !float.isFinite:
+            fail(e.node.location, key, "must be a finite number, not \(Units.decimal(float, decimals: 0))")
+            return nil
+        case .float(let float) where float >= 0:
+            share = .percent(float)
+            written = Quantities.trimmed(float) + "%"
+        case .integer, .float:
+            fail(e.node.location, key, "must be 0 or more")
+            return nil
         default:
             fail(e.node.location, key, "must be a percentage like \"90%\", not \(article(e.node.value.typeName))")
             return nil
         }
-        if let max, p.percent > max {
-            fail(e.node.location, key, "\(p) can never be reached (\(why))")
+        if share.percent > max {
+            fail(e.node.location, key, "\(written) can never be reached (\(why))")
             return nil
         }
-        return p
+        return share
     }
 
     mutating func amount(_ e: TOMLTable.Entry, _ key: String) -> Amount? {
