@@ -152,9 +152,12 @@ struct ConfigTableReader {
             fail(guardEntry.node.location, "guard", "guards are written as [[guard]] tables")
             return
         }
+        // Guard names are unique in `config.guards`: a name looked up, not searched (10,000 guards).
+        var indexByName: [String: Int] = [:]
+        for (index, rule) in config.guards.enumerated() { indexByName[rule.name] = index }
         for node in list {
             guard let rule = readGuard(node, defaults: defaults) else { continue }
-            if let index = config.guards.firstIndex(where: { $0.name == rule.name }) {
+            if let index = indexByName[rule.name] {
                 if config.guards[index].origin.file == file {
                     fail(node.location, "guard '\(rule.name)'",
                          "a second guard with this name (the first is at line \(config.guards[index].origin.line)); in a drop-in it would replace it")
@@ -162,6 +165,7 @@ struct ConfigTableReader {
                     config.guards[index] = rule  // a drop-in replaces a guard of the same name
                 }
             } else {
+                indexByName[rule.name] = config.guards.count
                 config.guards.append(rule)
             }
         }
@@ -220,7 +224,8 @@ struct ConfigTableReader {
         if let entry = table.entry("prefer") { rule.prefer = patterns(entry, "\(context): prefer") }
         if let entry = table.entry("avoid") { rule.avoid = patterns(entry, "\(context): avoid") }
         if let entry = table.entry("qos_order"), let qosOrder = bool(entry, "\(context): qos_order") { rule.qosOrder = qosOrder }
-        for pattern in rule.prefer where rule.avoid.contains(pattern) {
+        let avoided = Set(rule.avoid)
+        for pattern in rule.prefer where avoided.contains(pattern) {
             fail(table.entry("avoid")!.node.location, "\(context): avoid", "'\(pattern)' is both preferred and avoided")
         }
         return errors.count == before ? rule : nil
@@ -324,10 +329,17 @@ struct ConfigTableReader {
         }
     }
 
+    /// Suggests the known key at the smallest edit distance, if it is 2 or less. Only keys
+    /// within 2 characters of the length can be that close, so a 100,000-character key costs
+    /// one count, not an edit distance against every known key.
     func unknownKeyMessage(_ key: String, known: [String]) -> String {
-        if let close = known.min(by: { editDistance($0, key) < editDistance($1, key) }), editDistance(close, key) <= 2 {
-            return "unknown key (did you mean '\(close)'?)"
+        let length = key.count
+        var closest: (key: String, distance: Int)?
+        for candidate in known where abs(candidate.count - length) <= 2 {
+            let distance = editDistance(candidate, key)
+            if distance <= 2, distance < (closest?.distance ?? .max) { closest = (candidate, distance) }
         }
+        if let closest { return "unknown key (did you mean '\(closest.key)'?)" }
         return "unknown key (known here: \(known.joined(separator: ", ")))"
     }
 
