@@ -30,12 +30,22 @@ public struct ConfigErrors: Error, Equatable, Sendable, CustomStringConvertible 
 /// `protect`, add guards, and replace a guard of the same name whole.
 public enum ConfigLoader {
     public static func load(_ files: [(name: String, text: String)]) throws(ConfigErrors) -> Config {
+        try load(files.map { file in (file.name, { () throws(TOMLError) in try parseTOML(file.text, file: file.name) }) })
+    }
+
+    /// As `load(_:)`, from the bytes of the files: ill-formed UTF-8 is an error at its line and
+    /// column instead of a U+FFFD slipped into a key or a pattern.
+    public static func load(_ files: [(name: String, bytes: [UInt8])]) throws(ConfigErrors) -> Config {
+        try load(files.map { file in (file.name, { () throws(TOMLError) in try parseTOML(utf8: file.bytes, file: file.name) }) })
+    }
+
+    private static func load(_ files: [(name: String, parse: () throws(TOMLError) -> TOMLTable)]) throws(ConfigErrors) -> Config {
         var config = Config()
         var errors: [ConfigError] = []
         for file in files {
             config.files.append(file.name)
             do {
-                let table = try parseTOML(file.text, file: file.name)
+                let table = try file.parse()
                 var reader = ConfigTableReader(file: file.name)
                 reader.apply(table, to: &config)
                 errors += reader.errors.sorted { ($0.origin.line, $0.origin.column) < ($1.origin.line, $1.origin.column) }

@@ -183,3 +183,22 @@ import CGWardenCore
         #expect(Percent.parsing("12.5%") == .success(.percent(12.5)))
     }
 }
+
+@Suite struct ConfigBytesTests {
+    @Test func illFormedUTF8IsAnErrorWithItsPlace() {
+        let bytes = Array("protect = [\"/a\"]\n[[guard]]\nname = \"caf".utf8) + [0xC3] + Array("\"\n".utf8)
+        do {
+            _ = try ConfigLoader.load([(name: "test.toml", bytes: bytes)])
+            Issue.record("accepted")
+        } catch {
+            #expect(error.errors.map(\.description) == ["test.toml:3:12: invalid UTF-8: byte 0xC3 does not start a well-formed character"])
+        }
+    }
+
+    @Test func bytesAndTextLoadTheSame() throws {
+        let text = "[[guard]]\nname = \"café\"\nmatch = \"/a\"\n[[guard.trigger]]\noom_kill = true\n"
+        let fromBytes = try ConfigLoader.load([(name: "test.toml", bytes: Array(text.utf8))])
+        #expect(fromBytes == (try ConfigLoader.load([(name: "test.toml", text: text)])))
+        #expect(fromBytes.guards.map(\.name) == ["café"])
+    }
+}
