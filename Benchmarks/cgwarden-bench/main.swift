@@ -8,6 +8,7 @@ import Glibc
 #endif
 import CShims
 import CGWardenIO
+import CGWardenCore
 
 struct BenchError: Error, CustomStringConvertible {
     var description: String
@@ -27,14 +28,7 @@ func median(_ xs: [Double]) -> Double {
     return s.isEmpty ? 0 : s[s.count / 2]
 }
 
-func fmt(_ x: Double, _ decimals: Int = 1) -> String {
-    var scale = 1.0
-    for _ in 0..<decimals { scale *= 10 }
-    let v = Int64((x * scale).rounded())
-    let whole = v / Int64(scale), frac = abs(v % Int64(scale))
-    let f = String(frac)
-    return decimals == 0 ? String(whole) : "\(whole).\(String(repeating: "0", count: decimals - f.count))\(f)"
-}
+func fmt(_ x: Double, _ decimals: Int = 1) -> String { Units.decimal(x, decimals: decimals) }
 
 /// Peak RSS (KiB) of a command run to its end with output discarded.
 func peakRSS(_ argv: [String]) -> Int {

@@ -39,16 +39,37 @@ public enum Units {
         return String(Int(max(p, 0))) + "%"
     }
 
-    /// A number with a fixed count of decimals, no Foundation (`String(format:)` pulls ICU).
-    public static func decimal(_ value: Double, decimals: Int) -> String {
+    /// `value` with `decimals` digits after the point, rounded half away from zero, sign kept
+    /// (`-0.5`; a value that rounds to zero prints without one). No Foundation: `String(format:)`
+    /// pulls ICU. The one decimal formatter of the project: reports, config messages, benchmarks.
+    ///
+    /// - Parameter trimmingZeros: drop trailing zeros and a bare point (`1.50` -> `1.5`, `2.0` -> `2`).
+    /// - Returns: for NaN, infinities and values too large for fixed-point digits (beyond 9e18
+    ///   once scaled), `nan`, `inf`, `-inf` or Swift's shortest form (`1e+300`); never traps.
+    public static func decimal(_ value: Double, decimals: Int, trimmingZeros: Bool = false) -> String {
+        let places = max(0, decimals)
         var scale = 1.0
-        for _ in 0..<decimals { scale *= 10 }
-        return fixed((value * scale).rounded(), decimals: decimals)
+        for _ in 0..<places { scale *= 10 }
+        let scaled = (value * scale).rounded()
+        guard scaled.isFinite, abs(scaled) < 9e18 else { return special(value) }
+        let text = fixed(scaled, decimals: places)
+        guard trimmingZeros, places > 0 else { return text }
+        var trimmed = Substring(text)
+        while trimmed.hasSuffix("0") { trimmed.removeLast() }
+        if trimmed.hasSuffix(".") { trimmed.removeLast() }
+        return String(trimmed)
+    }
+
+    /// `nan`, `inf`, `-inf`, or the shortest round-trip form of a finite value.
+    static func special(_ value: Double) -> String {
+        if value.isNaN { return "nan" }
+        if value.isInfinite { return value < 0 ? "-inf" : "inf" }
+        return value.description
     }
 
     /// `scaledInteger` holds value * 10^decimals, already rounded.
     static func fixed(_ scaledInteger: Double, decimals: Int) -> String {
-        guard scaledInteger.isFinite, abs(scaledInteger) < 9e18 else { return scaledInteger.isNaN ? "nan" : "inf" }
+        guard scaledInteger.isFinite, abs(scaledInteger) < 9e18 else { return special(scaledInteger) }
         let v = Int64(scaledInteger)
         let neg = v < 0
         var digits = String(v.magnitude)

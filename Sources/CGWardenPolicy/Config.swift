@@ -135,10 +135,15 @@ public enum Amount: Equatable, Sendable, CustomStringConvertible {
     case bytes(UInt64)
     case percent(Percent)
 
+    /// The size, or the share of `total`, held to 0...UInt64.max (Double(UInt64.max) is 2^64,
+    /// one past the largest UInt64, so 100% of it must not be converted as is).
     public func bytes(of total: UInt64) -> UInt64 {
         switch self {
-        case .bytes(let b): return b
-        case .percent(let p): return UInt64(Double(total) * p.fraction)
+        case .bytes(let bytes): return bytes
+        case .percent(let share):
+            let product = Double(total) * share.fraction
+            guard product > 0 else { return 0 }
+            return product < 0x1p64 ? UInt64(product) : .max
         }
     }
 

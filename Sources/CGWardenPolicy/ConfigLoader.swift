@@ -30,13 +30,23 @@ public struct ConfigErrors: Error, Equatable, Sendable, CustomStringConvertible 
 /// `protect`, add guards, and replace a guard of the same name whole.
 public enum ConfigLoader {
     public static func load(_ files: [(name: String, text: String)]) throws(ConfigErrors) -> Config {
+        try load(files.map { file in (file.name, { () throws(TOMLError) in try parseTOML(file.text, file: file.name) }) })
+    }
+
+    /// As `load(_:)`, from the bytes of the files: ill-formed UTF-8 is an error at its line and
+    /// column instead of a U+FFFD slipped into a key or a pattern.
+    public static func load(_ files: [(name: String, bytes: [UInt8])]) throws(ConfigErrors) -> Config {
+        try load(files.map { file in (file.name, { () throws(TOMLError) in try parseTOML(utf8: file.bytes, file: file.name) }) })
+    }
+
+    private static func load(_ files: [(name: String, parse: () throws(TOMLError) -> TOMLTable)]) throws(ConfigErrors) -> Config {
         var config = Config()
         var errors: [ConfigError] = []
         for file in files {
             config.files.append(file.name)
             do {
-                let table = try parseTOML(file.text, file: file.name)
-                var reader = FileReader(file: file.name)
+                let table = try file.parse()
+                var reader = ConfigTableReader(file: file.name)
                 reader.apply(table, to: &config)
                 errors += reader.errors.sorted { ($0.origin.line, $0.origin.column) < ($1.origin.line, $1.origin.column) }
             } catch {
@@ -51,37 +61,72 @@ public enum ConfigLoader {
     }
 
     /// Contradictions visible only once everything is merged.
-    static func crossChecks(_ c: Config) -> [ConfigError] {
+    static func crossChecks(_ config: Config) -> [ConfigError] {
         var out: [ConfigError] = []
-        for g in c.guards {
-            let context = "guard '\(g.name)'"
+        for rule in config.guards {
+            let context = "guard '\(rule.name)'"
             // A guard that watches only protected groups and may kill only those can never act.
-            if g.candidates == .self, !g.match.isEmpty, g.match.allSatisfy({ m in
-                c.protect.contains { p in p.text == m.text || (isLiteral(m) && p.matches(CgroupPath(m.text)!)) }
+            if rule.candidates == .self, !rule.match.isEmpty, rule.match.allSatisfy({ watched in
+                config.protect.contains { protected in
+                    protected.text == watched.text
+                        || (isLiteral(watched) && (CgroupPath(watched.text).map(protected.matches) ?? false))
+                }
             }) {
-                out.append(ConfigError(origin: g.origin, key: context,
+                out.append(ConfigError(origin: rule.origin, key: context,
                                        message: "every group it watches is protected, so it could never kill anything"))
             }
         }
         return out
     }
 
-    static func isLiteral(_ p: CgroupPattern) -> Bool {
-        !p.text.contains("*") && !p.text.contains("?")
+    static func isLiteral(_ pattern: CgroupPattern) -> Bool {
+        !pattern.text.contains("*") && !pattern.text.contains("?")
     }
 }
 
-/// Reads one file's table into the configuration, collecting errors.
-struct FileReader {
+/// The trigger kinds of the configuration language, each with the keys that modify it. The
+/// reader switches over it exhaustively: a kind cannot be added without being read.
+enum TriggerKey: String, CaseIterable {
+    case usageOfLimit = "usage_of_limit"
+    case usageAbove = "usage_above"
+    case pressureAbove = "pressure_above"
+    case nodeAvailableBelow = "node_available_below"
+    case nodeSwapFreeBelow = "node_swap_free_below"
+    case nodePressureAbove = "node_pressure_above"
+    case eventsPerSecondAbove = "events_per_second_above"
+    case oomKill = "oom_kill"
+
+    /// The modifiers it takes, in the order error messages list them.
+    var modifiers: [TriggerModifier] {
+        switch self {
+        case .usageOfLimit: [.limit, .count, .for]
+        case .usageAbove: [.count, .for]
+        case .pressureAbove, .nodePressureAbove: [.pressure, .window, .for]
+        case .nodeAvailableBelow, .nodeSwapFreeBelow: [.for]
+        case .eventsPerSecondAbove: [.event, .for]
+        case .oomKill: []
+        }
+    }
+}
+
+/// A key that modifies a trigger rather than naming one.
+enum TriggerModifier: String, CaseIterable {
+    case limit, count, pressure, window, event, `for`
+}
+
+/// Reads the root table of one configuration file into the configuration, collecting errors.
+struct ConfigTableReader {
     let file: String
     var errors: [ConfigError] = []
 
     init(file: String) { self.file = file }
 
-    func origin(_ l: TOMLLocation) -> ConfigOrigin { ConfigOrigin(file: file, line: l.line, column: l.column) }
+    func origin(_ location: TOMLLocation) -> ConfigOrigin {
+        ConfigOrigin(file: file, line: location.line, column: location.column)
+    }
 
-    mutating func fail(_ l: TOMLLocation, _ key: String, _ message: String) {
-        errors.append(ConfigError(origin: origin(l), key: key, message: message))
+    mutating func fail(_ location: TOMLLocation, _ key: String, _ message: String) {
+        errors.append(ConfigError(origin: origin(location), key: key, message: message))
     }
 
     static let topKeys = ["daemon", "protect", "honor_xattrs", "guard", "min_kill_size", "post_action_delay"]
@@ -89,48 +134,50 @@ struct FileReader {
     static let guardKeys = ["name", "match", "trigger", "combine", "candidates", "rank", "min_kill_size",
                             "post_action_delay", "prefer", "avoid", "qos_order"]
 
-    mutating func apply(_ t: TOMLTable, to c: inout Config) {
-        checkKeys(t, allowed: FileReader.topKeys, context: "")
-        if let d = t.entry("daemon") {
-            if let table = table(d, "daemon") {
-                checkKeys(table, allowed: FileReader.daemonKeys, context: "daemon")
-                if let e = table.entry("interval"), let v = duration(e, "daemon.interval") {
-                    if v < .milliseconds(100) {
-                        fail(e.node.location, "daemon.interval", "must be at least 100ms (PSI averages update every 2 s)")
-                    } else {
-                        c.daemon.interval = v
-                    }
-                }
-                if let e = table.entry("user"), let v = string(e, "daemon.user") { c.daemon.user = v }
-                if let e = table.entry("group"), let v = string(e, "daemon.group") { c.daemon.group = v }
-                if let e = table.entry("dry_run"), let v = bool(e, "daemon.dry_run") { c.daemon.dryRun = v }
-            }
-        }
-        if let e = t.entry("protect") { c.protect += patterns(e, "protect") }
-        if let e = t.entry("honor_xattrs"), let v = bool(e, "honor_xattrs") { c.honorAttributes = v }
-        var defaults = GuardDefaults()
-        if let e = t.entry("min_kill_size"), let v = size(e, "min_kill_size") { defaults.minKillSize = v }
-        if let e = t.entry("post_action_delay"), let v = duration(e, "post_action_delay") { defaults.postActionDelay = v }
-        if let e = t.entry("guard") {
-            guard let list = e.node.value.arrayValue, list.allSatisfy({ $0.value.tableValue != nil }) else {
-                fail(e.node.location, "guard", "guards are written as [[guard]] tables")
-                return
-            }
-            for node in list {
-                guard let g = readGuard(node, defaults: defaults) else { continue }
-                if let i = c.guards.firstIndex(where: { $0.name == g.name }) {
-                    if c.guards[i].origin.file == file {
-                        fail(node.location, "guard '\(g.name)'",
-                             "a second guard with this name (the first is at line \(c.guards[i].origin.line)); in a drop-in it would replace it")
-                    } else {
-                        c.guards[i] = g  // a drop-in replaces a guard of the same name
-                    }
+    mutating func apply(_ root: TOMLTable, to config: inout Config) {
+        checkKeys(root, allowed: ConfigTableReader.topKeys, context: "")
+        if let daemonEntry = root.entry("daemon"), let daemon = table(daemonEntry, "daemon") {
+            checkKeys(daemon, allowed: ConfigTableReader.daemonKeys, context: "daemon")
+            if let entry = daemon.entry("interval"), let interval = duration(entry, "daemon.interval") {
+                if interval < .milliseconds(100) {
+                    fail(entry.node.location, "daemon.interval", "must be at least 100ms (PSI averages update every 2 s)")
                 } else {
-                    c.guards.append(g)
+                    config.daemon.interval = interval
                 }
             }
-        } else if defaults.minKillSize != nil || defaults.postActionDelay != nil {
-            // Defaults for guards of this file only: fine without guards in a drop-in.
+            if let entry = daemon.entry("user"), let user = string(entry, "daemon.user") { config.daemon.user = user }
+            if let entry = daemon.entry("group"), let group = string(entry, "daemon.group") { config.daemon.group = group }
+            if let entry = daemon.entry("dry_run"), let dryRun = bool(entry, "daemon.dry_run") { config.daemon.dryRun = dryRun }
+        }
+        if let entry = root.entry("protect") { config.protect += patterns(entry, "protect") }
+        if let entry = root.entry("honor_xattrs"), let honor = bool(entry, "honor_xattrs") { config.honorAttributes = honor }
+        // Defaults for the guards of this file only (fine without guards, in a drop-in).
+        var defaults = GuardDefaults()
+        if let entry = root.entry("min_kill_size"), let size = size(entry, "min_kill_size") { defaults.minKillSize = size }
+        if let entry = root.entry("post_action_delay"), let delay = duration(entry, "post_action_delay") {
+            defaults.postActionDelay = delay
+        }
+        guard let guardEntry = root.entry("guard") else { return }
+        guard let list = guardEntry.node.value.arrayValue, list.allSatisfy({ $0.value.tableValue != nil }) else {
+            fail(guardEntry.node.location, "guard", "guards are written as [[guard]] tables")
+            return
+        }
+        // Guard names are unique in `config.guards`: a name looked up, not searched (10,000 guards).
+        var indexByName: [String: Int] = [:]
+        for (index, rule) in config.guards.enumerated() { indexByName[rule.name] = index }
+        for node in list {
+            guard let rule = readGuard(node, defaults: defaults) else { continue }
+            if let index = indexByName[rule.name] {
+                if config.guards[index].origin.file == file {
+                    fail(node.location, "guard '\(rule.name)'",
+                         "a second guard with this name (the first is at line \(config.guards[index].origin.line)); in a drop-in it would replace it")
+                } else {
+                    config.guards[index] = rule  // a drop-in replaces a guard of the same name
+                }
+            } else {
+                indexByName[rule.name] = config.guards.count
+                config.guards.append(rule)
+            }
         }
     }
 
@@ -140,9 +187,9 @@ struct FileReader {
     }
 
     mutating func readGuard(_ node: TOMLNode, defaults: GuardDefaults) -> Guard? {
-        let t = node.value.tableValue!
+        let table = node.value.tableValue!
         let before = errors.count
-        guard let nameEntry = t.entry("name") else {
+        guard let nameEntry = table.entry("name") else {
             fail(node.location, "guard", "needs a name")
             return nil
         }
@@ -151,117 +198,133 @@ struct FileReader {
             return nil
         }
         let context = "guard '\(name)'"
-        checkKeys(t, allowed: FileReader.guardKeys, context: context)
+        checkKeys(table, allowed: ConfigTableReader.guardKeys, context: context)
         var match: [CgroupPattern] = []
-        if let e = t.entry("match") { match = patterns(e, "\(context): match") } else {
+        if let entry = table.entry("match") {
+            match = patterns(entry, "\(context): match")
+        } else {
             fail(node.location, context, "needs 'match': the cgroups it watches (e.g. \"/tenants.slice/*\")")
         }
         var triggers: [Trigger] = []
-        if let e = t.entry("trigger") {
-            if let list = e.node.value.arrayValue, list.allSatisfy({ $0.value.tableValue != nil }) {
-                for (i, tn) in list.enumerated() {
-                    if let tr = readTrigger(tn, context: "\(context) trigger \(i + 1)") { triggers.append(tr) }
+        if let entry = table.entry("trigger") {
+            if let list = entry.node.value.arrayValue, list.allSatisfy({ $0.value.tableValue != nil }) {
+                for (index, triggerNode) in list.enumerated() {
+                    if let trigger = readTrigger(triggerNode, context: "\(context) trigger \(index + 1)") { triggers.append(trigger) }
                 }
-            } else if e.node.value.tableValue != nil {
-                if let tr = readTrigger(e.node, context: "\(context) trigger 1") { triggers.append(tr) }
+            } else if entry.node.value.tableValue != nil {
+                if let trigger = readTrigger(entry.node, context: "\(context) trigger 1") { triggers.append(trigger) }
             } else {
-                fail(e.node.location, "\(context): trigger", "triggers are written as [[guard.trigger]] tables")
+                fail(entry.node.location, "\(context): trigger", "triggers are written as [[guard.trigger]] tables")
             }
-        }
-        if t.entry("trigger") == nil {
+        } else {
             fail(node.location, context, "needs at least one [[guard.trigger]]")
         }
-        var g = Guard(name: name, origin: origin(node.location), match: match, triggers: triggers)
-        if let d = defaults.minKillSize { g.minKillSize = d }
-        if let d = defaults.postActionDelay { g.postActionDelay = d }
-        if let e = t.entry("combine"), let v: Combine = choice(e, "\(context): combine") { g.combine = v }
-        if let e = t.entry("candidates"), let v: CandidateScope = choice(e, "\(context): candidates") { g.candidates = v }
-        if let e = t.entry("rank"), let v: RankKey = choice(e, "\(context): rank") { g.rank = v }
-        if let e = t.entry("min_kill_size"), let v = size(e, "\(context): min_kill_size") { g.minKillSize = v }
-        if let e = t.entry("post_action_delay"), let v = duration(e, "\(context): post_action_delay") { g.postActionDelay = v }
-        if let e = t.entry("prefer") { g.prefer = patterns(e, "\(context): prefer") }
-        if let e = t.entry("avoid") { g.avoid = patterns(e, "\(context): avoid") }
-        if let e = t.entry("qos_order"), let v = bool(e, "\(context): qos_order") { g.qosOrder = v }
-        for p in g.prefer where g.avoid.contains(p) {
-            fail(t.entry("avoid")!.node.location, "\(context): avoid",
-                 "'\(p)' is both preferred and avoided")
+        var rule = Guard(name: name, origin: origin(node.location), match: match, triggers: triggers)
+        if let size = defaults.minKillSize { rule.minKillSize = size }
+        if let delay = defaults.postActionDelay { rule.postActionDelay = delay }
+        if let entry = table.entry("combine"), let combine: Combine = choice(entry, "\(context): combine") { rule.combine = combine }
+        if let entry = table.entry("candidates"), let scope: CandidateScope = choice(entry, "\(context): candidates") {
+            rule.candidates = scope
         }
-        return errors.count == before ? g : nil
+        if let entry = table.entry("rank"), let rank: RankKey = choice(entry, "\(context): rank") { rule.rank = rank }
+        if let entry = table.entry("min_kill_size"), let size = size(entry, "\(context): min_kill_size") { rule.minKillSize = size }
+        if let entry = table.entry("post_action_delay"), let delay = duration(entry, "\(context): post_action_delay") {
+            rule.postActionDelay = delay
+        }
+        if let entry = table.entry("prefer") { rule.prefer = patterns(entry, "\(context): prefer") }
+        if let entry = table.entry("avoid") { rule.avoid = patterns(entry, "\(context): avoid") }
+        if let entry = table.entry("qos_order"), let qosOrder = bool(entry, "\(context): qos_order") { rule.qosOrder = qosOrder }
+        let avoided = Set(rule.avoid)
+        for pattern in rule.prefer where avoided.contains(pattern) {
+            fail(table.entry("avoid")!.node.location, "\(context): avoid", "'\(pattern)' is both preferred and avoided")
+        }
+        return errors.count == before ? rule : nil
     }
 
-    static let triggerKinds = ["usage_of_limit", "usage_above", "pressure_above", "node_available_below",
-                               "node_swap_free_below", "node_pressure_above", "events_per_second_above", "oom_kill"]
-    static let modifiers: [String: [String]] = [
-        "usage_of_limit": ["limit", "count", "for"],
-        "usage_above": ["count", "for"],
-        "pressure_above": ["pressure", "window", "for"],
-        "node_available_below": ["for"],
-        "node_swap_free_below": ["for"],
-        "node_pressure_above": ["pressure", "window", "for"],
-        "events_per_second_above": ["event", "for"],
-        "oom_kill": [],
-    ]
+    /// memory.current can exceed memory.high (it throttles, it does not cap), but it is a 64-bit
+    /// count of bytes and a non-zero memory.high is at least one page (4 KiB, the smallest
+    /// Linux page): current/high stays below 2^64 / 2^12 = 2^52.
+    static let maxPercentOfHigh = 0x1p52 * 100
+    /// memory.events counters are 64-bit and the rate is taken between snapshots at least
+    /// 10 ms apart (`explain --every`'s floor; the daemon's interval is at least 100 ms).
+    static let maxEventsPerSecond = 0x1p64 * 100
 
     mutating func readTrigger(_ node: TOMLNode, context: String) -> Trigger? {
-        let t = node.value.tableValue!
-        let kinds = t.entries.filter { FileReader.triggerKinds.contains($0.key) }
-        guard kinds.count == 1, let k = kinds.first else {
+        let table = node.value.tableValue!
+        let kinds = table.entries.compactMap { entry in TriggerKey(rawValue: entry.key).map { (entry: entry, key: $0) } }
+        guard kinds.count == 1, let (kindEntry, kindKey) = kinds.first else {
             if kinds.isEmpty {
-                fail(node.location, context, "needs one of: \(FileReader.triggerKinds.joined(separator: ", "))")
+                fail(node.location, context, "needs one of: \(TriggerKey.allCases.map(\.rawValue).joined(separator: ", "))")
             } else {
-                fail(kinds[1].keyLocation, "\(context): \(kinds[1].key)",
-                     "a trigger tests one thing; '\(kinds[0].key)' is already set (write a second [[guard.trigger]])")
+                fail(kinds[1].entry.keyLocation, "\(context): \(kinds[1].entry.key)",
+                     "a trigger tests one thing; '\(kinds[0].entry.key)' is already set (write a second [[guard.trigger]])")
             }
             return nil
         }
-        let allowed = [k.key] + FileReader.modifiers[k.key]!
+        let allowed = [kindKey.rawValue] + kindKey.modifiers.map(\.rawValue)
         let before = errors.count
-        for e in t.entries where !allowed.contains(e.key) {
-            let hint = FileReader.triggerKinds.contains(e.key) || (FileReader.modifiers.values.contains { $0.contains(e.key) })
-                ? "does not apply to a '\(k.key)' trigger" : unknownKeyMessage(e.key, known: allowed)
-            fail(e.keyLocation, "\(context): \(e.key)", hint)
+        for entry in table.entries where !allowed.contains(entry.key) {
+            let known = TriggerKey(rawValue: entry.key) != nil || TriggerModifier(rawValue: entry.key) != nil
+            fail(entry.keyLocation, "\(context): \(entry.key)",
+                 known ? "does not apply to a '\(kindKey.rawValue)' trigger" : unknownKeyMessage(entry.key, known: allowed))
         }
-        let at = "\(context): \(k.key)"
+        func modifier(_ modifier: TriggerModifier) -> TOMLTable.Entry? { table.entry(modifier.rawValue) }
+        let kindContext = "\(context): \(kindKey.rawValue)"
         var sustain = TimeSpan.zero
-        if let e = t.entry("for"), let v = duration(e, "\(context): for") { sustain = v }
-        func pressureOptions() -> (PressureLevel, PressureWindow)? {
+        if let entry = modifier(.for), let span = duration(entry, "\(context): for") { sustain = span }
+        func pressureOptions() -> (level: PressureLevel, window: PressureWindow)? {
             var level = PressureLevel.some, window = PressureWindow.avg10
-            if let e = t.entry("pressure") { guard let v: PressureLevel = choice(e, "\(context): pressure") else { return nil }; level = v }
-            if let e = t.entry("window") { guard let v: PressureWindow = choice(e, "\(context): window") else { return nil }; window = v }
+            if let entry = modifier(.pressure) {
+                guard let chosen: PressureLevel = choice(entry, "\(context): pressure") else { return nil }
+                level = chosen
+            }
+            if let entry = modifier(.window) {
+                guard let chosen: PressureWindow = choice(entry, "\(context): window") else { return nil }
+                window = chosen
+            }
             return (level, window)
         }
         var count = UsageCount.all
-        if let e = t.entry("count"), let v: UsageCount = choice(e, "\(context): count") { count = v }
+        if let entry = modifier(.count), let chosen: UsageCount = choice(entry, "\(context): count") { count = chosen }
         let kind: TriggerKind?
-        switch k.key {
-        case "usage_of_limit":
+        switch kindKey {
+        case .usageOfLimit:
             var limit = LimitFile.max
-            if let e = t.entry("limit"), let v: LimitFile = choice(e, "\(context): limit") { limit = v }
-            kind = percent(k, at, max: limit == .max ? 100 : nil, why: "memory.current never exceeds memory.max")
+            if let entry = modifier(.limit), let chosen: LimitFile = choice(entry, "\(context): limit") { limit = chosen }
+            kind = (limit == .max
+                ? percent(kindEntry, kindContext, max: 100, why: "memory.current never exceeds memory.max")
+                : percent(kindEntry, kindContext, max: ConfigTableReader.maxPercentOfHigh,
+                          why: "memory.current is a 64-bit count of bytes, memory.high at least one 4 KiB page"))
                 .map { .usageOfLimit($0, limit: limit, count: count) }
-        case "usage_above":
-            kind = size(k, at).map { .usageAbove($0, count: count) }
-        case "pressure_above":
-            kind = pressureOptions().flatMap { o in percent(k, at, max: 100, why: "PSI is a share of time").map { .pressure(o.0, o.1, $0) } }
-        case "node_available_below":
-            kind = amount(k, at).map { .nodeAvailableBelow($0) }
-        case "node_swap_free_below":
-            kind = amount(k, at).map { .nodeSwapFreeBelow($0) }
-        case "node_pressure_above":
-            kind = pressureOptions().flatMap { o in percent(k, at, max: 100, why: "PSI is a share of time").map { .nodePressure(o.0, o.1, $0) } }
-        case "events_per_second_above":
+        case .usageAbove:
+            kind = size(kindEntry, kindContext).map { .usageAbove($0, count: count) }
+        case .pressureAbove:
+            kind = pressureOptions().flatMap { options in
+                percent(kindEntry, kindContext, max: 100, why: "PSI is a share of time")
+                    .map { .pressure(options.level, options.window, $0) }
+            }
+        case .nodeAvailableBelow:
+            kind = amount(kindEntry, kindContext).map { .nodeAvailableBelow($0) }
+        case .nodeSwapFreeBelow:
+            kind = amount(kindEntry, kindContext).map { .nodeSwapFreeBelow($0) }
+        case .nodePressureAbove:
+            kind = pressureOptions().flatMap { options in
+                percent(kindEntry, kindContext, max: 100, why: "PSI is a share of time")
+                    .map { .nodePressure(options.level, options.window, $0) }
+            }
+        case .eventsPerSecondAbove:
             var event = EventCounter.max
-            if let e = t.entry("event"), let v: EventCounter = choice(e, "\(context): event") { event = v }
-            kind = number(k, at).map { .eventRate(event, perSecond: $0) }
-        case "oom_kill":
-            if k.node.value.boolValue == true {
+            if let entry = modifier(.event), let chosen: EventCounter = choice(entry, "\(context): event") { event = chosen }
+            kind = number(kindEntry, kindContext, max: ConfigTableReader.maxEventsPerSecond,
+                          why: "a 64-bit counter sampled at least 10 ms apart").map { .eventRate(event, perSecond: $0) }
+        case .oomKill:
+            if kindEntry.node.value.boolValue == true {
                 kind = .oomKill
             } else {
-                fail(k.node.location, at, "write 'oom_kill = true' (it fires when the kernel OOM-killed a task in the group)")
+                fail(kindEntry.node.location, kindContext,
+                     "write 'oom_kill = true' (it fires when the kernel OOM-killed a task in the group)")
                 kind = nil
             }
-        default:
-            kind = nil
         }
         guard let kind, errors.count == before else { return nil }
         return Trigger(kind: kind, sustain: sustain, origin: origin(node.location))
@@ -269,143 +332,190 @@ struct FileReader {
 
     // MARK: typed values
 
-    mutating func checkKeys(_ t: TOMLTable, allowed: [String], context: String) {
-        for e in t.entries where !allowed.contains(e.key) {
-            fail(e.keyLocation, context.isEmpty ? e.key : "\(context): \(e.key)", unknownKeyMessage(e.key, known: allowed))
+    mutating func checkKeys(_ table: TOMLTable, allowed: [String], context: String) {
+        for entry in table.entries where !allowed.contains(entry.key) {
+            fail(entry.keyLocation, context.isEmpty ? entry.key : "\(context): \(entry.key)",
+                 unknownKeyMessage(entry.key, known: allowed))
         }
     }
 
+    /// Suggests the known key at the smallest edit distance, if it is 2 or less. Only keys
+    /// within 2 characters of the length can be that close, so a 100,000-character key costs
+    /// one count, not an edit distance against every known key.
     func unknownKeyMessage(_ key: String, known: [String]) -> String {
-        if let close = known.min(by: { editDistance($0, key) < editDistance($1, key) }), editDistance(close, key) <= 2 {
-            return "unknown key (did you mean '\(close)'?)"
+        let length = key.count
+        var closest: (key: String, distance: Int)?
+        for candidate in known where abs(candidate.count - length) <= 2 {
+            let distance = editDistance(candidate, key)
+            if distance <= 2, distance < (closest?.distance ?? .max) { closest = (candidate, distance) }
         }
+        if let closest { return "unknown key (did you mean '\(closest.key)'?)" }
         return "unknown key (known here: \(known.joined(separator: ", ")))"
     }
 
-    mutating func table(_ e: TOMLTable.Entry, _ key: String) -> TOMLTable? {
-        guard let t = e.node.value.tableValue else {
-            fail(e.node.location, key, "must be a table, not \(article(e.node.value.typeName))")
+    mutating func table(_ entry: TOMLTable.Entry, _ key: String) -> TOMLTable? {
+        guard let table = entry.node.value.tableValue else {
+            fail(entry.node.location, key, "must be a table, not \(article(entry.node.value.typeName))")
             return nil
         }
-        return t
+        return table
     }
 
-    mutating func string(_ e: TOMLTable.Entry, _ key: String) -> String? {
-        guard let s = e.node.value.stringValue else {
-            fail(e.node.location, key, "must be a string, not \(article(e.node.value.typeName))")
+    mutating func string(_ entry: TOMLTable.Entry, _ key: String) -> String? {
+        guard let text = entry.node.value.stringValue else {
+            fail(entry.node.location, key, "must be a string, not \(article(entry.node.value.typeName))")
             return nil
         }
-        return s
+        return text
     }
 
-    mutating func bool(_ e: TOMLTable.Entry, _ key: String) -> Bool? {
-        guard let b = e.node.value.boolValue else {
-            fail(e.node.location, key, "must be true or false, not \(article(e.node.value.typeName))")
+    mutating func bool(_ entry: TOMLTable.Entry, _ key: String) -> Bool? {
+        guard let flag = entry.node.value.boolValue else {
+            fail(entry.node.location, key, "must be true or false, not \(article(entry.node.value.typeName))")
             return nil
         }
-        return b
+        return flag
     }
 
-    mutating func number(_ e: TOMLTable.Entry, _ key: String) -> Double? {
-        let v: Double
-        switch e.node.value {
-        case .integer(let i): v = Double(i)
-        case .float(let f): v = f
+    /// A number (a rate of events per second): finite, 0 or more and at most `max`.
+    mutating func number(_ entry: TOMLTable.Entry, _ key: String, max: Double, why: String) -> Double? {
+        let value: Double
+        switch entry.node.value {
+        case .integer(let integer): value = Double(integer)
+        case .float(let float):
+            guard float.isFinite else {
+                fail(entry.node.location, key, "must be a finite number, not \(Units.decimal(float, decimals: 0))")
+                return nil
+            }
+            value = float
         default:
-            fail(e.node.location, key, "must be a number, not \(article(e.node.value.typeName))")
+            fail(entry.node.location, key, "must be a number, not \(article(entry.node.value.typeName))")
             return nil
         }
-        guard v >= 0, v.isFinite else {
-            fail(e.node.location, key, "must be 0 or more")
+        guard value >= 0 else {
+            fail(entry.node.location, key, "must be 0 or more")
             return nil
         }
-        return v
+        guard value <= max else {
+            fail(entry.node.location, key, "\(Quantities.trimmed(value)) can never be reached (\(why))")
+            return nil
+        }
+        return value
     }
 
-    mutating func size(_ e: TOMLTable.Entry, _ key: String) -> UInt64? {
-        switch e.node.value {
-        case .integer(let i) where i >= 0: return UInt64(i)
-        case .string(let s):
-            if let v = Quantities.size(s) { return v }
-            fail(e.node.location, key, "'\(s)' is not a size (write e.g. \"512M\", \"2G\", or bytes)")
+    mutating func size(_ entry: TOMLTable.Entry, _ key: String) -> UInt64? {
+        switch entry.node.value {
+        case .integer(let integer):
+            if integer >= 0 { return UInt64(integer) }
+            fail(entry.node.location, key, "must be 0 or more")
+        case .string(let text):
+            switch Quantities.sizing(text) {
+            case .success(let bytes): return bytes
+            case .failure(.tooLarge):
+                fail(entry.node.location, key, "'\(text)' is too large (a size is a 64-bit count of bytes)")
+            case .failure(.malformed):
+                fail(entry.node.location, key, "'\(text)' is not a size (write e.g. \"512M\", \"2G\", or bytes)")
+            }
         default:
-            fail(e.node.location, key, "must be a size like \"512M\", not \(article(e.node.value.typeName))")
+            fail(entry.node.location, key, "must be a size like \"512M\", not \(article(entry.node.value.typeName))")
         }
         return nil
     }
 
-    mutating func duration(_ e: TOMLTable.Entry, _ key: String) -> TimeSpan? {
-        guard let s = e.node.value.stringValue else {
-            fail(e.node.location, key, "must be a duration like \"10s\", not \(article(e.node.value.typeName))")
+    mutating func duration(_ entry: TOMLTable.Entry, _ key: String) -> TimeSpan? {
+        guard let text = entry.node.value.stringValue else {
+            fail(entry.node.location, key, "must be a duration like \"10s\", not \(article(entry.node.value.typeName))")
             return nil
         }
-        guard let v = TimeSpan.parse(s) else {
-            fail(e.node.location, key, "'\(s)' is not a duration (write e.g. \"500ms\", \"10s\", \"5m\")")
-            return nil
+        switch TimeSpan.parsing(text) {
+        case .success(let span): return span
+        case .failure(.tooLarge):
+            fail(entry.node.location, key, "'\(text)' is too long (at most \(TimeSpan.maximum.nanoseconds / 3_600_000_000_000)h, "
+                 + "about 292 years: durations are signed 64-bit nanoseconds)")
+        case .failure(.malformed):
+            fail(entry.node.location, key, "'\(text)' is not a duration (write e.g. \"500ms\", \"10s\", \"5m\")")
         }
-        return v
+        return nil
     }
 
-    mutating func percent(_ e: TOMLTable.Entry, _ key: String, max: Double?, why: String) -> Percent? {
-        let p: Percent
-        switch e.node.value {
-        case .string(let s):
-            guard let v = Percent.parse(s) else {
-                fail(e.node.location, key, "'\(s)' is not a percentage (write e.g. \"90%\")")
+    /// A percentage, as a string (`"90%"`) or a plain number of percent: finite, 0 or more and at most `max`.
+    mutating func percent(_ entry: TOMLTable.Entry, _ key: String, max: Double, why: String) -> Percent? {
+        let share: Percent
+        let written: String
+        switch entry.node.value {
+        case .string(let text):
+            switch Percent.parsing(text) {
+            case .success(let parsed): share = parsed
+            case .failure(.tooLarge):
+                fail(entry.node.location, key, "\(text) can never be reached (\(why))")
+                return nil
+            case .failure(.malformed):
+                fail(entry.node.location, key, "'\(text)' is not a percentage (write e.g. \"90%\")")
                 return nil
             }
-            p = v
-        case .integer(let i) where i >= 0: p = .percent(Double(i))
-        case .float(let f) where f >= 0: p = .percent(f)
+            written = text
+        case .integer(let integer) where integer >= 0:
+            share = .percent(Double(integer))
+            written = "\(integer)%"
+        case .float(let float) where !float.isFinite:
+            fail(entry.node.location, key, "must be a finite number, not \(Units.decimal(float, decimals: 0))")
+            return nil
+        case .float(let float) where float >= 0:
+            share = .percent(float)
+            written = Quantities.trimmed(float) + "%"
+        case .integer, .float:
+            fail(entry.node.location, key, "must be 0 or more")
+            return nil
         default:
-            fail(e.node.location, key, "must be a percentage like \"90%\", not \(article(e.node.value.typeName))")
+            fail(entry.node.location, key, "must be a percentage like \"90%\", not \(article(entry.node.value.typeName))")
             return nil
         }
-        if let max, p.percent > max {
-            fail(e.node.location, key, "\(p) can never be reached (\(why))")
+        if share.percent > max {
+            fail(entry.node.location, key, "\(written) can never be reached (\(why))")
             return nil
         }
-        return p
+        return share
     }
 
-    mutating func amount(_ e: TOMLTable.Entry, _ key: String) -> Amount? {
-        if let s = e.node.value.stringValue, s.hasSuffix("%") {
-            return percent(e, key, max: 100, why: "a share of a total").map { .percent($0) }
+    mutating func amount(_ entry: TOMLTable.Entry, _ key: String) -> Amount? {
+        if let text = entry.node.value.stringValue, text.hasSuffix("%") {
+            return percent(entry, key, max: 100, why: "a share of a total").map { .percent($0) }
         }
-        return size(e, key).map { .bytes($0) }
+        return size(entry, key).map { .bytes($0) }
     }
 
-    mutating func choice<T: RawRepresentable & CaseIterable>(_ e: TOMLTable.Entry, _ key: String) -> T? where T.RawValue == String {
-        guard let s = e.node.value.stringValue else {
-            fail(e.node.location, key, "must be a string, not \(article(e.node.value.typeName))")
+    mutating func choice<Choice: RawRepresentable & CaseIterable>(_ entry: TOMLTable.Entry, _ key: String) -> Choice?
+    where Choice.RawValue == String {
+        guard let text = entry.node.value.stringValue else {
+            fail(entry.node.location, key, "must be a string, not \(article(entry.node.value.typeName))")
             return nil
         }
-        guard let v = T(rawValue: s) else {
-            fail(e.node.location, key, "'\(s)' is not one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        guard let chosen = Choice(rawValue: text) else {
+            fail(entry.node.location, key, "'\(text)' is not one of: \(Choice.allCases.map(\.rawValue).joined(separator: ", "))")
             return nil
         }
-        return v
+        return chosen
     }
 
-    mutating func patterns(_ e: TOMLTable.Entry, _ key: String) -> [CgroupPattern] {
+    mutating func patterns(_ entry: TOMLTable.Entry, _ key: String) -> [CgroupPattern] {
         let nodes: [TOMLNode]
-        if e.node.value.stringValue != nil {
-            nodes = [e.node]
-        } else if let a = e.node.value.arrayValue {
-            nodes = a
+        if entry.node.value.stringValue != nil {
+            nodes = [entry.node]
+        } else if let list = entry.node.value.arrayValue {
+            nodes = list
         } else {
-            fail(e.node.location, key, "must be a pattern or a list of patterns, not \(article(e.node.value.typeName))")
+            fail(entry.node.location, key, "must be a pattern or a list of patterns, not \(article(entry.node.value.typeName))")
             return []
         }
         var out: [CgroupPattern] = []
-        for n in nodes {
-            guard let s = n.value.stringValue else {
-                fail(n.location, key, "patterns are strings, not \(article(n.value.typeName))")
+        for node in nodes {
+            guard let text = node.value.stringValue else {
+                fail(node.location, key, "patterns are strings, not \(article(node.value.typeName))")
                 continue
             }
-            switch CgroupPattern.parse(s) {
-            case .success(let p): out.append(p)
-            case .failure(let why): fail(n.location, key, "'\(s)' can never match: \(why)")
+            switch CgroupPattern.parse(text) {
+            case .success(let pattern): out.append(pattern)
+            case .failure(let why): fail(node.location, key, "'\(text)' can never match: \(why)")
             }
         }
         return out
@@ -417,18 +527,19 @@ func article(_ noun: String) -> String {
     ("aeiou".contains(noun.first ?? "x") ? "an " : "a ") + noun
 }
 
-func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    var prev = Array(0...b.count)
-    for i in 1...a.count {
-        var cur = [i] + [Int](repeating: 0, count: b.count)
-        for j in 1...b.count {
-            cur[j] = Swift.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+/// Levenshtein distance between two strings, in Characters.
+func editDistance(_ first: String, _ second: String) -> Int {
+    let first = Array(first), second = Array(second)
+    if first.isEmpty { return second.count }
+    if second.isEmpty { return first.count }
+    var previous = Array(0...second.count)
+    for row in 1...first.count {
+        var current = [row] + [Int](repeating: 0, count: second.count)
+        for column in 1...second.count {
+            let substitution = previous[column - 1] + (first[row - 1] == second[column - 1] ? 0 : 1)
+            current[column] = Swift.min(previous[column] + 1, current[column - 1] + 1, substitution)
         }
-        prev = cur
+        previous = current
     }
-    return prev[b.count]
+    return previous[second.count]
 }
-

@@ -5,9 +5,24 @@
 ///   - file: the name used in error messages, e.g. `/etc/cgwarden.toml`.
 /// - Returns: the root table, entries in source order, every value carrying its location.
 /// - Throws: `TOMLError` for the first syntax or structure error, e.g.
-///   `cgwarden.toml:7:1: duplicate key 'name' (first defined at line 3)`.
+///   `cgwarden.toml:7:1: duplicate key 'name' (first defined at line 3)`, and for tables and
+///   arrays nested more than 128 deep (`Parser.maxNesting`). Time is linear in the input.
 public func parseTOML(_ text: String, file: String) throws(TOMLError) -> TOMLTable {
     var parser = Parser(text: text, file: file)
+    return try parser.parseDocument()
+}
+
+/// Parses a TOML 1.0 document given as the bytes of a file, as `parseTOML(_:file:)` does, after
+/// checking they are UTF-8: TOML requires it, and decoding a `String` with replacement would
+/// turn a bad byte into U+FFFD silently.
+/// - Throws: `TOMLError` naming the line and column of the first ill-formed UTF-8 sequence,
+///   or the first syntax or structure error.
+public func parseTOML(utf8 bytes: [UInt8], file: String) throws(TOMLError) -> TOMLTable {
+    var parser = Parser(bytes: bytes, file: file)
+    if let bad = parser.firstInvalidUTF8() {
+        throw parser.error("invalid UTF-8: byte 0x\(String(parser.bytes[bad], radix: 16, uppercase: true)) "
+                           + "does not start a well-formed character", at: bad)
+    }
     return try parser.parseDocument()
 }
 
@@ -38,12 +53,15 @@ final class MTable {
 
     var kind: Kind
     var location: TOMLLocation
+    /// Tables and arrays from the root down to this table, itself included (the root is 0).
+    let level: Int
     private(set) var order: [String] = []
     private(set) var slots: [String: Slot] = [:]
 
-    init(_ kind: Kind, _ location: TOMLLocation) {
+    init(_ kind: Kind, _ location: TOMLLocation, level: Int) {
         self.kind = kind
         self.location = location
+        self.level = level
     }
 
     subscript(key: String) -> Slot? { slots[key] }
@@ -63,8 +81,13 @@ final class MTable {
 
 final class MTableArray {
     let location: TOMLLocation
+    /// Like `MTable.level`; the tables in it are one level deeper.
+    let level: Int
     var tables: [MTable] = []
-    init(_ location: TOMLLocation) { self.location = location }
+    init(_ location: TOMLLocation, level: Int) {
+        self.location = location
+        self.level = level
+    }
 }
 
 extension MTable.Item {
@@ -94,7 +117,7 @@ extension MTable.Item {
 
 extension Parser {
     mutating func parseDocument() throws(TOMLError) -> TOMLTable {
-        let root = MTable(.header, TOMLLocation(line: 1, column: 1))
+        let root = MTable(.header, TOMLLocation(line: 1, column: 1), level: 0)
         var current = root
         while true {
             skipWhitespace()
@@ -122,7 +145,7 @@ extension Parser {
         let start = pos
         let isArray = peek(1) == UInt8(ascii: "[")
         pos += isArray ? 2 : 1
-        let parts = try parseKey()
+        let parts = try parseKey(maxParts: Parser.maxNesting)
         let name = displayKey(parts.map(\.name))
         guard peek() == UInt8(ascii: "]"), !isArray || peek(1) == UInt8(ascii: "]") else {
             throw error("expected '\(isArray ? "]]" : "]")' to close header '\(name)', found \(describe(pos))", at: pos)
@@ -136,7 +159,8 @@ extension Parser {
         for (i, part) in parts.dropLast().enumerated() {
             switch table[part.name]?.item {
             case nil:
-                let sub = MTable(.implicit, loc)
+                try checkNesting(table.level + 1, at: part.pos)
+                let sub = MTable(.implicit, loc, level: table.level + 1)
                 table.add(part.name, location(part.pos), .table(sub))
                 table = sub
             case .table(let sub)?:
@@ -154,10 +178,12 @@ extension Parser {
         if isArray {
             switch existing {
             case nil:
-                let array = MTableArray(loc)
+                try checkNesting(table.level + 2, at: last.pos)
+                let array = MTableArray(loc, level: table.level + 1)
                 table.add(last.name, location(last.pos), .tableArray(array))
                 return (append(to: array, at: loc), "after header '[[\(name)]]'")
             case .tableArray(let array)?:
+                try checkNesting(array.level + 1, at: last.pos)
                 return (append(to: array, at: loc), "after header '[[\(name)]]'")
             case .value(let n)? where n.value.arrayValue != nil:
                 throw error("cannot append to static array '\(name)' defined at line \(n.location.line)", at: start)
@@ -167,7 +193,8 @@ extension Parser {
         }
         switch existing {
         case nil:
-            let sub = MTable(.header, loc)
+            try checkNesting(table.level + 1, at: last.pos)
+            let sub = MTable(.header, loc, level: table.level + 1)
             table.add(last.name, location(last.pos), .table(sub))
             return (sub, "after header '[\(name)]'")
         case .table(let sub)? where sub.kind == .implicit:
@@ -182,15 +209,20 @@ extension Parser {
         }
     }
 
+    private func checkNesting(_ level: Int, at p: Int) throws(TOMLError) {
+        if level > Parser.maxNesting { throw nestingError(at: p) }
+    }
+
     private func append(to array: MTableArray, at loc: TOMLLocation) -> MTable {
-        let table = MTable(.header, loc)
+        let table = MTable(.header, loc, level: array.level + 1)
         array.tables.append(table)
         return table
     }
 
     /// Parses `key = value` into `table` and returns the key as written, for messages.
     mutating func parseKeyValue(into table: MTable) throws(TOMLError) -> String {
-        let parts = try parseKey()
+        // Each part but the last opens a table one level down.
+        let parts = try parseKey(maxParts: Parser.maxNesting - table.level + 1)
         let name = displayKey(parts.map(\.name))
         guard peek() == UInt8(ascii: "=") else {
             throw error("expected '=' after key '\(name)', found \(describe(pos))", at: pos)
@@ -200,15 +232,16 @@ extension Parser {
         if atLineEnd || [UInt8(ascii: "#"), UInt8(ascii: ","), UInt8(ascii: "}")].contains(bytes[pos]) {
             throw error("missing value for key '\(name)'", at: pos)
         }
-        let node = try parseValue()
+        let node = try parseValue(level: table.level + parts.count)
 
-        // Walk (and create) the tables named by a dotted key.
+        // Walk (and create) the tables named by a dotted key. The prefix is only spelt out for an
+        // error: building it for every part made a key of n parts cost n² (13 s for 10,000 parts).
         var target = table
         for (i, part) in parts.dropLast().enumerated() {
-            let prefix = displayKey(parts[...i].map(\.name))
+            func prefix() -> String { displayKey(parts[...i].map(\.name)) }
             switch target[part.name]?.item {
             case nil:
-                let sub = MTable(.dotted, location(part.pos))
+                let sub = MTable(.dotted, location(part.pos), level: target.level + 1)
                 target.add(part.name, location(part.pos), .table(sub))
                 target = sub
             case .table(let sub)? where sub.kind != .header:
@@ -218,10 +251,10 @@ extension Parser {
                 }
                 target = sub
             case .table(let sub)?:
-                throw error("cannot use dotted key '\(name)' to extend table '\(prefix)' defined at line \(sub.location.line)",
+                throw error("cannot use dotted key '\(name)' to extend table '\(prefix())' defined at line \(sub.location.line)",
                             at: parts[0].pos)
             case let item?:
-                throw error("cannot define key '\(name)': '\(prefix)' is \(item.summary)", at: parts[0].pos)
+                throw error("cannot define key '\(name)': '\(prefix())' is \(item.summary)", at: parts[0].pos)
             }
         }
         let last = parts[parts.count - 1]
@@ -234,26 +267,28 @@ extension Parser {
 
     // MARK: Values
 
-    mutating func parseValue() throws(TOMLError) -> TOMLNode {
+    /// Parses a value; `level` is the one it has if it is an array or an inline table.
+    mutating func parseValue(level: Int) throws(TOMLError) -> TOMLNode {
         let loc = location(pos)
         let value: TOMLValue = switch peek() {
         case UInt8(ascii: "\"")?, UInt8(ascii: "'")?: .string(try parseString())
-        case UInt8(ascii: "[")?: .array(try parseArray())
-        case UInt8(ascii: "{")?: .table(try parseInlineTable())
+        case UInt8(ascii: "[")?: .array(try parseArray(level: level))
+        case UInt8(ascii: "{")?: .table(try parseInlineTable(level: level))
         default: try parseScalar()
         }
         return TOMLNode(value: value, location: loc)
     }
 
-    private mutating func parseArray() throws(TOMLError) -> [TOMLNode] {
+    private mutating func parseArray(level: Int) throws(TOMLError) -> [TOMLNode] {
         let start = pos
+        try checkNesting(level, at: start)
         pos += 1
         var items: [TOMLNode] = []
         while true {
             try skipBlank()
             guard !atEnd else { throw error("unterminated array", at: start) }
             if bytes[pos] == UInt8(ascii: "]") { break }
-            items.append(try parseValue())
+            items.append(try parseValue(level: level + 1))
             try skipBlank()
             guard !atEnd else { throw error("unterminated array", at: start) }
             if bytes[pos] == UInt8(ascii: "]") { break }
@@ -267,10 +302,11 @@ extension Parser {
     }
 
     /// Parses `{ k = v, ... }` on one line; the result is frozen and can never be extended.
-    private mutating func parseInlineTable() throws(TOMLError) -> TOMLTable {
+    private mutating func parseInlineTable(level: Int) throws(TOMLError) -> TOMLTable {
         let start = pos
+        try checkNesting(level, at: start)
         pos += 1
-        let table = MTable(.header, location(start))
+        let table = MTable(.header, location(start), level: level)
         skipWhitespace()
         if peek() == UInt8(ascii: "}") {
             pos += 1

@@ -7,18 +7,49 @@ struct Parser {
     var pos = 0
     /// Byte offset of the start of each line, for computing locations on demand.
     private let lineStarts: [Int]
+    /// `scalarCounts[k]`: how many Unicode scalars start before byte `k * columnBlock`. A column is
+    /// then found by scanning at most `columnBlock` bytes, whatever the length of the line: a
+    /// document on one line (a key of many parts, a long inline table) stays linear.
+    private let scalarCounts: [Int]
+    private static let columnBlock = 64
 
-    init(text: String, file: String) {
-        var bytes = Array(text.utf8)
+    /// The deepest nesting of tables and arrays accepted. Every level costs a few stack frames
+    /// while parsing and again wherever the tree is walked recursively (freezing it, comparing it,
+    /// freeing it), so an unbounded depth lets a few kilobytes of brackets or dotted parts overflow
+    /// the stack. 128 is what toml-test's README suggests ("more than enough to process pretty much
+    /// all real-world TOML documents"); cgwarden's own schema nests three levels
+    /// (`[[guard.trigger]]` inside an array inside the root).
+    static let maxNesting = 128
+
+    init(text: String, file: String) { self.init(bytes: Array(text.utf8), file: file) }
+
+    init(bytes: [UInt8], file: String) {
+        var bytes = bytes
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }  // UTF-8 BOM
         self.bytes = bytes
         self.file = file
         var starts = [0]
-        for (i, b) in bytes.enumerated() where b == 0x0A { starts.append(i + 1) }
+        var counts = [0]
+        counts.reserveCapacity(bytes.count / Parser.columnBlock + 1)
+        var scalars = 0
+        for (offset, byte) in bytes.enumerated() {
+            if byte == 0x0A { starts.append(offset + 1) }
+            if byte & 0xC0 != 0x80 { scalars += 1 }
+            if (offset + 1) % Parser.columnBlock == 0 { counts.append(scalars) }
+        }
         lineStarts = starts
+        scalarCounts = counts
     }
 
     // MARK: Positions and errors
+
+    /// Unicode scalars that start before byte `p`, in at most `columnBlock` steps.
+    private func scalars(before p: Int) -> Int {
+        let block = p / Parser.columnBlock
+        var count = scalarCounts[block]
+        for offset in (block * Parser.columnBlock)..<p where bytes[offset] & 0xC0 != 0x80 { count += 1 }
+        return count
+    }
 
     func location(_ p: Int) -> TOMLLocation {
         var lo = 0, hi = lineStarts.count - 1
@@ -26,9 +57,12 @@ struct Parser {
             let mid = (lo + hi + 1) / 2
             if lineStarts[mid] <= p { lo = mid } else { hi = mid - 1 }
         }
-        var column = 1
-        for i in lineStarts[lo]..<min(p, bytes.count) where bytes[i] & 0xC0 != 0x80 { column += 1 }
-        return TOMLLocation(line: lo + 1, column: column)
+        let end = min(p, bytes.count)
+        return TOMLLocation(line: lo + 1, column: scalars(before: end) - scalars(before: lineStarts[lo]) + 1)
+    }
+
+    func nestingError(at p: Int) -> TOMLError {
+        error("nesting too deep: more than \(Parser.maxNesting) tables and arrays inside one another", at: p)
     }
 
     func error(_ message: String, at p: Int) -> TOMLError {
@@ -43,6 +77,21 @@ struct Parser {
         if isControl(b) { return "control character \(hex(UInt32(b)))" }
         let len = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4
         return "'" + String(decoding: bytes[p..<min(p + len, bytes.count)], as: UTF8.self) + "'"
+    }
+
+    /// Where the first ill-formed UTF-8 sequence starts (a stray continuation byte, an
+    /// overlong form, a surrogate, a scalar past U+10FFFF, a truncated sequence), or nil.
+    func firstInvalidUTF8() -> Int? {
+        var decoder = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        while true {
+            switch decoder.parseScalar(from: &iterator) {
+            case .valid(let encoded): offset += encoded.count
+            case .emptyInput: return nil
+            case .error: return offset
+            }
+        }
     }
 
     // MARK: Character classes
@@ -98,11 +147,14 @@ struct Parser {
     }
 
     /// Parses `simple-key *( ws "." ws simple-key )`, leaving the cursor after trailing whitespace.
-    mutating func parseKey() throws(TOMLError) -> [KeyPart] {
+    /// A key of more than `maxParts` parts is a nesting error at the first part too many: the rest
+    /// of a hostile key is never read.
+    mutating func parseKey(maxParts: Int) throws(TOMLError) -> [KeyPart] {
         var parts: [KeyPart] = []
         while true {
             skipWhitespace()
             let start = pos
+            if parts.count == maxParts { throw nestingError(at: start) }
             switch peek() {
             case UInt8(ascii: "\""), UInt8(ascii: "'"):
                 if peek(1) == bytes[pos] && peek(2) == bytes[pos] {

@@ -240,3 +240,36 @@ import CGWardenCore
         }
     }
 }
+
+@Suite struct TriggerSchemaTests {
+    /// A value each kind accepts, and what it reads as; the switch makes a new kind a compile error here.
+    static func sample(_ key: TriggerKey) -> (value: String, kind: TriggerKind) {
+        switch key {
+        case .usageOfLimit: ("\"90%\"", .usageOfLimit(.percent(90), limit: .max, count: .all))
+        case .usageAbove: ("\"1G\"", .usageAbove(1 << 30, count: .all))
+        case .pressureAbove: ("\"40%\"", .pressure(.some, .avg10, .percent(40)))
+        case .nodeAvailableBelow: ("\"5%\"", .nodeAvailableBelow(.percent(.percent(5))))
+        case .nodeSwapFreeBelow: ("\"512M\"", .nodeSwapFreeBelow(.bytes(512 << 20)))
+        case .nodePressureAbove: ("\"30%\"", .nodePressure(.some, .avg10, .percent(30)))
+        case .eventsPerSecondAbove: ("100", .eventRate(.max, perSecond: 100))
+        case .oomKill: ("true", .oomKill)
+        }
+    }
+
+    @Test(arguments: TriggerKey.allCases)
+    func everyKindLoads(_ key: TriggerKey) throws {
+        let sample = TriggerSchemaTests.sample(key)
+        let config = try ConfigLoader.load([(name: "test.toml", text: """
+            [[guard]]
+            name = "g"
+            match = "/a"
+            [[guard.trigger]]
+            \(key.rawValue) = \(sample.value)
+            """)])
+        #expect(config.guards.first?.triggers.map(\.kind) == [sample.kind])
+    }
+
+    @Test func everyModifierBelongsToSomeKind() {
+        #expect(Set(TriggerKey.allCases.flatMap(\.modifiers)) == Set(TriggerModifier.allCases))
+    }
+}

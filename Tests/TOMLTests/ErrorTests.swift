@@ -138,3 +138,18 @@ func rejects(text: String, expected: String) {
         try parseTOML("[daemon]\nlimit = 99999999999999999999\n", file: "cg.toml")
     }
 }
+
+@Test(arguments: [
+    (Array("a = \"x".utf8) + [0xFF] + Array("\"".utf8), "1:7: invalid UTF-8: byte 0xFF does not start a well-formed character"),
+    (Array("# é\n".utf8) + [0x80], "2:1: invalid UTF-8: byte 0x80 does not start a well-formed character"),  // stray continuation
+    (Array("k = '".utf8) + [0xC0, 0xAF] + Array("'".utf8), "1:6: invalid UTF-8: byte 0xC0 does not start a well-formed character"),  // overlong '/'
+    (Array("k = '".utf8) + [0xED, 0xA0, 0x80] + Array("'".utf8), "1:6: invalid UTF-8: byte 0xED does not start a well-formed character"),  // surrogate
+    (Array("k = 1 #".utf8) + [0xF4, 0x90, 0x80, 0x80], "1:8: invalid UTF-8: byte 0xF4 does not start a well-formed character"),  // past U+10FFFF
+    (Array("k = 'é".utf8) + [0xE2, 0x82], "1:7: invalid UTF-8: byte 0xE2 does not start a well-formed character"),  // truncated at the end
+    ([0xEF, 0xBB, 0xBF] + Array("k = 'é'".utf8), "no error"),
+] as [([UInt8], String)])
+func rejectsIllFormedUTF8(bytes: [UInt8], expected: String) {
+    var result = "no error"
+    do { _ = try parseTOML(utf8: bytes, file: "x.toml") } catch { result = error.description }
+    #expect(result == (expected == "no error" ? expected : "x.toml:" + expected))
+}
