@@ -10,7 +10,7 @@ import CGWardenPolicy
 /// Loads the configuration: `--config FILE` and its drop-ins, or the default
 /// path, or (when the default path does not exist) the built-in default.
 func loadConfig(_ path: String?, console: Console) throws -> Config {
-    let files: [(name: String, text: String)]
+    let files: [(name: String, bytes: [UInt8])]
     do {
         files = try TextFiles.configuration(path ?? DefaultConfig.path)
     } catch {
@@ -18,7 +18,7 @@ func loadConfig(_ path: String?, console: Console) throws -> Config {
             throw CommandFailure("cannot read the configuration: \(error)")
         }
         console.error("cgwarden: \(DefaultConfig.path) does not exist; using the \(DefaultConfig.name)")
-        files = [(name: DefaultConfig.name, text: DefaultConfig.text)]
+        files = [(name: DefaultConfig.name, bytes: Array(DefaultConfig.text.utf8))]
     }
     do {
         return try ConfigLoader.load(files)

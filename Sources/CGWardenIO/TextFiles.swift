@@ -5,11 +5,20 @@ import CGWardenCore
 
 /// Plain files: the configuration and its drop-ins, and recordings.
 public enum TextFiles {
-    /// The whole file as text.
+    /// The whole file as text (invalid UTF-8 replaced).
     public static func read(_ path: String) throws(SystemError) -> String {
-        let fd = retryEINTR { open(path, O_RDONLY | O_CLOEXEC) }
+        String(decoding: try bytes(path), as: UTF8.self)
+    }
+
+    /// The whole file's bytes. Only a regular file is read (a FIFO or a
+    /// device at a configuration path would block or never end).
+    public static func bytes(_ path: String) throws(SystemError) -> [UInt8] {
+        let fd = retryEINTR { open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }
         if fd < 0 { throw SystemError(call: "open", path: path, errno: errno) }
         defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw SystemError(call: "fstat", path: path, errno: errno) }
+        if st.st_mode & S_IFMT != S_IFREG { throw SystemError(call: "open", path: path, errno: EINVAL) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -21,7 +30,7 @@ public enum TextFiles {
             if n == 0 { break }
             bytes += chunk[0..<n]
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 
     /// Names of the regular files in `dir` ending in `suffix`, sorted bytewise;
@@ -43,12 +52,12 @@ public enum TextFiles {
 
     /// The configuration `path` and its drop-ins, `<dir of path>/cgwarden.d/*.toml`
     /// in name order (the systemd and oomd habit).
-    public static func configuration(_ path: String) throws(SystemError) -> [(name: String, text: String)] {
-        var files = [(name: path, text: try read(path))]
+    public static func configuration(_ path: String) throws(SystemError) -> [(name: String, bytes: [UInt8])] {
+        var files = [(name: path, bytes: try bytes(path))]
         let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         let dropins = (dir.isEmpty ? "" : dir) + "/cgwarden.d"
         for name in try names(in: dropins, suffix: ".toml") {
-            files.append((name: dropins + "/" + name, text: try read(dropins + "/" + name)))
+            files.append((name: dropins + "/" + name, bytes: try bytes(dropins + "/" + name)))
         }
         return files
     }

@@ -68,8 +68,7 @@ public enum ConfigLoader {
             // A guard that watches only protected groups and may kill only those can never act.
             if rule.candidates == .self, !rule.match.isEmpty, rule.match.allSatisfy({ watched in
                 config.protect.contains { protected in
-                    protected.text == watched.text
-                        || (isLiteral(watched) && (CgroupPath(watched.text).map(protected.matches) ?? false))
+                    protected.text == watched.text || (watched.literalPath.map(protected.matches) ?? false)
                 }
             }) {
                 out.append(ConfigError(origin: rule.origin, key: context,
@@ -79,9 +78,6 @@ public enum ConfigLoader {
         return out
     }
 
-    static func isLiteral(_ pattern: CgroupPattern) -> Bool {
-        !pattern.text.contains("*") && !pattern.text.contains("?")
-    }
 }
 
 /// The trigger kinds of the configuration language, each with the keys that modify it. The

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import CGWardenCore
 @testable import CGWardenCommands
@@ -44,6 +47,21 @@ import CGWardenTestSupport
             cgwarden: the configuration has 3 errors
 
             """)
+    }
+
+    @Test func badUTF8AndAFIFOAreErrorsNotSilence() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        writeFile(dir.path + "/cgwarden.toml", "protect = [\"/a\"]\n# ok\n")
+        // A byte that is not UTF-8 on line 2: named with its place, not replaced.
+        let fd = open(dir.path + "/cgwarden.toml", O_WRONLY | O_APPEND)
+        _ = [UInt8]([0x23, 0x20, 0xff, 0x0a]).withUnsafeBytes { write(fd, $0.baseAddress, 4) }
+        close(fd)
+        let r = runCLI(["check-config", dir.path + "/cgwarden.toml"])
+        #expect(r.code == 1 && r.err.hasPrefix("\(dir.path)/cgwarden.toml:3:3: "), "\(r.err)")
+        mkfifo(dir.path + "/fifo.toml", 0o644)
+        let fifo = runCLI(["check-config", dir.path + "/fifo.toml"])
+        #expect(fifo.code == 1 && fifo.err.contains("fifo.toml"))
     }
 
     @Test func missingFile() {
