@@ -40,11 +40,15 @@ public struct Kill: ConsoleCommand {
     @Option(help: "Also protect what this configuration protects, and take its [daemon] user and group (the daemon's refusals, exactly).")
     public var config: String?
 
-    @Option(help: "Run as root: the user to drop to once the helper runs (default: the configuration's, or nobody).")
+    @Option(help: "Run as root: the user to drop to once the helper runs (default: the configuration's, or cgwarden).")
     public var user: String?
 
-    @Option(help: "Run as root: the group to drop to (default: the configuration's, or nogroup).")
+    @Option(help: "Run as root: the group to drop to (default: the configuration's, or cgwarden).")
     public var group: String?
+
+    @Flag(name: .customLong("allow-shared-user"),
+          help: "Allow dropping to nobody/nogroup, which other services share (they could signal or trace this process).")
+    public var allowSharedUser = false
 
     @Option(help: "How long to wait for the group to be empty (e.g. 10s, 500ms).")
     public var timeout = TimeSpan.milliseconds(UInt64(KillTunables.defaultKillTimeoutMillis))
@@ -78,21 +82,23 @@ public struct Kill: ConsoleCommand {
         report.path = path
 
         var protected = protect.map { CgroupPattern($0) }
-        var user = self.user ?? "nobody", group = self.group ?? "nogroup"
+        var daemon = DaemonSettings()
         if let config {
             let c = try loadConfig(config, console: console)
             protected += c.protect
-            user = self.user ?? c.daemon.user
-            group = self.group ?? c.daemon.group
+            daemon = c.daemon
         }
+        let user = self.user ?? daemon.user, group = self.group ?? daemon.group
 
         // Root: the helper keeps the privileges, this process drops them.
         let dropTo: (uid: UInt32, gid: UInt32)?
         if geteuid() == 0 {
-            guard let uid = Privileges.userID(user) else { throw CommandFailure("no user \(user) to drop privileges to (--user)") }
-            guard let gid = Privileges.groupID(group) else { throw CommandFailure("no group \(group) to drop privileges to (--group)") }
-            if uid == 0 || gid == 0 { throw CommandFailure("--user and --group must not be root: this side of cgwarden runs unprivileged") }
-            dropTo = (uid, gid)
+            do {
+                dropTo = try Privileges.dropTarget(user: user, group: group,
+                                                   allowShared: allowSharedUser || daemon.allowSharedUser)
+            } catch {
+                throw CommandFailure(error.message)
+            }
         } else {
             dropTo = nil
         }

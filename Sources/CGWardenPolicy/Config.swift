@@ -35,8 +35,12 @@ public struct DaemonSettings: Equatable, Sendable {
     /// pressure polling use: PSI avg10 moves little faster than that.
     public var interval = TimeSpan.seconds(1)
     /// The unprivileged side drops to this user and group when started as root.
-    public var user = "nobody"
-    public var group = "nogroup"
+    public var user = "cgwarden"
+    public var group = "cgwarden"
+    /// Allow `user`/`group` to be ones other services share (`nobody`,
+    /// `nogroup`): any process of that user could signal or trace the
+    /// unprivileged side. Off: a dedicated user is required.
+    public var allowSharedUser = false
     /// Go through the whole kill path but stop before the final write.
     public var dryRun = false
 

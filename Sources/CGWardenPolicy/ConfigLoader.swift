@@ -126,7 +126,7 @@ struct ConfigTableReader {
     }
 
     static let topKeys = ["daemon", "protect", "honor_xattrs", "guard", "min_kill_size", "post_action_delay"]
-    static let daemonKeys = ["interval", "user", "group", "dry_run"]
+    static let daemonKeys = ["interval", "user", "group", "allow_shared_user", "dry_run"]
     static let guardKeys = ["name", "match", "trigger", "combine", "candidates", "rank", "min_kill_size",
                             "post_action_delay", "prefer", "avoid", "qos_order"]
 
@@ -143,6 +143,9 @@ struct ConfigTableReader {
             }
             if let entry = daemon.entry("user"), let user = string(entry, "daemon.user") { config.daemon.user = user }
             if let entry = daemon.entry("group"), let group = string(entry, "daemon.group") { config.daemon.group = group }
+            if let entry = daemon.entry("allow_shared_user"), let allow = bool(entry, "daemon.allow_shared_user") {
+                config.daemon.allowSharedUser = allow
+            }
             if let entry = daemon.entry("dry_run"), let dryRun = bool(entry, "daemon.dry_run") { config.daemon.dryRun = dryRun }
         }
         if let entry = root.entry("protect") { config.protect += patterns(entry, "protect") }

@@ -27,8 +27,10 @@ min_kill_size = "32M"
 
 [daemon]
 interval = "1s"
-user = "nobody"
-group = "nogroup"
+# A user of its own (scripts/setup and the package create it): a user other
+# services share could signal or trace cgwarden's unprivileged side.
+user = "cgwarden"
+group = "cgwarden"
 dry_run = false
 
 # The node runs out of memory: kill the leaf group (a service, a session

@@ -85,6 +85,28 @@ public enum Privileges {
         return getgrnam(name).map { $0.pointee.gr_gid }
     }
 
+    /// The overflow id: `nobody` and `nogroup`, shared by every service
+    /// that runs "unprivileged" without a user of its own.
+    public static let sharedID: UInt32 = 65534
+
+    /// The ids to drop to, checked: they exist, are not root, and (unless
+    /// `allowShared`) are not the shared `nobody`/`nogroup`, whose other
+    /// processes could signal or ptrace the dropped side.
+    public static func dropTarget(user: String, group: String, allowShared: Bool) throws(PrivilegeError) -> (uid: UInt32, gid: UInt32) {
+        guard let uid = userID(user) else {
+            throw PrivilegeError("no user \(user) to drop privileges to (create it: scripts/setup and the package do; or --user)")
+        }
+        guard let gid = groupID(group) else { throw PrivilegeError("no group \(group) to drop privileges to (or --group)") }
+        if uid == 0 || gid == 0 {
+            throw PrivilegeError("the user and group to drop to must not be root: this side of cgwarden runs unprivileged")
+        }
+        if !allowShared && (uid == sharedID || gid == sharedID) {
+            throw PrivilegeError("\(user):\(group) is shared with other services, whose processes could signal or trace "
+                                 + "cgwarden's unprivileged side: use a user of its own (cgwarden), or allow it explicitly")
+        }
+        return (uid, gid)
+    }
+
     /// setgroups(none), setresgid(gid), setresuid(uid): real, effective and
     /// saved ids all change, so there is no way back; a uid change from 0 to
     /// non-zero clears the permitted, effective and ambient capabilities

@@ -89,8 +89,8 @@ import CGWardenTestSupport
         #expect(doc["check"]?["processes"]?.uint64Value == 3 && doc["check"]?["groups"]?.uint64Value == 2)
         #expect(doc["helper"]?["seccomp"]?.boolValue == true && doc["helper"]?["root_is_cgroup2"]?.boolValue == false)
         if geteuid() == 0 {
-            // Run as root, the command's own side drops to nobody:nogroup with no capabilities.
-            #expect(doc["unprivileged"]?["uid"]?.uint64Value == 65534)
+            // Run as root, the command's own side drops to its own user, with no capabilities.
+            #expect(doc["unprivileged"]?["uid"]?.uint64Value == UInt64(getpwnam("cgwarden")?.pointee.pw_uid ?? 0))
             #expect(doc["unprivileged"]?["cap_eff"]?.stringValue == "0000000000000000")
             #expect(doc["unprivileged"]?["no_new_privs"]?.boolValue == true)
         }
@@ -114,7 +114,15 @@ import CGWardenTestSupport
         }
         let u = try run([cgwardenBinary, "kill", "/real", "--root", t.path, "--user", "no-such-user-x"])
         if geteuid() == 0 {
-            #expect(u.status == .exited(1) && u.stderr == "cgwarden: no user no-such-user-x to drop privileges to (--user)\n")
+            #expect(u.status == .exited(1), "\(u.stderr)")
+            #expect(u.stderr == "cgwarden: no user no-such-user-x to drop privileges to (create it: scripts/setup and the package do; or --user)\n")
+            // nobody is shared by other services: refused unless allowed.
+            let shared = try run([cgwardenBinary, "kill", "/real", "--root", t.path, "--dry-run", "--user", "nobody", "--group", "nogroup"])
+            #expect(shared.status == .exited(1) && shared.stderr.contains("is shared with other services"), "\(shared.stderr)")
+            let allowed = try run([cgwardenBinary, "kill", "/real", "--root", t.path, "--dry-run", "--user", "nobody",
+                                   "--group", "nogroup", "--allow-shared-user", "--json"])
+            #expect(allowed.status == .exited(0), "\(allowed.stderr)")
+            #expect(try JSON.parse(allowed.stdout)["unprivileged"]?["uid"]?.uint64Value == 65534)
         }
     }
 }

@@ -84,7 +84,8 @@ import CGWardenCore
         #expect(c.protect.map(\.text) == ["/init.scope", "/system.slice/sshd.service"])
         #expect(c.daemon.interval == .seconds(2))
         #expect(c.daemon.user == "cgwarden")
-        #expect(c.daemon.group == "nogroup")
+        #expect(c.daemon.group == "cgwarden")
+        #expect(!c.daemon.allowSharedUser)
         #expect(c.daemon.dryRun)
         #expect(c.guards.map(\.name) == ["tenants", "node"])
         let t = c.guards[0]
