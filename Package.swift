@@ -2,8 +2,8 @@
 import PackageDescription
 
 // Dependency direction (see Docs/architecture.md):
-//   cgwarden (main) -> CGWardenCommands -> CGWardenActions -> CGWardenSandbox -> CGWardenIO -> CGWardenCore
-//                                       -> CGWardenPolicy -> CGWardenCore, TOML
+//   cgwarden (main) -> CGWardenCommands -> CGWardenService -> CGWardenActions -> CGWardenSandbox -> CGWardenIO -> CGWardenCore
+//                                                          -> CGWardenPolicy -> CGWardenCore, TOML
 // CGWardenCore, TOML and CGWardenPolicy are pure: no file access, no syscalls, no Foundation.
 let package = Package(
     name: "cgwarden",
@@ -30,10 +30,14 @@ let package = Package(
         .target(name: "CGWardenSandbox", dependencies: ["CGWardenCore", "CGWardenIO", "CShims", "CSeccomp"]),
         // The kill path: the privileged helper, its launcher, the client.
         .target(name: "CGWardenActions", dependencies: ["CGWardenCore", "CGWardenIO", "CGWardenSandbox", "CShims"]),
+        // Orchestration between the commands and the libraries: the snapshot
+        // source, the privileged start, the policy session and replay, the daemon.
+        .target(name: "CGWardenService",
+                dependencies: ["CGWardenCore", "CGWardenIO", "CGWardenPolicy", "CGWardenActions", "CGWardenSandbox"]),
         .target(
             name: "CGWardenCommands",
             dependencies: [
-                "CGWardenCore", "CGWardenIO", "CGWardenPolicy", "CGWardenActions", "CGWardenSandbox",
+                "CGWardenCore", "CGWardenIO", "CGWardenPolicy", "CGWardenActions", "CGWardenSandbox", "CGWardenService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "cgwarden", dependencies: ["CGWardenCommands"]),

@@ -3,6 +3,7 @@ import CGWardenActions
 import CGWardenCore
 import CGWardenPolicy
 import CGWardenSandbox
+import CGWardenService
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -88,41 +89,20 @@ public struct Kill: ConsoleCommand {
             protected += c.protect
             daemon = c.daemon
         }
-        let user = self.user ?? daemon.user, group = self.group ?? daemon.group
-
         // Root: the helper keeps the privileges, this process drops them.
-        let dropTo: (uid: UInt32, gid: UInt32)?
-        if geteuid() == 0 {
-            do {
-                dropTo = try Privileges.dropTarget(user: user, group: group,
-                                                   allowShared: allowSharedUser || daemon.allowSharedUser)
-            } catch {
-                throw CommandFailure(error.message)
-            }
-        } else {
-            dropTo = nil
-        }
-
         var configuration = KillHelperClient.Configuration()
         configuration.settings = KillHelperProcess.Settings(root: root, protected: protected)
-        configuration.useLauncher = dropTo != nil
+        let drop = PrivilegedStart.Drop(user: user ?? daemon.user, group: group ?? daemon.group,
+                                        allowShared: allowSharedUser || daemon.allowSharedUser)
         let client: KillHelperClient
         do {
-            client = try KillHelperClient(configuration)
+            (client, report.credentials) = try PrivilegedStart.start(configuration, drop: drop)
         } catch {
-            return finish(error.outcome)
+            if case .helper(let e) = error { return finish(e.outcome) }
+            throw CommandFailure(error.description)
         }
         defer { client.shutdown() }
         report.helper = client.info
-
-        if let dropTo {
-            do {
-                try Privileges.drop(toUser: dropTo.uid, group: dropTo.gid)
-            } catch {
-                throw CommandFailure("cannot drop privileges to \(user):\(group): \(error)")
-            }
-        }
-        report.credentials = try? Credentials.current()
 
         let target: CgroupTarget
         switch CgroupResolution.target(path, root: root) {

@@ -6,6 +6,7 @@ import CGWardenActions
 import CGWardenCore
 import CGWardenIO
 import CGWardenPolicy
+import CGWardenService
 
 /// Loads the configuration: `--config FILE` and its drop-ins, or the default
 /// path, or (when the default path does not exist) the built-in default.
@@ -82,27 +83,18 @@ public struct SourceOptions: ParsableArguments {
     }
 }
 
-/// Takes snapshots for the policy: node figures and the whole tree.
-struct PolicySnapshots {
-    let sampler: Sampler
-    let proc: ProcReader
-    let clock: Clock
+extension SourceOptions {
+    /// The snapshot source over these options.
+    func snapshots() -> SnapshotSource { SnapshotSource(root: root, proc: proc) }
+}
 
-    init(_ o: SourceOptions, clock: Clock = SystemClock()) {
-        // Kept open between samples: what the triggers read every time.
-        sampler = Sampler(root: o.root, keepOpen: [.usage, .limits, .events, .pressure, .populated])
-        proc = ProcReader(proc: o.proc)
-        self.clock = clock
-    }
-
+extension SnapshotSource {
+    /// One snapshot; what could not be read is a warning line each.
     func take(console: Console) throws -> Snapshot {
-        let time = clock.now()
-        let system: SystemSnapshot
-        do { system = try proc.system() } catch { throw CommandFailure(error.message) }
-        let walk: WalkResult
-        do { walk = try sampler.sample(fields: .policy) } catch { throw CommandFailure(error.message) }
-        for p in walk.problems { console.error("cgwarden: warning: \(p)") }
-        return Snapshot(root: sampler.root, time: time, system: system, cgroups: walk.cgroups)
+        let taken: (snapshot: Snapshot, walk: WalkResult)
+        do { taken = try take() } catch { throw CommandFailure(error.message) }
+        for p in taken.walk.problems { console.error("cgwarden: warning: \(p)") }
+        return taken.snapshot
     }
 }
 
@@ -144,9 +136,9 @@ public struct Explain: ConsoleCommand {
         let cfg = try loadConfig(config, console: console)
         if let replay { return try runReplay(replay, cfg, console) }
         let check = try source.check()
-        let snapshots = PolicySnapshots(source)
-        let evaluator = Evaluator(config: cfg, ownCgroup: source.ownCgroup(check, snapshots.proc), detail: verbose ? .all : .holding)
-        var state = PolicyState()
+        let snapshots = source.snapshots()
+        var session = PolicySession(config: cfg, ownCgroup: source.ownCgroup(check, snapshots.proc),
+                                    detail: verbose ? .all : .holding)
         var decision: Decision?
         var first: Timestamp?
         var deadline = snapshots.clock.now().monotonicNanos
@@ -157,7 +149,7 @@ public struct Explain: ConsoleCommand {
             }
             let s = try snapshots.take(console: console)
             if first == nil { first = s.time }
-            (decision, state) = evaluator.evaluate(s, state: state)
+            decision = session.step(s)
         }
         guard let decision else { return ExitStatus.failure }
         if json {
@@ -178,19 +170,8 @@ public struct Explain: ConsoleCommand {
         do { rec = try Recording.parse(text) } catch { throw CommandFailure("\(file): \(error)") }
         if rec.truncatedTail { console.error("cgwarden: warning: \(file): the last line is cut short (the recorder was stopped while writing); skipped") }
         guard let start = rec.snapshots.first?.time else { throw CommandFailure("\(file): the recording holds no snapshot") }
-        // The recorder's own cgroup is unknown here: replays exclude nothing for it.
-        let evaluator = Evaluator(config: cfg, ownCgroup: nil)
-        var state = PolicyState()
-        var actions: [Decision] = []
-        for s in rec.snapshots {
-            let (d, next) = evaluator.evaluate(s, state: state)
-            state = next
-            if let v = d.victim {
-                // As the daemon would: the kill happens, the guard's delay starts.
-                state.recordAction(guard: cfg.guards.first { $0.name == v.guardName }!, victim: v.path, id: v.id, at: d.time)
-                actions.append(d)
-            }
-        }
+        // As the daemon would: each kill happens, the guard's delay starts.
+        let actions = Replay.decisions(rec.snapshots, config: cfg)
         if json {
             console.line(JSON.object([
                 ("recording", .string(file)), ("config", .array(cfg.files.map { .string($0) })),
@@ -241,7 +222,7 @@ public struct Record: ConsoleCommand {
         _ = try source.check()
         let writer: LineWriter
         do { writer = try LineWriter(path: out) } catch { throw CommandFailure("cannot write the recording: \(error)") }
-        let snapshots = PolicySnapshots(source)
+        let snapshots = source.snapshots()
         do {
             try writer.write(line: Recording.header(root: source.root, intervalNanos: every.nanoseconds).serialized())
             let start = snapshots.clock.now().monotonicNanos

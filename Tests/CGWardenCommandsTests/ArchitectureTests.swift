@@ -16,8 +16,10 @@ import CGWardenTestSupport
         "CGWardenIO": ["CGWardenCore", "CShims", "Glibc", "Musl"],
         "CGWardenSandbox": ["CGWardenCore", "CGWardenIO", "CShims", "CSeccomp", "Glibc", "Musl", "Synchronization"],
         "CGWardenActions": ["CGWardenCore", "CGWardenIO", "CGWardenSandbox", "CShims", "Glibc", "Musl", "Synchronization"],
+        "CGWardenService": ["CGWardenCore", "CGWardenIO", "CGWardenPolicy", "CGWardenActions", "CGWardenSandbox",
+                            "CSystemd", "Glibc", "Musl", "Synchronization"],
         "CGWardenCommands": ["CGWardenCore", "CGWardenIO", "CGWardenPolicy", "CGWardenActions", "CGWardenSandbox",
-                             "ArgumentParser", "Glibc", "Musl"],
+                             "CGWardenService", "ArgumentParser", "Glibc", "Musl"],
         "cgwarden": ["CGWardenCommands"],
     ]
 
