@@ -24,7 +24,12 @@ let package = Package(
         .target(name: "CShims"),
         // libseccomp (the kill helper's allow-list), through pkg-config.
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
-        .target(name: "CGWardenIO", dependencies: ["CGWardenCore", "CShims"]),
+        // libsystemd: sd_notify (READY, STATUS, WATCHDOG) and journal fields for the daemon.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // The one system-call layer of the I/O edges: SystemError, the errno/EINTR
+        // funnel, and the kernel's wake-up sources (poll, signalfd, inotify, PSI triggers).
+        .target(name: "CGWardenSystem", dependencies: ["CShims"]),
+        .target(name: "CGWardenIO", dependencies: ["CGWardenCore", "CGWardenSystem", "CShims"]),
         // Sandbox primitives: seccomp filters, spawned helpers on a socketpair,
         // opening beneath a directory, dropping privileges.
         .target(name: "CGWardenSandbox", dependencies: ["CGWardenCore", "CGWardenIO", "CShims", "CSeccomp"]),
@@ -33,7 +38,8 @@ let package = Package(
         // Orchestration between the commands and the libraries: the snapshot
         // source, the privileged start, the policy session and replay, the daemon.
         .target(name: "CGWardenService",
-                dependencies: ["CGWardenCore", "CGWardenIO", "CGWardenPolicy", "CGWardenActions", "CGWardenSandbox"]),
+                dependencies: ["CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenPolicy", "CGWardenActions",
+                               "CGWardenSandbox", "CSystemd"]),
         .target(
             name: "CGWardenCommands",
             dependencies: [

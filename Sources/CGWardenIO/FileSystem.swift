@@ -5,34 +5,7 @@ import Musl
 #endif
 import CShims
 import CGWardenCore
-
-/// A failed system call, with the call and the path it concerned.
-public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
-    public var call: String
-    public var path: String
-    public var errno: Int32
-
-    public init(call: String, path: String, errno: Int32) {
-        self.call = call
-        self.path = path
-        self.errno = errno
-    }
-
-    /// ENOENT or ENODEV: the file or its cgroup is gone (a removed cgroup's
-    /// open files answer ENODEV). Normal on a live node, never an error.
-    public var isVanished: Bool { errno == ENOENT || errno == ENODEV }
-
-    public var description: String {
-        "\(path): \(String(cString: strerror(errno))) (\(call))"
-    }
-
-    /// The same error, naming `path`.
-    public func at(_ path: String) -> SystemError {
-        var e = self
-        e.path = path
-        return e
-    }
-}
+@_exported import CGWardenSystem
 
 /// One entry of a directory listing.
 public struct DirectoryEntry: Equatable, Sendable {

@@ -1,0 +1,152 @@
+/// Something the guard did or saw, as it is logged (journal, stderr) and
+/// recorded: a kill, a refusal, a would-be kill of an observing guard, a
+/// helper restart, a reload. A value, made at the edge that saw it.
+public struct GuardEvent: Equatable, Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
+        /// cgwarden killed a group (it is empty).
+        case kill
+        /// cgwarden killed a group that did not empty in time.
+        case incomplete
+        /// The helper refused the kill (the group vanished, was re-created,
+        /// became protected...): the next candidate is tried.
+        case refused
+        /// The kill could not be done (the helper failed).
+        case failed
+        /// An observing guard (or a dry run) would have killed this group.
+        case observed
+        case helperRestarted = "helper_restarted"
+        case started
+        case reloaded
+        case reloadFailed = "reload_failed"
+        case stopping
+        /// Something could not be read.
+        case problem
+
+        /// A fixed id per kind for the journal (`MESSAGE_ID=`), so that
+        /// `journalctl MESSAGE_ID=...` lists every kill.
+        public var messageID: String {
+            switch self {
+            case .kill: return "6c3e8a1d0f4b4e4f9a2d7c5b3e1f0a91"
+            case .incomplete: return "6c3e8a1d0f4b4e4f9a2d7c5b3e1f0a92"
+            case .refused: return "6c3e8a1d0f4b4e4f9a2d7c5b3e1f0a93"
+            case .failed: return "6c3e8a1d0f4b4e4f9a2d7c5b3e1f0a94"
+            case .observed: return "6c3e8a1d0f4b4e4f9a2d7c5b3e1f0a95"
+            case .helperRestarted: return "6c3e8a1d0f4b4e4f9a2d7c5b3e1f0a96"
+            case .started: return "6c3e8a1d0f4b4e4f9a2d7c5b3e1f0a97"
+            case .reloaded: return "6c3e8a1d0f4b4e4f9a2d7c5b3e1f0a98"
+            case .reloadFailed: return "6c3e8a1d0f4b4e4f9a2d7c5b3e1f0a99"
+            case .stopping: return "6c3e8a1d0f4b4e4f9a2d7c5b3e1f0a9a"
+            case .problem: return "6c3e8a1d0f4b4e4f9a2d7c5b3e1f0a9b"
+            }
+        }
+
+        /// syslog priority: a kill is a warning, a failure an error.
+        public var priority: Int {
+            switch self {
+            case .failed, .reloadFailed: return 3
+            case .kill, .incomplete, .refused, .problem: return 4
+            case .observed, .helperRestarted: return 5
+            case .started, .reloaded, .stopping: return 6
+            }
+        }
+    }
+
+    public var kind: Kind
+    public var time: Timestamp
+    public var guardName: String?
+    public var cgroup: CgroupPath?
+    public var cgroupID: UInt64?
+    /// The trigger that fired, and what it measured.
+    public var trigger: String?
+    public var measured: String?
+    /// Why: the decision's reason, the refusal or the failure.
+    public var reason: String?
+    /// `cgroup.kill`, `freeze+SIGKILL`.
+    public var method: String?
+    public var memoryBefore: UInt64?
+    public var memoryAfter: UInt64?
+    /// Processes in the group when it was chosen (its subtree).
+    public var processes: UInt64?
+    public var durationNanos: UInt64?
+
+    public init(kind: Kind, time: Timestamp, guardName: String? = nil, cgroup: CgroupPath? = nil, cgroupID: UInt64? = nil,
+                trigger: String? = nil, measured: String? = nil, reason: String? = nil, method: String? = nil,
+                memoryBefore: UInt64? = nil, memoryAfter: UInt64? = nil, processes: UInt64? = nil,
+                durationNanos: UInt64? = nil) {
+        self.kind = kind
+        self.time = time
+        self.guardName = guardName
+        self.cgroup = cgroup
+        self.cgroupID = cgroupID
+        self.trigger = trigger
+        self.measured = measured
+        self.reason = reason
+        self.method = method
+        self.memoryBefore = memoryBefore
+        self.memoryAfter = memoryAfter
+        self.processes = processes
+        self.durationNanos = durationNanos
+    }
+
+    /// Memory the kill gave back, where both figures are known.
+    public var memoryFreed: UInt64? {
+        guard let b = memoryBefore, let a = memoryAfter else { return nil }
+        return b > a ? b - a : 0
+    }
+
+    /// One line for a human (names escaped).
+    public var message: String {
+        let g = guardName.map { "guard '\($0)': " } ?? ""
+        let what = cgroup.map { "\($0)" } ?? ""
+        let why = reason.map { ": \($0)" } ?? ""
+        switch kind {
+        case .kill:
+            let freed = memoryFreed.map { ", freed \(Units.size($0))" } ?? ""
+            let took = durationNanos.map { " in \(Units.decimal(Double($0) / 1e6, decimals: 1)) ms" } ?? ""
+            return "\(g)killed \(what)\(took) via \(method ?? "?")\(freed)\(why)"
+        case .incomplete: return "\(g)killed \(what) but it is still populated\(why)"
+        case .refused: return "\(g)the helper refused to kill \(what)\(why)"
+        case .failed: return "\(g)could not kill \(what)\(why)"
+        case .observed: return "\(g)would kill \(what) (observe only)\(why)"
+        case .helperRestarted: return "the kill helper was restarted\(why)"
+        case .started: return "guarding\(why)"
+        case .reloaded: return "configuration reloaded\(why)"
+        case .reloadFailed: return "configuration not reloaded, the previous one stays\(why)"
+        case .stopping: return "stopping\(why)"
+        case .problem: return "\(what.isEmpty ? "" : what + ": ")\(reason ?? "")"
+        }
+    }
+
+    /// journald fields (without MESSAGE/PRIORITY/MESSAGE_ID, which the sink adds).
+    public var fields: [(String, String)] {
+        var f: [(String, String)] = [("CGWARDEN_EVENT", kind.rawValue)]
+        if let guardName { f.append(("CGWARDEN_GUARD", guardName)) }
+        if let cgroup {
+            f.append(("CGWARDEN_CGROUP", cgroup.description))
+            let identity = GroupIdentity(path: cgroup)
+            if let unit = identity.unit { f.append(("CGWARDEN_UNIT", unit)) }
+            if let pod = identity.kubernetes?.podUID { f.append(("CGWARDEN_POD_UID", pod)) }
+        }
+        if let cgroupID { f.append(("CGWARDEN_CGROUP_ID", String(cgroupID))) }
+        if let trigger { f.append(("CGWARDEN_TRIGGER", trigger)) }
+        if let measured { f.append(("CGWARDEN_MEASURED", measured)) }
+        f.append(("CGWARDEN_RESULT", kind.rawValue))
+        if let reason { f.append(("CGWARDEN_REASON", reason)) }
+        if let method { f.append(("CGWARDEN_METHOD", method)) }
+        if let memoryBefore { f.append(("CGWARDEN_MEMORY_BEFORE", String(memoryBefore))) }
+        if let memoryFreed { f.append(("CGWARDEN_MEMORY_FREED", String(memoryFreed))) }
+        if let processes { f.append(("CGWARDEN_PROCESSES", String(processes))) }
+        if let durationNanos { f.append(("CGWARDEN_DURATION_NS", String(durationNanos))) }
+        return f
+    }
+
+    public var json: JSON {
+        .object([
+            ("kind", .string(kind.rawValue)), ("time_ns", .uint(time.wallNanos)), ("monotonic_ns", .uint(time.monotonicNanos)),
+            ("guard", .string(guardName)), ("cgroup", .string(cgroup?.description)), ("id", .number(cgroupID)),
+            ("trigger", .string(trigger)), ("measured", .string(measured)), ("reason", .string(reason)),
+            ("method", .string(method)), ("memory_before", .number(memoryBefore)), ("memory_after", .number(memoryAfter)),
+            ("processes", .number(processes)), ("duration_ns", .number(durationNanos)),
+        ])
+    }
+}

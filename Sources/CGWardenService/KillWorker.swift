@@ -1,0 +1,152 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CGWardenActions
+import CGWardenCore
+import CGWardenSystem
+import CShims
+import Synchronization
+
+/// One kill the guard asks for: the victim first, then the next candidates
+/// of the same guard in rank order, tried when one is refused (it vanished,
+/// was re-created, or became protected since the snapshot).
+public struct KillJob: Sendable {
+    public var guardName: String
+    public var targets: [CgroupTarget]
+    public var timeout: Duration
+
+    public init(guardName: String, targets: [CgroupTarget], timeout: Duration) {
+        self.guardName = guardName
+        self.targets = targets
+        self.timeout = timeout
+    }
+}
+
+/// What a job came to: every attempt, in order (refusals, then the kill or
+/// the failure that ended it).
+public struct KillJobResult: Sendable {
+    public var job: KillJob
+    public var attempts: [(target: CgroupTarget, outcome: KillOutcome)]
+    /// Helpers started again during the job (one died).
+    public var respawns: Int
+}
+
+/// How the guard kills: one job at a time, off its own loop, so that the
+/// loop keeps sampling and answering signals (SIGTERM within a second)
+/// while the helper waits for a group to empty.
+public protocol Killer: AnyObject {
+    /// cgwarden's own cgroup, as the helper found it.
+    var own: OwnCgroup { get }
+    /// Readable when a job finished (for the guard's poll).
+    var wakeDescriptor: Int32 { get }
+    var busy: Bool { get }
+    func start(_ job: KillJob)
+    /// The finished job, once (drains the wake descriptor).
+    func finished() -> KillJobResult?
+    func shutdown()
+}
+
+/// The real kill path: the seccomp-confined helper through its client, on a
+/// thread of its own.
+public final class HelperKiller: Killer, @unchecked Sendable {
+    /// Refused candidates tried before the job gives up: a guard's ranked
+    /// list can be long, and each refusal costs a helper round trip; past
+    /// this the next snapshot decides again.
+    public static let maximumAttempts = 5
+
+    let client: KillHelperClient
+    public let own: OwnCgroup
+    /// Worker to loop: a byte when a job finished.
+    private let done: (read: Int32, write: Int32)
+    /// Loop to worker: a byte when a job (or the stop) is posted; the worker blocks reading it.
+    private let posted: (read: Int32, write: Int32)
+    private let state = Mutex<(job: KillJob?, result: KillJobResult?, stop: Bool)>((nil, nil, false))
+    private var thread: pthread_t?
+
+    public init(client: KillHelperClient) throws(SystemError) {
+        self.client = client
+        own = client.info?.own ?? .unknown
+        var fds: [Int32] = [0, 0]
+        if cgw_pipe_cloexec(&fds) != 0 { throw SystemError(call: "pipe2", path: "", errno: errno) }
+        _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
+        done = (fds[0], fds[1])
+        if cgw_pipe_cloexec(&fds) != 0 { throw SystemError(call: "pipe2", path: "", errno: errno) }
+        posted = (fds[0], fds[1])
+        let box = Unmanaged.passRetained(self)
+        var t = pthread_t()
+        let rc = pthread_create(&t, nil, { raw in
+            let me = Unmanaged<HelperKiller>.fromOpaque(raw!).takeRetainedValue()
+            me.work()
+            return nil
+        }, box.toOpaque())
+        if rc != 0 {
+            box.release()
+            throw SystemError(call: "pthread_create", path: "", errno: rc)
+        }
+        thread = t
+    }
+
+    public var wakeDescriptor: Int32 { done.read }
+
+    public var busy: Bool { state.withLock { $0.job != nil } }
+
+    public func start(_ job: KillJob) {
+        state.withLock { s in
+            precondition(s.job == nil, "one kill at a time")
+            s.job = job
+        }
+        wakeWorker()
+    }
+
+    public func finished() -> KillJobResult? {
+        var byte: UInt8 = 0
+        while read(done.read, &byte, 1) == 1 {}
+        return state.withLock { s in
+            defer { s.result = nil }
+            return s.result
+        }
+    }
+
+    public func shutdown() {
+        state.withLock { $0.stop = true }
+        wakeWorker()
+        if let thread { pthread_join(thread, nil) }
+        thread = nil
+        client.shutdown()
+        for fd in [done.read, done.write, posted.read, posted.write] { close(fd) }
+    }
+
+    // MARK: the worker thread
+
+    private func wakeWorker() {
+        var byte: UInt8 = 1
+        _ = write(posted.write, &byte, 1)
+    }
+
+    private func work() {
+        while true {
+            // Blocks until the loop posts something: no cost while idle.
+            var byte: UInt8 = 0
+            let n = read(posted.read, &byte, 1)
+            if n < 0 && errno == EINTR { continue }
+            let (job, stop) = state.withLock { ($0.result == nil ? $0.job : nil, $0.stop) }
+            if stop || n == 0 { return }
+            guard let job else { continue }
+            let before = client.respawns
+            var attempts: [(CgroupTarget, KillOutcome)] = []
+            for target in job.targets.prefix(HelperKiller.maximumAttempts) {
+                let outcome = client.kill(target, timeout: job.timeout)
+                attempts.append((target, outcome))
+                if case .refused = outcome { continue }
+                break
+            }
+            let result = KillJobResult(job: job, attempts: attempts, respawns: client.respawns - before)
+            state.withLock { s in
+                s.result = result
+                s.job = nil
+            }
+            byte = 1
+            _ = write(done.write, &byte, 1)
+        }
+    }
+}
