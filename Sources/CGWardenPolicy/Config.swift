@@ -138,7 +138,8 @@ public enum Amount: Equatable, Sendable, CustomStringConvertible {
     public func bytes(of total: UInt64) -> UInt64 {
         switch self {
         case .bytes(let b): return b
-        case .percent(let p): return UInt64(Double(total) * p.fraction)
+        // Saturates: 100% of a total near 2^64 is 2^64 as a Double.
+        case .percent(let p): return UInt64(saturating: Double(total) * p.fraction)
         }
     }
 

@@ -5,8 +5,9 @@ public struct TimeSpan: Comparable, Hashable, Sendable, CustomStringConvertible 
     public var nanoseconds: UInt64
 
     public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
-    public static func seconds(_ s: Double) -> TimeSpan { TimeSpan(nanoseconds: UInt64((s * 1e9).rounded())) }
-    public static func milliseconds(_ ms: UInt64) -> TimeSpan { TimeSpan(nanoseconds: ms * 1_000_000) }
+    /// Saturates at 0 and 2^64-1 ns (584 years).
+    public static func seconds(_ s: Double) -> TimeSpan { TimeSpan(nanoseconds: UInt64(saturating: (s * 1e9).rounded())) }
+    public static func milliseconds(_ ms: UInt64) -> TimeSpan { TimeSpan(nanoseconds: ms.multipliedSaturated(by: 1_000_000)) }
     public static let zero = TimeSpan(nanoseconds: 0)
 
     public var seconds: Double { Double(nanoseconds) / 1e9 }
@@ -86,14 +87,20 @@ public enum Quantities {
         v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : decimal(v, 2)
     }
 
+    /// At most `places` decimals, trailing zeros dropped. Values too large
+    /// for 64-bit fixed point (only seen in forged input: a rate computed
+    /// over a counter at 2^64-1) are shown in exponent form.
     static func decimal(_ v: Double, _ places: Int) -> String {
         var scale = 1.0
         for _ in 0..<places { scale *= 10 }
+        guard v.isFinite else { return v.isNaN ? "nan" : v < 0 ? "-inf" : "inf" }
+        guard abs(v * scale) < 9e18 else { return String(v) }
         let n = Int64((v * scale).rounded())
-        let whole = n / Int64(scale), frac = abs(n % Int64(scale))
+        let whole = n.magnitude / UInt64(scale), frac = n.magnitude % UInt64(scale)
+        let sign = n < 0 ? "-" : ""
         var f = String(frac)
         while f.count < places { f = "0" + f }
         while f.hasSuffix("0") { f.removeLast() }
-        return f.isEmpty ? String(whole) : "\(whole).\(f)"
+        return f.isEmpty ? sign + String(whole) : "\(sign)\(whole).\(f)"
     }
 }
