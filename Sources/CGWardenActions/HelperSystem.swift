@@ -28,7 +28,8 @@ public protocol HelperFileSystem {
     /// is ELOOP, not ENOTDIR; the caller checks it is a directory). The root
     /// itself is `openat(root, ".")`.
     func openGroup(_ path: CgroupPath, beneath root: Int32) throws(SystemError) -> Int32
-    /// `openat(dir, name, O_RDONLY or O_WRONLY | O_NOFOLLOW)`: a control file.
+    /// `openat(dir, name, O_RDONLY or O_WRONLY | O_NOFOLLOW | O_NONBLOCK)`: a
+    /// control file (O_NONBLOCK: a FIFO in its place cannot block the helper).
     func openFile(_ name: String, in dir: Int32, forWriting: Bool) throws(SystemError) -> Int32
     /// A child group, opened like `openGroup` beneath `dir` (O_DIRECTORY:
     /// a symlink is ENOTDIR, a mount point EXDEV; both are no child group).
@@ -73,7 +74,7 @@ public struct LinuxHelperFileSystem: HelperFileSystem {
     }
 
     public func openFile(_ name: String, in dir: Int32, forWriting: Bool) throws(SystemError) -> Int32 {
-        try openat(dir, name, (forWriting ? O_WRONLY : O_RDONLY) | O_NOFOLLOW, name)
+        try openat(dir, name, (forWriting ? O_WRONLY : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, name)
     }
 
     public func openSubgroup(_ name: CgroupName, in dir: Int32) throws(SystemError) -> Int32 {

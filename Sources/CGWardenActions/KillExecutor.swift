@@ -36,7 +36,7 @@ public struct KillExecutor {
         defer { fs.close(events) }
         let before = memoryCurrent(dir)
         let start = now()
-        let deadline = start + UInt64(timeoutMillis) * 1_000_000
+        let deadline = start.addingSaturated(UInt64(timeoutMillis) * 1_000_000)
 
         var fallback: FallbackReason? = forceFallback ? .forced : nil
         if fallback == nil {
@@ -59,7 +59,7 @@ public struct KillExecutor {
             }
         }
         if !empty { empty = waitUntil(events, deadline: deadline) { !$0.populated } }
-        report.durationNanos = now() - start
+        report.durationNanos = now().subtractingSaturated(start)
         if empty {
             report.memoryAfter = memoryCurrent(dir)
             return .killed(report)
@@ -89,7 +89,7 @@ public struct KillExecutor {
                     canFreeze = false
                 } else {
                     frozeOnce = true
-                    let settle = min(deadline, now() + UInt64(tunables.freezeSettleMillis) * 1_000_000)
+                    let settle = min(deadline, now().addingSaturated(UInt64(clamping: tunables.freezeSettleMillis) * 1_000_000))
                     _ = waitUntil(events, deadline: settle) { $0.frozen == true || !$0.populated }
                 }
             }
@@ -108,7 +108,7 @@ public struct KillExecutor {
                 }
             }
             if canFreeze { _ = writeControl("cgroup.freeze", "0", in: dir) }
-            let wait = min(deadline, now() + UInt64(tunables.roundWaitMillis) * 1_000_000)
+            let wait = min(deadline, now().addingSaturated(UInt64(clamping: tunables.roundWaitMillis) * 1_000_000))
             if waitUntil(events, deadline: wait, { !$0.populated }) { return .success(true) }
         }
         if let firstError, report.signalled == 0 {
@@ -247,7 +247,7 @@ public struct KillExecutor {
             if let e = try? Parse.cgroupEvents(buffer.read(events, fs: fs)), condition(e) { return true }
             let t = now()
             if t >= deadline { return false }
-            let left = Int32(clamping: (deadline - t + 999_999) / 1_000_000)
+            let left = Int32(clamping: (deadline - t).addingSaturated(999_999) / 1_000_000)
             fs.waitForChange(events, milliseconds: min(left, tunables.pollSliceMillis))
         }
     }
@@ -256,7 +256,8 @@ public struct KillExecutor {
 }
 
 /// One reusable buffer for whole control files; a read that fills it grows
-/// it and reads again from offset 0 (cgroup.procs of a big group).
+/// it and reads again from offset 0 (cgroup.procs of a big group), up to
+/// `ControlFileSize.maximum` (EFBIG beyond).
 final class GrowingBuffer {
     private var storage = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 8)
 
@@ -268,7 +269,8 @@ final class GrowingBuffer {
             if n < storage.count {
                 return Bytes(start: storage.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
             }
-            let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: storage.count * 2, alignment: 8)
+            guard let size = ControlFileSize.grown(from: storage.count) else { throw ControlFileSize.tooLarge() }
+            let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
             storage.deallocate()
             storage = bigger
         }

@@ -100,7 +100,8 @@ public final class KillHelperClient {
     /// even where `cgroup.kill` exists.
     public func kill(_ target: CgroupTarget, timeout: Duration = .milliseconds(Int64(KillTunables.defaultKillTimeoutMillis)),
                      forceFallback: Bool = false) -> KillOutcome {
-        let ms = UInt32(clamping: max(1, Int64(timeout.components.seconds) * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+        let ms = UInt32(clamping: max(1, timeout.components.seconds.multipliedSaturated(by: 1000)
+                                          .addingSaturated(timeout.components.attoseconds / 1_000_000_000_000_000)))
         let id = takeID()
         let r = exchange(HelperRequest.kill(target, id: id, timeoutMillis: min(ms, HelperWire.maxTimeoutMillis),
                                             forceFallback: forceFallback).encoded(),
@@ -217,8 +218,8 @@ public final class KillHelperClient {
                 }
                 message = m
             } catch .timedOut {
-                return .failure(failInFlight(.timedOut(milliseconds: UInt64(timeout.components.seconds) * 1000
-                    + UInt64(timeout.components.attoseconds / 1_000_000_000_000_000))))
+                return .failure(failInFlight(.timedOut(milliseconds: UInt64(clamping: timeout.components.seconds).multipliedSaturated(by: 1000)
+                    .addingSaturated(UInt64(clamping: timeout.components.attoseconds / 1_000_000_000_000_000)))))
             } catch {
                 return .failure(failInFlight(.protocolError("receive: \(error)")))
             }

@@ -144,7 +144,7 @@ public struct Explain: ConsoleCommand {
         var deadline = snapshots.clock.now().monotonicNanos
         for i in 0..<samples {
             if i > 0 {
-                deadline += every.nanoseconds
+                deadline = deadline.addingSaturated(every.nanoseconds)
                 snapshots.clock.sleep(until: deadline)
             }
             let s = try snapshots.take(console: console)
@@ -228,11 +228,14 @@ public struct Record: ConsoleCommand {
             let start = snapshots.clock.now().monotonicNanos
             var next = start
             var count = 0
-            while next <= start + duration.nanoseconds {
+            let end = start.addingSaturated(duration.nanoseconds)
+            while next <= end {
                 snapshots.clock.sleep(until: next)
                 try writer.write(line: try snapshots.take(console: console).recordJSON.serialized())
                 count += 1
-                next += every.nanoseconds
+                // Saturated: the loop ends after the snapshot at the end of time.
+                if next == .max { break }
+                next = next.addingSaturated(every.nanoseconds)
             }
             console.error("cgwarden: recorded \(count) snapshots to \(out)")
         } catch let e as SystemError {

@@ -121,12 +121,20 @@ public struct StatusView {
             return h.isMax ? "-" : Units.limit(h)
         }()
         let swap = m?.swapCurrent.map(Units.size) ?? "-"
-        let some = g.pressure.map { Units.decimal($0.some.avg10, decimals: 2) } ?? "-"
-        let full = g.pressure?.full.map { Units.decimal($0.avg10, decimals: 2) } ?? "-"
+        let some = g.pressure.map { psi($0.some.avg10) } ?? "-"
+        let full = g.pressure?.full.map { psi($0.avg10) } ?? "-"
         return pad(cell, nameWidth) + " " + [
             lpad(current, 7), lpad(limit, 7), lpad(use, 4), lpad(high, 7),
             lpad(swap, 6), lpad(some, 5), lpad(full, 5),
         ].joined(separator: " ")
+    }
+
+    /// A PSI percentage in its 5 columns: `42.17`, `100.0` (a fully stalled
+    /// group), `>999` for what only a forged file holds.
+    static func psi(_ v: Double) -> String {
+        if v < 99.995 { return Units.decimal(v, decimals: 2) }
+        if v < 999.95 { return Units.decimal(v, decimals: 1) }
+        return ">999"
     }
 
     /// The name shown for a group: Kubernetes pods and containers by what

@@ -46,9 +46,11 @@ public enum Parse {
     public static func statmResidentPages(_ b: Bytes, file: String = "statm") throws(ParseError) -> UInt64 {
         let t = trimmed(b)
         if t.isEmpty { throw ParseError(file: file, reason: .empty) }
-        let f = fields(t)
-        guard f.count >= 2 else { throw ParseError(file: file, line: 1, reason: .malformedLine(text(t))) }
-        return try parseUInt64(f[1], file: file, line: 1, field: "resident")
+        var f = Fields(t)
+        guard f.next() != nil, let resident = f.next() else {
+            throw ParseError(file: file, line: 1, reason: .malformedLine(text(t)))
+        }
+        return try parseUInt64(resident, file: file, line: 1, field: "resident")
     }
 
     // MARK: keyed files
@@ -58,14 +60,16 @@ public enum Parse {
     public static func keyed(_ b: Bytes, file: String, required: [String] = []) throws(ParseError) -> KeyedCounters {
         var out = KeyedCounters()
         out.reserveCapacity(8)
+        var seen = SeenKeys()
         try forEachLine(b) { (number, line) throws(ParseError) in
             var f = Fields(line)
             guard let k = f.next(), let value = f.next(), f.next() == nil else {
                 throw ParseError(file: file, line: number, reason: .malformedLine(text(line)))
             }
-            let key = KnownKeys.string(k)
+            let known = KnownKeys.index(k)
+            let key = known.map { KnownKeys.all[$0] } ?? text(k)
             let v = try parseUInt64(value, file: file, line: number, field: key)
-            if out.contains(key) {
+            if !seen.insert(key, known: known) {
                 throw ParseError(file: file, line: number, field: key, reason: .duplicateKey(key))
             }
             out.append(key, v)
@@ -177,6 +181,7 @@ public enum Parse {
     ///     HugePages_Total:       0
     public static func meminfo(_ b: Bytes, file: String = "/proc/meminfo") throws(ParseError) -> MemInfo {
         var all = KeyedCounters()
+        var seen = SeenKeys()
         try forEachLine(b) { (number, line) throws(ParseError) in
             guard let colon = line.firstIndex(of: ASCII.colon), colon > 0 else {
                 throw ParseError(file: file, line: number, reason: .malformedLine(text(line)))
@@ -192,7 +197,7 @@ public enum Parse {
                 if o { throw ParseError(file: file, line: number, field: key, reason: .overflow(text(f[0]))) }
                 v = m
             }
-            if all.contains(key) { throw ParseError(file: file, line: number, field: key, reason: .duplicateKey(key)) }
+            if !seen.insert(key, known: nil) { throw ParseError(file: file, line: number, field: key, reason: .duplicateKey(key)) }
             all.append(key, v)
         }
         if all.isEmpty { throw ParseError(file: file, reason: .empty) }

@@ -103,13 +103,17 @@ public struct MemoryState: Equatable, Sendable {
 
     /// Memory the kernel cannot simply drop: anon + shmem + kernel (not file
     /// cache), from `memory.stat`; nil when the stat was not read.
+    ///
+    /// The sum saturates at 2^64-1: each part is valid 64-bit text, their
+    /// sum is not, and a group reporting that much is past any limit anyway.
     public var unreclaimable: UInt64? {
         guard let stat else { return nil }
         let anon = stat["anon"] ?? 0
         // `kernel` (5.18+) already includes kernel_stack, pagetables, slab...;
         // older kernels only have the parts.
-        let kernel = stat["kernel"] ?? ((stat["kernel_stack"] ?? 0) + (stat["pagetables"] ?? 0) + (stat["slab_unreclaimable"] ?? 0))
-        return anon + (stat["shmem"] ?? 0) + kernel
+        let kernel = stat["kernel"] ?? (stat["kernel_stack"] ?? 0)
+            .addingSaturated(stat["pagetables"] ?? 0).addingSaturated(stat["slab_unreclaimable"] ?? 0)
+        return anon.addingSaturated(stat["shmem"] ?? 0).addingSaturated(kernel)
     }
 }
 

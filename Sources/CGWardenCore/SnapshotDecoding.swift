@@ -104,8 +104,11 @@ struct Decoder {
     func counters(_ key: String) throws(SnapshotDecodingError) -> KeyedCounters? {
         guard let o = try optionalObject(key), let pairs = o.value.objectValue else { return nil }
         var k = KeyedCounters()
+        var seen = SeenKeys()
         for (name, v) in pairs {
             guard let u = v.uint64Value else { throw o.fail(name, "is not a whole number of 0 or more") }
+            // As in the kernel file: a key twice is malformed, not silently shadowed.
+            guard seen.insert(name, known: nil) else { throw o.fail(name, "appears twice") }
             k.append(name, u)
         }
         return k
@@ -151,7 +154,11 @@ extension CgroupSnapshot {
             guard let b = p.boolValue else { throw d.fail("populated", "is not true, false or null") }
             g.events = CgroupEvents(populated: b, frozen: nil)
         }
-        g.nrProcs = try d.optionalUInt("nr_procs").map { Int($0) }
+        if let n = try d.optionalUInt("nr_procs") {
+            // Int(n) traps above Int.max; the kernel caps pids far below (PID_MAX_LIMIT, 2^22).
+            guard n <= UInt64(Int32.max) else { throw d.fail("nr_procs", "\(n) is not a process count") }
+            g.nrProcs = Int(n)
+        }
         if let a = try d.optionalObject("attributes") {
             let owner = try a.uint("owner_uid")
             guard owner <= UInt64(UInt32.max) else { throw a.fail("owner_uid", "is not a uid") }

@@ -113,21 +113,56 @@ enum KnownKeys {
         "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct", "pgfault", "pgmajfault",
         "pgrefill", "pgactivate", "pgdeactivate", "pglazyfree", "pglazyfreed", "thp_fault_alloc",
         "thp_collapse_alloc",
+        // memory.stat of 6.1 and later kernels
+        "zswpin", "zswpout", "zswpwb", "thp_swpout", "thp_swpout_fallback", "pgscan_khugepaged",
+        "pgsteal_khugepaged", "pgdemote_kswapd", "pgdemote_direct", "pgdemote_khugepaged", "pgpromote_success",
+        "swpin_zero", "swpout_zero", "hugetlb",
     ]
-    /// By length, then the key's bytes and its string.
-    static let byLength: [[([UInt8], String)]] = {
-        var t = [[([UInt8], String)]](repeating: [], count: 33)
-        for k in all where k.utf8.count < t.count { t[k.utf8.count].append((Array(k.utf8), k)) }
+    /// By length: the key's bytes and its index in `all`.
+    static let byLength: [[([UInt8], Int)]] = {
+        var t = [[([UInt8], Int)]](repeating: [], count: 33)
+        for (i, k) in all.enumerated() where k.utf8.count < t.count { t[k.utf8.count].append((Array(k.utf8), i)) }
         return t
     }()
 
-    static func string(_ b: Bytes) -> String {
+    /// The index in `all` of the key spelled by `b`, or nil for another key.
+    static func index(_ b: Bytes) -> Int? {
         if b.count < byLength.count {
-            for (bytes, s) in byLength[b.count] where bytes.elementsEqual(b) {
-                return s
+            for (bytes, i) in byLength[b.count] where bytes.elementsEqual(b) {
+                return i
             }
         }
-        return text(b)
+        return nil
+    }
+
+    static func string(_ b: Bytes) -> String {
+        index(b).map { all[$0] } ?? text(b)
+    }
+}
+
+/// The keys of one file seen so far, to refuse a key written twice in
+/// constant time per key: a bit per known key, a hash set (allocated only
+/// when needed) for the others. A linear search per key made a hostile
+/// 200,000-key file take minutes.
+struct SeenKeys {
+    private var known: (UInt64, UInt64) = (0, 0)
+    private var others: Set<String> = []
+
+    static let knownCapacity = 128
+
+    /// Records `key` (whose index in `KnownKeys.all` is `known`, if any);
+    /// false when it was already there.
+    mutating func insert(_ key: String, known index: Int?) -> Bool {
+        guard let index else { return others.insert(key).inserted }
+        let bit = UInt64(1) << UInt64(index & 63)
+        if index < 64 {
+            if known.0 & bit != 0 { return false }
+            known.0 |= bit
+        } else {
+            if known.1 & bit != 0 { return false }
+            known.1 |= bit
+        }
+        return true
     }
 }
 

@@ -67,9 +67,15 @@ public enum Units {
         return value.description
     }
 
-    /// `scaledInteger` holds value * 10^decimals, already rounded.
+    /// `scaledInteger` holds value * 10^decimals, already rounded. Beyond
+    /// 64-bit fixed point (forged input only) the value is shown in exponent form.
     static func fixed(_ scaledInteger: Double, decimals: Int) -> String {
-        guard scaledInteger.isFinite, abs(scaledInteger) < 9e18 else { return special(scaledInteger) }
+        guard scaledInteger.isFinite else { return special(scaledInteger) }
+        guard abs(scaledInteger) < 9e18 else {
+            var scale = 1.0
+            for _ in 0..<decimals { scale *= 10 }
+            return special(scaledInteger / scale)
+        }
         let v = Int64(scaledInteger)
         let neg = v < 0
         var digits = String(v.magnitude)

@@ -43,7 +43,9 @@ public protocol FileSystem: Sendable {
     /// `openat(AT_FDCWD, path, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC)`: the
     /// root of a walk, or /proc (configuration, not a tenant's name).
     func openDirectory(path: String) throws(SystemError) -> Int32
-    /// `openat(dir, name, O_RDONLY|O_NOFOLLOW|O_CLOEXEC)`.
+    /// `openat(dir, name, O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_NONBLOCK|O_NOCTTY)`:
+    /// a FIFO or a terminal in place of a control file cannot block the open
+    /// or the read (pread on them fails: ESPIPE).
     func openFile(_ name: String, in dir: Int32) throws(SystemError) -> Int32
     /// One `pread` from `offset`; returns the byte count (0 at EOF).
     ///
@@ -82,7 +84,7 @@ public struct LinuxFileSystem: FileSystem {
     }
 
     public func openFile(_ name: String, in dir: Int32) throws(SystemError) -> Int32 {
-        let fd = retryEINTR { openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        let fd = retryEINTR { openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) }
         if fd < 0 { throw SystemError(call: "openat", path: "", errno: errno) }
         return fd
     }

@@ -65,7 +65,8 @@ public final class ProcReader {
               let adj = try? read(p + "/oom_score_adj", Parse.integer) else { return nil }
         var command = comm
         if command.hasSuffix("\n") { command.removeLast() }
-        return ProcessInfo(pid: pid, command: command, rss: pages * ProcReader.pageSize,
+        // Saturates: a forged statm may count more pages than 64 bits of bytes hold.
+        return ProcessInfo(pid: pid, command: command, rss: pages.multipliedSaturated(by: ProcReader.pageSize),
                            oomScore: score, oomScoreAdj: adj)
     }
 
@@ -74,5 +75,5 @@ public final class ProcReader {
         try read(pid + "/cgroup", Parse.procCgroup)
     }
 
-    static let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+    static let pageSize = UInt64(max(1, sysconf(Int32(_SC_PAGESIZE))))
 }

@@ -143,11 +143,9 @@ public enum Amount: Equatable, Sendable, CustomStringConvertible {
     /// one past the largest UInt64, so 100% of it must not be converted as is).
     public func bytes(of total: UInt64) -> UInt64 {
         switch self {
-        case .bytes(let bytes): return bytes
-        case .percent(let share):
-            let product = Double(total) * share.fraction
-            guard product > 0 else { return 0 }
-            return product < 0x1p64 ? UInt64(product) : .max
+        case .bytes(let b): return b
+        // Saturates: 100% of a total near 2^64 is 2^64 as a Double.
+        case .percent(let p): return UInt64(saturating: Double(total) * p.fraction)
         }
     }
 

@@ -162,9 +162,10 @@ public struct Candidate: Equatable, Sendable {
         case .usageAboveProtection:
             let above = current > protection ? current - protection : 0
             return "usage above protection \(Units.size(above)) (\(Units.size(current)) - \(Units.size(protection)))"
-        case .growth: return "growth \(score < 0 ? "-" : "+")\(Units.size(UInt64(abs(score))))/s"
+        // The score is a Double (for ordering); its text saturates at 16.0E.
+        case .growth: return "growth \(score < 0 ? "-" : "+")\(Units.size(UInt64(saturating: abs(score))))/s"
         case .pressure: return "PSI some avg10 \(Units.decimal(score, decimals: 2))%"
-        case .swap: return "swap \(Units.size(UInt64(score)))"
+        case .swap: return "swap \(Units.size(UInt64(saturating: score)))"
         }
     }
 }

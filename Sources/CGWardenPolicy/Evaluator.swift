@@ -46,7 +46,9 @@ public struct PolicyState: Equatable, Sendable {
     /// Tells the policy a guard acted (the daemon after a kill; replay after
     /// a decision): its post-action delay starts now.
     public mutating func recordAction(guard g: Guard, victim: CgroupPath, id: UInt64, at time: Timestamp) {
-        let a = Action(guardName: g.name, time: time, victim: victim, until: time.monotonicNanos + g.postActionDelay.nanoseconds)
+        // Saturates: a recording's clock may stand anywhere in 64 bits.
+        let a = Action(guardName: g.name, time: time, victim: victim,
+                       until: time.monotonicNanos.addingSaturated(g.postActionDelay.nanoseconds))
         lastAction[g.name] = a
         lastKill = a
         killed.insert(id)
@@ -119,7 +121,7 @@ public struct Evaluator: Sendable {
                             let key = PolicyState.HoldKey(guardIndex: gi, triggerIndex: ti, group: trigger.kind.isNodeWide ? 0 : cg[i].id)
                             let since = newHolding[key] ?? state.holdingSince[key] ?? now
                             newHolding[key] = since
-                            held = TimeSpan(nanoseconds: now - since)
+                            held = TimeSpan(nanoseconds: now.subtractingSaturated(since))
                         }
                         results.append(TriggerResult(index: ti, measurement: m.value, holding: m.holding,
                                                      heldFor: held, fired: m.holding && held >= trigger.sustain))
@@ -139,7 +141,7 @@ public struct Evaluator: Sendable {
                     let waits = [state.lastAction[g.name], state.lastKill].compactMap { $0 }.filter { now < $0.until }
                     if let w = waits.max(by: { $0.until < $1.until }) {
                         decision.waitingUntil = Timestamp(monotonicNanos: w.until,
-                                                          wallNanos: w.time.wallNanos + (w.until - w.time.monotonicNanos))
+                                                          wallNanos: w.time.wallNanos.addingSaturated(w.until.subtractingSaturated(w.time.monotonicNanos)))
                         decision.lastVictim = w.victim
                     }
                     decision.candidates = rank(g, firing: firing, groups: cg, tree: tree, state: next)
@@ -165,7 +167,7 @@ public struct Evaluator: Sendable {
         var reasons: [String] = []
         for (gd, g) in zip(guards, config.guards) where gd.fired {
             if let until = gd.waitingUntil {
-                let left = TimeSpan(nanoseconds: until.monotonicNanos - now)
+                let left = TimeSpan(nanoseconds: until.monotonicNanos.subtractingSaturated(now))
                 reasons.append("guard '\(g.name)' fired but waits \(left) more after killing \(gd.lastVictim?.description ?? "?")")
                 continue
             }
@@ -458,7 +460,8 @@ final class Tree {
             for k in kids {
                 let emin = effective(claimed(cg[k], cg[k].memory?.min), sumMin, parentMin)
                 let elow = effective(claimed(cg[k], cg[k].memory?.low), sumLow, parentLow)
-                out[k] = UInt64(max(emin, elow))
+                // Saturates: usage of 2^64-1 is 2^64 as a Double.
+                out[k] = UInt64(saturating: max(emin, elow))
                 visit(children[k], parentMin: emin, parentLow: elow)
             }
         }
@@ -467,7 +470,7 @@ final class Tree {
         for i in cg.indices where parent[i] == -1 {
             if cg[i].memory != nil {
                 let e = max(claimed(cg[i], cg[i].memory?.min), claimed(cg[i], cg[i].memory?.low))
-                out[i] = UInt64(e)
+                out[i] = UInt64(saturating: e)
                 visit(children[i], parentMin: e, parentLow: e)
             } else {
                 visit(children[i], parentMin: nil, parentLow: nil)
