@@ -25,6 +25,10 @@ public struct ExplainView {
         } else {
             out.append("decision: no kill (\(decision.noVictimReason ?? "no reason given"))")
         }
+        for v in decision.observed {
+            out.append("observed: guard '\(v.guardName)' would kill \(v.path) (id \(v.id)) (observe mode: nothing is killed)")
+            out.append("  why: \(v.reason)")
+        }
         for (gd, g) in zip(decision.guards, config.guards) {
             out.append("")
             var state = gd.fired ? "FIRED" : "not fired"
@@ -32,7 +36,7 @@ public struct ExplainView {
                 let left = TimeSpan(nanoseconds: until.monotonicNanos &- decision.time.monotonicNanos)
                 state += ", waiting \(left) after killing \(gd.lastVictim?.description ?? "?")"
             }
-            out.append("guard '\(g.name)' (\(g.origin.file):\(g.origin.line)), watches \(g.match.map(\.text).joined(separator: ", ")): \(state)")
+            out.append("guard '\(g.name)'\(g.mode == .observe ? " [observe]" : "") (\(g.origin.file):\(g.origin.line)), watches \(g.match.map(\.text).joined(separator: ", ")): \(state)")
             let interesting = gd.watched.filter { w in verbose || w.fired || w.triggers.contains { $0.holding } }
             if gd.watched.isEmpty && gd.quiet == 0 { out.append("  no group matches") }
             for w in interesting {

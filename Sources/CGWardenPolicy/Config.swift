@@ -68,6 +68,13 @@ public struct Guard: Equatable, Sendable {
     public var avoid: [CgroupPattern] = []
     /// Kubernetes: BestEffort pods before Burstable before Guaranteed, as kubelet evicts.
     public var qosOrder = false
+    /// `observe`: report whom it would kill, and when; kill nothing.
+    public var mode: GuardMode = .act
+    /// The most processes one kill may take (the victim's whole subtree): a
+    /// bigger candidate is replaced by its own children.
+    public var maxVictimProcesses: UInt64?
+    /// The largest share of the node's memory one kill may take.
+    public var maxVictimShare: Percent?
 
     public static let defaultPostActionDelay = TimeSpan.seconds(15)
 
@@ -82,6 +89,13 @@ public struct Guard: Equatable, Sendable {
 }
 
 public enum Combine: String, Sendable, CaseIterable { case any, all }
+
+/// Whether a guard kills, or only says whom it would kill.
+public enum GuardMode: String, Sendable, CaseIterable {
+    case act
+    /// A new rule tried on a live node without risk.
+    case observe
+}
 
 /// Whom a fired guard may kill, relative to the group that fired.
 public enum CandidateScope: String, Sendable, CaseIterable {

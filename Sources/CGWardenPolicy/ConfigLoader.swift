@@ -128,7 +128,8 @@ struct ConfigTableReader {
     static let topKeys = ["daemon", "protect", "honor_xattrs", "guard", "min_kill_size", "post_action_delay"]
     static let daemonKeys = ["interval", "user", "group", "allow_shared_user", "dry_run"]
     static let guardKeys = ["name", "match", "trigger", "combine", "candidates", "rank", "min_kill_size",
-                            "post_action_delay", "prefer", "avoid", "qos_order"]
+                            "post_action_delay", "prefer", "avoid", "qos_order", "mode", "max_victim_procs",
+                            "max_victim_share"]
 
     mutating func apply(_ root: TOMLTable, to config: inout Config) {
         checkKeys(root, allowed: ConfigTableReader.topKeys, context: "")
@@ -233,6 +234,22 @@ struct ConfigTableReader {
         if let entry = table.entry("prefer") { rule.prefer = patterns(entry, "\(context): prefer") }
         if let entry = table.entry("avoid") { rule.avoid = patterns(entry, "\(context): avoid") }
         if let entry = table.entry("qos_order"), let qosOrder = bool(entry, "\(context): qos_order") { rule.qosOrder = qosOrder }
+        if let entry = table.entry("mode"), let mode: GuardMode = choice(entry, "\(context): mode") { rule.mode = mode }
+        if let entry = table.entry("max_victim_procs") {
+            if case .integer(let n) = entry.node.value, n >= 1 {
+                rule.maxVictimProcesses = UInt64(n)
+            } else {
+                fail(entry.node.location, "\(context): max_victim_procs", "must be a whole number of processes, 1 or more")
+            }
+        }
+        if let entry = table.entry("max_victim_share"),
+           let share = percent(entry, "\(context): max_victim_share", max: 100, why: "a group cannot use more than the node") {
+            if share.fraction > 0 {
+                rule.maxVictimShare = share
+            } else {
+                fail(entry.node.location, "\(context): max_victim_share", "0% would leave nothing to kill")
+            }
+        }
         let avoided = Set(rule.avoid)
         for pattern in rule.prefer where avoided.contains(pattern) {
             fail(table.entry("avoid")!.node.location, "\(context): avoid", "'\(pattern)' is both preferred and avoided")

@@ -9,13 +9,23 @@ public struct Decision: Equatable, Sendable {
     public var guards: [GuardDecision]
     /// The group to kill, or nil (then `noVictimReason` says why).
     public var victim: Victim?
+    /// What each observing guard would kill now (nothing is killed for them).
+    public var observed: [Victim]
     public var noVictimReason: String?
 
-    public init(time: Timestamp, guards: [GuardDecision], victim: Victim?, noVictimReason: String?) {
+    public init(time: Timestamp, guards: [GuardDecision], victim: Victim?, observed: [Victim] = [],
+                noVictimReason: String?) {
         self.time = time
         self.guards = guards
         self.victim = victim
+        self.observed = observed
         self.noVictimReason = noVictimReason
+    }
+
+    /// The eligible candidates of the guard that chose `victim`, in kill
+    /// order: the victim first, then whom to try when it is refused.
+    public func ranked(for victim: Victim) -> [Candidate] {
+        guards.first { $0.name == victim.guardName }?.candidates.filter { $0.exclusion == nil } ?? []
     }
 }
 
@@ -32,6 +42,8 @@ public struct Victim: Equatable, Sendable {
 
 public struct GuardDecision: Equatable, Sendable {
     public var name: String
+    /// `observe`: it reports whom it would kill and kills nothing.
+    public var mode: GuardMode
     /// The guard's triggers; a `TriggerResult` refers to one by index.
     public var triggers: [Trigger]
     /// Some watched group met the triggers (combined with any/all).
@@ -46,6 +58,20 @@ public struct GuardDecision: Equatable, Sendable {
     public var quiet: Int
     /// Candidates in kill order (eligible first), with exclusions after them.
     public var candidates: [Candidate]
+    /// For each trigger that measures a distance, the watched group nearest
+    /// its threshold: how soon the guard may fire.
+    public var headroom: [TriggerHeadroom]
+}
+
+/// How far one trigger is from its threshold, on the watched group nearest it.
+public struct TriggerHeadroom: Equatable, Sendable {
+    /// Index in `GuardDecision.triggers`.
+    public var trigger: Int
+    /// The share of the threshold left: 0.25 is a quarter of the way, 0 or
+    /// less holds.
+    public var headroom: Double
+    public var path: CgroupPath
+    public var id: UInt64
 }
 
 public struct WatchedGroup: Equatable, Sendable {
@@ -121,6 +147,25 @@ public struct Candidate: Equatable, Sendable {
         case noProcesses
         case belowMinimum(UInt64, minimum: UInt64)
         case alreadyKilled
+        /// Its rank key needs history it does not have yet (growth of a new group).
+        case rankNotKnownYet(seenFor: TimeSpan, needs: TimeSpan)
+        /// A kill of it would take more than the guard allows at once; its
+        /// children are candidates in its place.
+        case overBlastRadius(BlastRadius)
+
+        public enum BlastRadius: Equatable, Sendable, CustomStringConvertible {
+            case processes(UInt64, cap: UInt64)
+            case share(UInt64, total: UInt64, cap: Percent)
+
+            public var description: String {
+                switch self {
+                case .processes(let n, let cap): return "\(n) processes, over max_victim_procs \(cap)"
+                case .share(let used, let total, let cap):
+                    let f = total == 0 ? 0 : Double(used) / Double(total) * 100
+                    return "\(Units.size(used)) is \(Units.decimal(f, decimals: 1))% of the node, over max_victim_share \(cap)"
+                }
+            }
+        }
 
         public var description: String {
             switch self {
@@ -133,6 +178,8 @@ public struct Candidate: Equatable, Sendable {
             case .noProcesses: return "no processes"
             case .belowMinimum(let c, let m): return "uses \(Units.size(c)), below min_kill_size \(Units.size(m))"
             case .alreadyKilled: return "already killed"
+            case .rankNotKnownYet(let seen, let needs): return "rank not known yet (seen for \(seen), needs \(needs))"
+            case .overBlastRadius(let b): return "too big to kill at once: \(b); its children are candidates instead"
             }
         }
     }
@@ -180,6 +227,10 @@ extension Decision {
                 .object([("guard", .string(v.guardName)), ("path", .string(v.path.description)),
                          ("id", .uint(v.id)), ("reason", .string(v.reason))])
             } ?? .null),
+            ("observed", .array(observed.map { v in
+                .object([("guard", .string(v.guardName)), ("path", .string(v.path.description)),
+                         ("id", .uint(v.id)), ("reason", .string(v.reason))])
+            })),
             ("no_victim_reason", .string(noVictimReason)),
             ("guards", .array(guards.map(\.json))),
         ])
@@ -190,6 +241,7 @@ extension GuardDecision {
     public var json: JSON {
         .object([
             ("name", .string(name)),
+            ("mode", .string(mode.rawValue)),
             ("fired", .bool(fired)),
             ("waiting_until_ns", waitingUntil.map { .uint($0.monotonicNanos) } ?? .null),
             ("last_victim", .string(lastVictim?.description)),
@@ -208,6 +260,10 @@ extension GuardDecision {
                          ("preference", .string(c.preference.rawValue)),
                          ("preference_reason", .string(c.preferenceReason)),
                          ("excluded", .string(c.excluded))])
+            })),
+            ("headroom", .array(headroom.map { h in
+                .object([("trigger", .string(triggers[h.trigger].description)), ("headroom", .double(h.headroom)),
+                         ("path", .string(h.path.description)), ("id", .uint(h.id))])
             })),
         ])
     }

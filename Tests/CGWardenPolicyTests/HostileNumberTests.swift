@@ -105,7 +105,10 @@ private func everything(rank: String) throws -> Config {
         var s1 = snapshot(at: 0, [group("/t", id: 2), extreme("/t/a", id: 3, value == 0 ? top : 0, events: top),
                                   extreme("/t/b", id: 4, value, max: .bytes(0), events: 0)], system: sys)
         s1.time.monotonicNanos += 1
-        let d = run(cfg, [s0, s1])
+        // A second later: a rank by growth is known (Evaluator.growthKnownAfter).
+        var s2 = s1
+        s2.time.monotonicNanos += 1_000_000_000
+        let d = run(cfg, [s0, s1, s2])
         for decision in d {
             _ = decision.json.serialized()
             for g in decision.guards {
@@ -114,7 +117,13 @@ private func everything(rank: String) throws -> Config {
             }
         }
         #expect(d[1].guards[0].fired)
-        #expect(d[1].victim != nil)
+        if rank == "growth" {
+            // Seen for 1 ns: the guard waits for the growth to be known.
+            #expect(d[1].victim == nil && d[1].noVictimReason?.contains("waits for the growth") == true)
+        } else {
+            #expect(d[1].victim != nil)
+        }
+        #expect(d[2].victim != nil || d[2].guards[0].waitingUntil != nil)
     }
 
     @Test func growthOfAWholeRangeInOneNanosecond() throws {
@@ -128,8 +137,12 @@ private func everything(rank: String) throws -> Config {
             """)
         var s1 = snapshot(at: 0, [group("/t/up", id: 3, current: top), group("/t/down", id: 4, current: 0)])
         s1.time.monotonicNanos = 1
-        let d = run(cfg, [snapshot(at: 0, [group("/t/up", id: 3, current: 0), group("/t/down", id: 4, current: top)]), s1])
-        #expect(d[1].guards[0].candidates.map(\.scoreText) == ["growth +16.0E/s", "growth -16.0E/s"])
+        var s2 = s1
+        s2.time.monotonicNanos += 1_000_000_000
+        let d = run(cfg, [snapshot(at: 0, [group("/t/up", id: 3, current: 0), group("/t/down", id: 4, current: top)]), s1, s2])
+        // At 1 ns the growth is not known yet; a second later it is (a range per nanosecond, saturated).
+        #expect(d[1].guards[0].candidates.allSatisfy { if case .rankNotKnownYet? = $0.exclusion { return true }; return false })
+        #expect(d[2].guards[0].candidates.map(\.scoreText) == ["growth +16.0E/s", "growth -16.0E/s"])
     }
 
     /// A group recreated under the same id (a fixture on tmpfs reuses inodes) or

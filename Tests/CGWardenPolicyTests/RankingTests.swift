@@ -52,7 +52,7 @@ func exclusion(_ d: Decision, _ name: String) -> String? {
         let s = snapshot(at: 1, [group("/t", id: 2, current: 400 * MiB, low: .bytes(100 * MiB)),
                                  group("/t/a", id: 3, current: 200 * MiB, low: .bytes(150 * MiB)),
                                  group("/t/b", id: 4, current: 100 * MiB, low: .bytes(50 * MiB))])
-        let p = Tree(s).effectiveProtection()   // by index: the root is 0
+        let p = SnapshotTable(s).effectiveProtection()   // by index: the root is 0
         #expect(p[1] == 100 * MiB)
         #expect(p[2] == 75 * MiB)
         #expect(p[3] == 25 * MiB)
@@ -67,8 +67,11 @@ func exclusion(_ d: Decision, _ name: String) -> String? {
         let d = run(cfg, [at(0, 500, 100), at(1, 500, 110), at(2, 501, 120), at(3, 501, 130)])
         #expect(order(d[3]) == ["b", "a"])
         #expect(d[3].guards[0].candidates[0].score > 5 * Double(MiB))
-        #expect(d[0].guards[0].candidates.allSatisfy { $0.score == 0 })  // no history yet: by usage
-        #expect(order(d[0]) == ["a", "b"])
+        // No history yet: not ranked by usage instead; the guard waits for growth to be known.
+        #expect(order(d[0]).isEmpty && d[0].victim == nil)
+        #expect(d[0].noVictimReason == "guard 't' fired but waits for the growth of 2 new groups to be known (at most 5s more)")
+        #expect(exclusion(d[0], "a") == "rank not known yet (seen for 0s, needs 1s)")
+        #expect(order(d[1]) == ["b", "a"] && d[1].victim?.path == CgroupPath("/t/b"))
     }
 
     @Test func highestPressureAndLargestSwap() throws {

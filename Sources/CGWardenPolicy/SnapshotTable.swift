@@ -1,0 +1,163 @@
+import CGWardenCore
+
+/// The figures of one group the policy reads: plain values, no references,
+/// so that a table of them is read and copied without reference counting.
+struct GroupFigures: Sendable {
+    var id: UInt64
+    var hasMemory: Bool
+    var current: UInt64?
+    var max: Limit?
+    var high: Limit?
+    var low: Limit?
+    var min: Limit?
+    var unreclaimable: UInt64?
+    var swapCurrent: UInt64?
+    var hasEvents: Bool
+    var eventsMax: UInt64?
+    var eventsHigh: UInt64?
+    var eventsOomKill: UInt64?
+    var pressure: Pressure?
+    var populated: Bool?
+    var nrProcs: Int?
+
+    init(_ g: CgroupSnapshot) {
+        id = g.id
+        let m = g.memory
+        hasMemory = m != nil
+        current = m?.current
+        max = m?.max
+        high = m?.high
+        low = m?.low
+        min = m?.min
+        unreclaimable = m?.unreclaimable
+        swapCurrent = m?.swapCurrent
+        hasEvents = m?.events != nil
+        eventsMax = m?.events?.max
+        eventsHigh = m?.events?.high
+        eventsOomKill = m?.events?.oomKill
+        pressure = g.pressure
+        populated = g.events?.populated
+        nrProcs = g.nrProcs
+    }
+}
+
+/// One snapshot as the policy reads it: the figures of every group in
+/// columns indexed like `Snapshot.cgroups`, and the tree over them. Built
+/// once per snapshot; every guard reads it.
+final class SnapshotTable {
+    let time: Timestamp
+    let system: SystemSnapshot
+    let figures: [GroupFigures]
+    let paths: [CgroupPath]
+    let attributes: [CgroupAttributes?]
+    /// Parent index of each group; -1 for the top group (or an orphan).
+    let parent: [Int]
+    let children: [[Int]]
+
+    var count: Int { figures.count }
+
+    init(_ s: Snapshot) {
+        time = s.time
+        system = s.system
+        let n = s.cgroups.count
+        var figures: [GroupFigures] = []
+        var paths: [CgroupPath] = []
+        var attributes: [CgroupAttributes?] = []
+        figures.reserveCapacity(n)
+        paths.reserveCapacity(n)
+        attributes.reserveCapacity(n)
+        for i in 0..<n {
+            figures.append(GroupFigures(s.cgroups[i]))
+            paths.append(s.cgroups[i].path)
+            attributes.append(s.cgroups[i].attributes)
+        }
+        var index: [CgroupPath: Int] = [:]
+        index.reserveCapacity(n)
+        for i in 0..<n { index[paths[i]] = i }
+        var parent = [Int](repeating: -1, count: n)
+        var children = [[Int]](repeating: [], count: n)
+        for i in 0..<n {
+            if let p = paths[i].parent, let pi = index[p] {
+                parent[i] = pi
+                children[pi].append(i)
+            }
+        }
+        self.figures = figures
+        self.paths = paths
+        self.attributes = attributes
+        self.parent = parent
+        self.children = children
+    }
+
+    /// `i` and everything below it, parents first.
+    func descendants(of i: Int) -> [Int] {
+        var out: [Int] = []
+        var stack = [i]
+        while let x = stack.popLast() {
+            out.append(x)
+            stack.append(contentsOf: children[x].reversed())
+        }
+        return out
+    }
+
+    /// What the path tells of group `i` (a unit, a Kubernetes level).
+    func identity(_ i: Int) -> GroupIdentity { GroupIdentity(path: paths[i]) }
+
+    /// Effective protection by group index, computed once per snapshot.
+    lazy var protection: [Int: UInt64] = effectiveProtection()
+
+    /// Processes in each group's subtree (`cgroup.procs` lines, summed up the
+    /// tree), computed once per snapshot when a guard caps its victims.
+    lazy var subtreeProcesses: [UInt64] = {
+        var sums = figures.map { UInt64($0.nrProcs ?? 0) }
+        // Pre-order: a child comes after its parent, so backwards is bottom-up.
+        for i in stride(from: count - 1, through: 0, by: -1) where parent[i] >= 0 {
+            sums[parent[i]] = sums[parent[i]].addingSaturated(sums[i])
+        }
+        return sums
+    }()
+
+    /// Effective memory protection per group index: the larger of effective
+    /// `memory.min` and `memory.low`, distributed among siblings as the kernel
+    /// does (mm/page_counter.c, without memory_recursiveprot): a group keeps
+    /// min(usage, setting), scaled down when its siblings together claim more
+    /// than the parent's own effective protection.
+    func effectiveProtection() -> [Int: UInt64] {
+        var out: [Int: UInt64] = [:]
+        func claimed(_ g: GroupFigures, _ setting: Limit?) -> Double {
+            let usage = Double(g.current ?? 0)
+            let s: Double = setting.map { $0.bytes.map { Double($0) } ?? Double.infinity } ?? 0
+            return Swift.min(usage, s)
+        }
+        func effective(_ own: Double, _ sum: Double, _ parentEffective: Double?) -> Double {
+            guard let pe = parentEffective else { return own }  // top groups: as set
+            return sum > pe && sum > 0 ? own * pe / sum : own
+        }
+        // Levels to distribute, without recursion (the tree may be deep).
+        var work: [(kids: [Int], parentMin: Double?, parentLow: Double?)] = []
+        // The top group of the snapshot (the root, or a walked subtree's top)
+        // and any orphan start unscaled.
+        for i in 0..<count where parent[i] == -1 {
+            if figures[i].hasMemory {
+                let e = Swift.max(claimed(figures[i], figures[i].min), claimed(figures[i], figures[i].low))
+                out[i] = UInt64(saturating: e)
+                work.append((children[i], e, e))
+            } else {
+                work.append((children[i], nil, nil))
+            }
+        }
+        while let (all, parentMin, parentLow) = work.popLast() {
+            let kids = all.filter { figures[$0].hasMemory }
+            let sumMin = kids.reduce(0.0) { $0 + claimed(figures[$1], figures[$1].min) }
+            let sumLow = kids.reduce(0.0) { $0 + claimed(figures[$1], figures[$1].low) }
+            for k in kids {
+                let emin = effective(claimed(figures[k], figures[k].min), sumMin, parentMin)
+                let elow = effective(claimed(figures[k], figures[k].low), sumLow, parentLow)
+                // Saturates: usage of 2^64-1 is 2^64 as a Double.
+                out[k] = UInt64(saturating: Swift.max(emin, elow))
+                work.append((children[k], emin, elow))
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,89 @@
+import CGWardenCore
+
+/// What one trigger measured on one group.
+struct Measured {
+    var holding: Bool
+    var value: Measurement
+    /// How far the measurement is from the trigger's threshold, as a share of
+    /// the threshold: 0.25 is a quarter of the way left, 0 or less holds.
+    /// nil where there is no distance (no figure, no history, `oom_kill`).
+    var headroom: Double?
+}
+
+extension TriggerKind {
+    /// The trigger measured on a group's figures (and the node's).
+    func measure(_ g: GroupFigures, system: SystemSnapshot, previous: PolicyState.Sample?, now: UInt64) -> Measured {
+        switch self {
+        case .usageOfLimit(let p, let limit, let count):
+            guard let used = count.usage(g) else { return Measured(holding: false, value: .unavailable(count.missing(g))) }
+            let l = limit == .max ? g.max : g.high
+            guard let lb = l?.bytes else {
+                return Measured(holding: false, value: .unavailable(limit == .max ? "no memory.max limit" : "no memory.high limit"))
+            }
+            let f = lb == 0 ? Double.infinity : Double(used) / Double(lb)
+            return Measured(holding: f >= p.fraction, value: .share(used: used, of: lb), headroom: headroom(f, above: p.fraction))
+        case .usageAbove(let size, let count):
+            guard let used = count.usage(g) else { return Measured(holding: false, value: .unavailable(count.missing(g))) }
+            return Measured(holding: used >= size, value: .size(used), headroom: headroom(Double(used), above: Double(size)))
+        case .pressure(let level, let window, let p):
+            guard let v = psi(g.pressure, level, window) else { return Measured(holding: false, value: .unavailable("no PSI")) }
+            return Measured(holding: v >= p.percent, value: .psi(level, window, v, node: false),
+                            headroom: headroom(v, above: p.percent))
+        case .nodeAvailableBelow(let amount):
+            let m = system.meminfo
+            let threshold = amount.bytes(of: m.memTotal)
+            return Measured(holding: m.memAvailable <= threshold, value: .node("MemAvailable", m.memAvailable, total: m.memTotal),
+                            headroom: headroom(Double(m.memAvailable), below: Double(threshold)))
+        case .nodeSwapFreeBelow(let amount):
+            let m = system.meminfo
+            guard m.swapTotal > 0 else { return Measured(holding: false, value: .unavailable("no swap")) }
+            let threshold = amount.bytes(of: m.swapTotal)
+            return Measured(holding: m.swapFree <= threshold, value: .node("SwapFree", m.swapFree, total: m.swapTotal),
+                            headroom: headroom(Double(m.swapFree), below: Double(threshold)))
+        case .nodePressure(let level, let window, let p):
+            guard let v = psi(system.pressure, level, window) else { return Measured(holding: false, value: .unavailable("no PSI")) }
+            return Measured(holding: v >= p.percent, value: .psi(level, window, v, node: true),
+                            headroom: headroom(v, above: p.percent))
+        case .eventRate(let counter, let perSecond):
+            let cur = counter == .max ? g.eventsMax : g.eventsHigh
+            guard let cur else { return Measured(holding: false, value: .unavailable("no memory.events")) }
+            guard let previous, let prev = counter == .max ? previous.max : previous.high, now > previous.time else {
+                return Measured(holding: false, value: .noHistory(counter: counter.rawValue, value: cur))
+            }
+            let rate = Double(cur >= prev ? cur - prev : 0) / (Double(now - previous.time) / 1e9)
+            return Measured(holding: rate >= perSecond, value: .rate(counter, perSecond: rate),
+                            headroom: headroom(rate, above: perSecond))
+        case .oomKill:
+            guard let cur = g.eventsOomKill else { return Measured(holding: false, value: .unavailable("no memory.events")) }
+            guard let prev = previous?.oomKill else { return Measured(holding: false, value: .noHistory(counter: "oom_kill", value: cur)) }
+            return Measured(holding: cur > prev, value: .change(counter: "oom_kill", from: prev, to: cur))
+        }
+    }
+
+    /// Left to a threshold that holds at or above it.
+    private func headroom(_ value: Double, above threshold: Double) -> Double? {
+        guard threshold > 0, value.isFinite else { return value.isFinite ? nil : 0 }
+        return (threshold - value) / threshold
+    }
+
+    /// Left to a threshold that holds at or below it (MemAvailable falling).
+    private func headroom(_ value: Double, below threshold: Double) -> Double? {
+        guard threshold > 0 else { return nil }
+        return (value - threshold) / threshold
+    }
+
+    private func psi(_ p: Pressure?, _ level: PressureLevel, _ window: PressureWindow) -> Double? {
+        guard let p else { return nil }
+        let line = level == .some ? p.some : p.full
+        guard let line else { return nil }
+        return window == .avg10 ? line.avg10 : line.avg60
+    }
+}
+
+extension UsageCount {
+    func usage(_ g: GroupFigures) -> UInt64? { self == .all ? g.current : g.unreclaimable }
+
+    func missing(_ g: GroupFigures) -> String {
+        !g.hasMemory ? "no memory accounting" : (self == .all ? "no memory.current" : "no memory.stat")
+    }
+}
