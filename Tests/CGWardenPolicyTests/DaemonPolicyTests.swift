@@ -1,0 +1,145 @@
+import Testing
+import CGWardenCore
+@testable import CGWardenPolicy
+
+/// The policy features the daemon acts on: blast radius, observing guards,
+/// headroom, and the state a reload keeps.
+@Suite struct DaemonPolicyTests {
+    /// A session with 2,000 processes in one scope, and a smaller leak beside it.
+    func session(_ extra: String) throws -> (Config, Snapshot) {
+        let cfg = try config("""
+            [[guard]]
+            name = "desktop"
+            match = "/user.slice"
+            candidates = "children"
+            \(extra)
+            [[guard.trigger]]
+            usage_above = "0"
+            """)
+        var terminal = group("/user.slice/session.scope", id: 3, current: 900 * MiB)
+        terminal.nrProcs = 1
+        var tabs = [CgroupSnapshot]()
+        for i in 0..<4 {
+            var t = group("/user.slice/session.scope/tab\(i)", id: 10 + UInt64(i), current: UInt64(100 + 50 * i) * MiB)
+            t.nrProcs = 500
+            tabs.append(t)
+        }
+        let s = snapshot(at: 1, [group("/user.slice", id: 2, current: 1000 * MiB), terminal] + tabs
+                               + [group("/user.slice/leak.scope", id: 4, current: 220 * MiB)])
+        return (cfg, s)
+    }
+
+    @Test func aVictimOverTheProcessCapIsReplacedByItsChildren() throws {
+        let (cfg, s) = try session("max_victim_procs = 600")
+        let d = run(cfg, [s])[0]
+        // The session (2,001 processes) is not killed whole: its biggest tab is.
+        #expect(d.victim?.path == CgroupPath("/user.slice/session.scope/tab3"))
+        let session = d.guards[0].candidates.first { $0.path == CgroupPath("/user.slice/session.scope") }
+        #expect(session?.excluded == "too big to kill at once: 2001 processes, over max_victim_procs 600; its children are candidates instead")
+        #expect(d.guards[0].candidates.filter { $0.exclusion == nil }.map { $0.path.name?.description ?? "" }
+                == ["tab3", "leak.scope", "tab2", "tab1", "tab0"])
+    }
+
+    @Test func aVictimOverTheMemoryShareIsReplacedOrExcluded() throws {
+        let (cfg, s) = try session("max_victim_share = \"10%\"")   // of 4 GiB: 409.6 MiB
+        let d = run(cfg, [s])[0]
+        #expect(d.victim?.path == CgroupPath("/user.slice/session.scope/tab3"))   // 250M
+        // A group over the cap without children is excluded outright.
+        let (cfg2, s2) = try session("max_victim_share = \"1%\"")
+        let d2 = run(cfg2, [s2])[0]
+        #expect(d2.victim == nil && d2.noVictimReason == "guard 'desktop' fired but has no eligible candidate")
+        #expect(d2.guards[0].candidates.allSatisfy { $0.excluded?.hasPrefix("too big to kill at once") == true })
+    }
+
+    @Test func blastRadiusSettingsAreChecked() {
+        for (text, message) in [("max_victim_procs = 0", "must be a whole number of processes, 1 or more"),
+                                ("max_victim_procs = \"lots\"", "must be a whole number of processes, 1 or more"),
+                                ("max_victim_share = \"0%\"", "0% would leave nothing to kill"),
+                                ("mode = \"maybe\"", "'maybe'")] {
+            #expect(throws: ConfigErrors.self) { try self.session(text) }
+            do { _ = try session(text) } catch { #expect("\(error)".contains(message), "\(error)") }
+        }
+    }
+
+    @Test func anObservingGuardReportsAndKillsNothing() throws {
+        let cfg = try config("""
+            [[guard]]
+            name = "trial"
+            mode = "observe"
+            match = "/t/*"
+            post_action_delay = "10s"
+            [[guard.trigger]]
+            usage_above = "100M"
+
+            [[guard]]
+            name = "live"
+            match = "/t/*"
+            [[guard.trigger]]
+            usage_above = "400M"
+            """)
+        let s = { (t: Double, a: UInt64) in
+            snapshot(at: t, [group("/t", id: 2), group("/t/a", id: 3, current: a * MiB), group("/t/b", id: 4, current: 50 * MiB)])
+        }
+        let e = Evaluator(config: cfg, ownCgroup: nil)
+        var (d, st) = e.evaluate(s(0, 200), state: PolicyState())
+        #expect(d.victim == nil && d.observed.map(\.path) == [CgroupPath("/t/a")])
+        #expect(d.noVictimReason == "no guard fired")
+        st.recordObservation(guard: cfg.guards[0], victim: d.observed[0].path, at: d.time)
+        // It reports once per incident: its own delay, and nothing else waits.
+        (d, st) = e.evaluate(s(1, 500), state: st)
+        #expect(d.observed.isEmpty && d.guards[0].waitingUntil != nil)
+        #expect(d.victim?.path == CgroupPath("/t/a") && d.victim?.guardName == "live")
+        #expect(st.lastKill == nil)
+    }
+
+    @Test func headroomTellsHowNearEachTriggerIs() throws {
+        let cfg = try config("""
+            [[guard]]
+            name = "limits"
+            match = "/t/*"
+            [[guard.trigger]]
+            usage_of_limit = "90%"
+            [[guard.trigger]]
+            node_available_below = "10%"
+            [[guard.trigger]]
+            oom_kill = true
+            """)
+        let s = snapshot(at: 0, [group("/t", id: 2), group("/t/a", id: 3, current: 45 * MiB, max: .bytes(100 * MiB)),
+                                 group("/t/b", id: 4, current: 81 * MiB, max: .bytes(100 * MiB))],
+                         system: system(total: 1000 * MiB, available: 150 * MiB))
+        let h = run(cfg, [s])[0].guards[0].headroom
+        #expect(h.map(\.trigger) == [0, 1])
+        #expect(h[0].path == CgroupPath("/t/b") && abs(h[0].headroom - 0.1) < 1e-9)   // 81% of a 90% threshold
+        #expect(abs(h[1].headroom - 0.5) < 1e-9)   // 150M available over a 100M threshold
+    }
+
+    @Test func aReloadKeepsTheTimersOfUnchangedGuards() throws {
+        let text = { (sustain: String) in """
+            [[guard]]
+            name = "steady"
+            match = "/t/*"
+            [[guard.trigger]]
+            usage_above = "0"
+            for = "10s"
+
+            [[guard]]
+            name = "edited"
+            match = "/t/*"
+            [[guard.trigger]]
+            usage_above = "0"
+            for = "\(sustain)"
+            """ }
+        let old = try config(text("10s"))
+        let s = { (t: Double) in snapshot(at: t, [group("/t", id: 2), group("/t/a", id: 3)]) }
+        let d = run(old, [s(0), s(5)])
+        #expect(d[1].guards.map { $0.watched.first?.triggers[0].heldFor } == [.seconds(5), .seconds(5)])
+        // The reloaded file has a guard moved first and one edited.
+        let new = try config("[[guard]]\nname = \"new\"\nmatch = \"/x\"\n[[guard.trigger]]\noom_kill = true\n\n" + text("20s"))
+        var st = PolicyState()
+        for snap in [s(0), s(5)] { st = Evaluator(config: old, ownCgroup: nil).evaluate(snap, state: st).1 }
+        let carried = st.carried(from: old, to: new)
+        let after = Evaluator(config: new, ownCgroup: nil, detail: .all).evaluate(s(9), state: carried).0
+        #expect(after.guards[1].watched.first?.triggers[0].heldFor == .seconds(9))   // steady: since 0
+        #expect(after.guards[2].watched.first?.triggers[0].heldFor == .zero)         // edited: starts over
+    }
+}
