@@ -38,6 +38,13 @@ public struct Victim: Equatable, Sendable {
     public var id: UInt64
     /// One line: why this group, now.
     public var reason: String
+
+    public init(guardName: String, path: CgroupPath, id: UInt64, reason: String) {
+        self.guardName = guardName
+        self.path = path
+        self.id = id
+        self.reason = reason
+    }
 }
 
 public struct GuardDecision: Equatable, Sendable {

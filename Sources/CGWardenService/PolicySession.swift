@@ -22,6 +22,16 @@ public struct PolicySession: Sendable {
         return decision
     }
 
+    /// An observing guard would have acted: its own delay starts.
+    public mutating func observed(guard g: Guard, victim: Victim, at time: Timestamp) {
+        state.recordObservation(guard: g, victim: victim.path, at: time)
+    }
+
+    /// Takes over the state of the session before a reload, for what still applies.
+    public mutating func carry(_ previous: PolicyState, from old: Config) {
+        state = previous.carried(from: old, to: config)
+    }
+
     /// A guard acted on `victim` at `time`: its post-action delay starts and
     /// the group is not chosen again.
     public mutating func acted(on victim: Victim, at time: Timestamp) {

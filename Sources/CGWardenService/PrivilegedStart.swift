@@ -40,8 +40,11 @@ public enum PrivilegedStart {
     /// The helper's client, with this process dropped to `drop` when it runs
     /// as root (through a launcher, which can replace a helper after the
     /// drop); unchanged otherwise (a delegated subtree, tests).
-    public static func start(_ configuration: KillHelperClient.Configuration,
-                             drop: Drop) throws(Failure) -> (client: KillHelperClient, credentials: Credentials?) {
+    /// `beforeDrop` runs as root with the helper up: what needs privilege
+    /// and outlives the drop in a descriptor (PSI triggers, /dev/kmsg).
+    public static func start(_ configuration: KillHelperClient.Configuration, drop: Drop,
+                             beforeDrop: (KillHelperClient) -> Void = { _ in })
+        throws(Failure) -> (client: KillHelperClient, credentials: Credentials?) {
         var configuration = configuration
         let target: (uid: UInt32, gid: UInt32)?
         if geteuid() == 0 {
@@ -56,6 +59,7 @@ public enum PrivilegedStart {
         configuration.useLauncher = target != nil
         let client: KillHelperClient
         do { client = try KillHelperClient(configuration) } catch { throw .helper(error) }
+        beforeDrop(client)
         guard let target else { return (client, try? Credentials.current()) }
         do {
             let c = try Privileges.drop(toUser: target.uid, group: target.gid)

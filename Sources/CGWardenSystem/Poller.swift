@@ -66,6 +66,12 @@ public final class FileModificationWatch {
 
     deinit { close(fd) }
 
+    /// Watches the file at `path` (its bytes: a cgroup's names need not be UTF-8); its watch id.
+    public func watch(path: [UInt8]) throws(SystemError) -> Int32 {
+        let c = path.map { CChar(bitPattern: $0) } + [0]
+        return try syscall("inotify_add_watch") { inotify_add_watch(fd, c, UInt32(IN_MODIFY)) }
+    }
+
     /// Watches the file `name` in the directory open at `dir`; its watch id.
     public func watch(_ name: String, in dir: Int32) throws(SystemError) -> Int32 {
         // inotify takes a path: the directory's magic link names exactly the

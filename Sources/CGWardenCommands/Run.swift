@@ -1,0 +1,47 @@
+import ArgumentParser
+import CGWardenCore
+import CGWardenPolicy
+import CGWardenService
+
+/// `cgwarden run`: the guard itself.
+public struct Run: ConsoleCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "Guard the node: watch the cgroups, and kill the group a guard chooses, through the confined helper.",
+        discussion: """
+            Started as root: spawns the kill helper, sets its own oom_score_adj to -1000, locks its \
+            memory, arms the node's PSI triggers, then drops to the configuration's user and guards. \
+            Woken by the kernel (PSI triggers, changes of memory.events and cgroup.events) and by a \
+            timer that runs faster as usage nears a threshold. SIGHUP reloads the configuration (a \
+            broken one is reported and the old one kept); SIGTERM and SIGINT stop it. Events go to \
+            the journal (CGWARDEN_* fields), or to standard error without one. Under systemd it \
+            reports READY=1, STATUS= and WATCHDOG=1 (Type=notify).
+            """)
+
+    @Option(help: "The configuration file (default: /etc/cgwarden/cgwarden.toml, or the built-in default when it does not exist).")
+    public var config: String?
+
+    @OptionGroup public var source: SourceOptions
+
+    @Flag(name: .customLong("dry-run"), help: "Every guard observes: report what would be killed, kill nothing.")
+    public var dryRun = false
+
+    public init() {}
+
+    public func execute(_ console: Console) throws -> Int32 {
+        let cfg = try loadConfig(config, console: console)
+        _ = try source.check()
+        let path = config
+        let reload: () throws -> Config = {
+            let quiet = CapturedConsole()
+            do {
+                return try loadConfig(path, console: quiet.console)
+            } catch {
+                // Every error of the file, not only the count.
+                throw CommandFailure((quiet.stderr.split(separator: "\n").map(String.init) + ["\(error)"]).joined(separator: "; "))
+            }
+        }
+        return Daemon.run(config: cfg, options: Daemon.Options(root: source.root, proc: source.proc, dryRun: dryRun),
+                          reload: reload, sink: JournalSink(), notifier: SystemdNotifier(),
+                          log: { console.error("cgwarden: " + $0) })
+    }
+}

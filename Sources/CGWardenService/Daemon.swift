@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CGWardenActions
+import CGWardenCore
+import CGWardenIO
+import CGWardenPolicy
+import CGWardenSandbox
+import CGWardenSystem
+
+/// How `cgwarden run` starts: the configuration, then, as root, what must
+/// happen before the drop (the helper, the OOM score, locked memory, the
+/// node's PSI triggers), the drop, and the guard's loop.
+public enum Daemon {
+    public struct Options: Sendable {
+        public var root: String
+        public var proc: String
+        public var dryRun: Bool
+        public init(root: String = "/sys/fs/cgroup", proc: String = "/proc", dryRun: Bool = false) {
+            self.root = root
+            self.proc = proc
+            self.dryRun = dryRun
+        }
+    }
+
+    /// The most memory the guard may lock (RLIMIT_MEMLOCK, set as root before
+    /// mlockall): far above its working set (about 10 MiB at 1,000 groups,
+    /// 30 MiB at 10,000), low enough that a leak fails instead of eating the node.
+    public static let lockedMemoryLimit: UInt64 = 256 << 20
+
+    /// Starts and runs the guard; the exit status. `log` gets the lines of
+    /// the start (before the journal sink is in place, and its failures).
+    public static func run(config: Config, options: Options, reload: @escaping () throws -> Config,
+                           sink: EventSink, notifier: ServiceNotifier, log: (String) -> Void) -> Int32 {
+        let signals: SignalSource
+        do {
+            // Before any thread exists: the kill worker inherits the blocked mask.
+            signals = try SignalSource([SIGHUP, SIGTERM, SIGINT])
+        } catch {
+            log("cannot take signals: \(error)")
+            return 1
+        }
+        ProcessLimits.raiseDescriptorLimit()
+        if geteuid() == 0 {
+            do { try ProcessLimits.setOOMScoreAdjust(-1000) } catch { log("warning: oom_score_adj -1000: \(error)") }
+            do { try ProcessLimits.lockMemory(limit: lockedMemoryLimit) } catch { log("warning: mlockall: \(error)") }
+        }
+        var configuration = KillHelperClient.Configuration()
+        configuration.settings = KillHelperProcess.Settings(root: options.root, protected: config.protect)
+        let drop = PrivilegedStart.Drop(user: config.daemon.user, group: config.daemon.group,
+                                        allowShared: config.daemon.allowSharedUser)
+        var guardian: GuardDaemon?
+        do {
+            _ = try PrivilegedStart.start(configuration, drop: drop) { client in
+                do {
+                    let killer = try HelperKiller(client: client)
+                    let daemon = GuardDaemon(config: config, source: SnapshotSource(root: options.root, proc: options.proc),
+                                             killer: killer, sink: sink, notifier: notifier, dryRun: options.dryRun,
+                                             signals: signals, reload: reload)
+                    daemon.armNodeTriggers(proc: options.proc)
+                    guardian = daemon
+                } catch {
+                    log("cannot start the kill worker: \(error)")
+                }
+            }
+        } catch {
+            log("\(error)")
+            return 1
+        }
+        guard let guardian else { return 1 }
+        let status = guardian.run()
+        guardian.killer.shutdown()
+        return status
+    }
+}

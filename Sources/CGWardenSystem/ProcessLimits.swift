@@ -1,0 +1,47 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+
+/// What a memory guard does to itself to survive the pressure it guards
+/// against. Each is best effort: the caller reports what failed.
+public enum ProcessLimits {
+    /// `oom_score_adj` of this process (and of what it spawns later): -1000
+    /// exempts it from the kernel's OOM killer. Needs CAP_SYS_RESOURCE to lower it.
+    public static func setOOMScoreAdjust(_ value: Int) throws(SystemError) {
+        let path = "/proc/self/oom_score_adj"
+        let fd = try syscall("open", path: path) { open(path, O_WRONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        let text = String(value)
+        _ = try syscall("write", path: path) { text.withCString { write(fd, $0, strlen($0)) } }
+    }
+
+    /// Raises the soft RLIMIT_NOFILE to the hard limit: the sampler keeps a
+    /// directory descriptor per group (10,000 groups on a big node). The
+    /// soft limit it ends at.
+    @discardableResult
+    public static func raiseDescriptorLimit() -> UInt64 {
+        var r = rlimit()
+        guard getrlimit(RLIMIT_NOFILE_VALUE, &r) == 0 else { return 0 }
+        r.rlim_cur = r.rlim_max
+        _ = setrlimit(RLIMIT_NOFILE_VALUE, &r)
+        _ = getrlimit(RLIMIT_NOFILE_VALUE, &r)
+        return UInt64(r.rlim_cur)
+    }
+
+    /// Locks every page this process touches, now and later, in memory
+    /// (mlockall MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT: pages are locked
+    /// when first used, so the mapped but never run parts of a 30 MB binary
+    /// cost nothing), with RLIMIT_MEMLOCK raised to `limit` first (root
+    /// only): reclaim then never makes the guard wait for its own pages.
+    /// The limit also bounds the guard's heap: past it, allocation fails.
+    public static func lockMemory(limit: UInt64) throws(SystemError) {
+        var r = rlimit(rlim_cur: rlim_t(limit), rlim_max: rlim_t(limit))
+        _ = setrlimit(RLIMIT_MEMLOCK_VALUE, &r)
+        _ = try syscall("mlockall") { cgw_mlockall_onfault() }
+    }
+
+    static var RLIMIT_NOFILE_VALUE: __rlimit_resource_t { __rlimit_resource_t(RLIMIT_NOFILE.rawValue) }
+    // RLIMIT_MEMLOCK is a macro Swift does not import: 8 on Linux (asm-generic/resource.h).
+    static var RLIMIT_MEMLOCK_VALUE: __rlimit_resource_t { __rlimit_resource_t(8) }
+}
