@@ -25,6 +25,14 @@ public struct Run: ConsoleCommand {
     @Flag(name: .customLong("dry-run"), help: "Every guard observes: report what would be killed, kill nothing.")
     public var dryRun = false
 
+    @Option(help: "Where events go: journal (or standard error without one), or json (one JSON line each on standard error).")
+    public var log: LogFormat = .journal
+
+    @Flag(name: .customLong("poll-only"), help: .hidden)
+    public var pollOnly = false
+
+    public enum LogFormat: String, ExpressibleByArgument, Sendable { case journal, json }
+
     public init() {}
 
     public func execute(_ console: Console) throws -> Int32 {
@@ -40,8 +48,12 @@ public struct Run: ConsoleCommand {
                 throw CommandFailure((quiet.stderr.split(separator: "\n").map(String.init) + ["\(error)"]).joined(separator: "; "))
             }
         }
-        return Daemon.run(config: cfg, options: Daemon.Options(root: source.root, proc: source.proc, dryRun: dryRun),
-                          reload: reload, sink: JournalSink(), notifier: SystemdNotifier(),
+        var options = Daemon.Options(root: source.root, proc: source.proc, dryRun: dryRun)
+        // Benchmarks: the same daemon without the kernel's wake-ups, woken by its timer only.
+        options.kernelWakeups = !pollOnly
+        let sink: EventSink = log == .json ? JSONLineSink() : JournalSink()
+        return Daemon.run(config: cfg, options: options,
+                          reload: reload, sink: sink, notifier: SystemdNotifier(),
                           log: { console.error("cgwarden: " + $0) })
     }
 }

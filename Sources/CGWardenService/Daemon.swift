@@ -16,6 +16,9 @@ public enum Daemon {
         public var root: String
         public var proc: String
         public var dryRun: Bool
+        /// Woken by PSI triggers and inotify as well as the timer (off: the
+        /// timer only, at the configured interval; for side-by-side benchmarks).
+        public var kernelWakeups = true
         public init(root: String = "/sys/fs/cgroup", proc: String = "/proc", dryRun: Bool = false) {
             self.root = root
             self.proc = proc
@@ -54,10 +57,12 @@ public enum Daemon {
             _ = try PrivilegedStart.start(configuration, drop: drop) { client in
                 do {
                     let killer = try HelperKiller(client: client)
+                    var tunables = DaemonTunables()
+                    tunables.kernelWakeups = options.kernelWakeups
                     let daemon = GuardDaemon(config: config, source: SnapshotSource(root: options.root, proc: options.proc),
-                                             killer: killer, sink: sink, notifier: notifier, dryRun: options.dryRun,
-                                             signals: signals, reload: reload)
-                    daemon.armNodeTriggers(proc: options.proc)
+                                             killer: killer, sink: sink, notifier: notifier, tunables: tunables,
+                                             dryRun: options.dryRun, signals: signals, reload: reload)
+                    if options.kernelWakeups { daemon.armNodeTriggers(proc: options.proc) }
                     guardian = daemon
                 } catch {
                     log("cannot start the kill worker: \(error)")

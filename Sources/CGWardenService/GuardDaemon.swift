@@ -28,6 +28,10 @@ public struct DaemonTunables: Sendable {
     /// every window/10. 1 s needs CAP_SYS_RESOURCE (armed before the drop);
     /// unprivileged windows must be multiples of 2 s.
     public var pressureWindowMicros: UInt32 = 1_000_000
+    /// Off: no PSI triggers, no inotify, and the interval only (no faster
+    /// sampling near a threshold): a poller like the other guards, for
+    /// side-by-side benchmarks.
+    public var kernelWakeups = true
 
     public init() {}
 }
@@ -78,7 +82,7 @@ public final class GuardDaemon {
         self.dryRun = dryRun || config.daemon.dryRun
         self.signals = signals
         self.reload = reload
-        files = try? FileModificationWatch()
+        files = tunables.kernelWakeups ? try? FileModificationWatch() : nil
         session = PolicySession(config: GuardDaemon.effective(config, dryRun: dryRun), ownCgroup: killer.own.path)
     }
 
@@ -193,7 +197,7 @@ public final class GuardDaemon {
     func delay(after decision: Decision) -> UInt64 {
         let nearest = decision.guards.flatMap(\.headroom).map(\.headroom).min() ?? .infinity
         let floor = UInt64(tunables.minimumSampleInterval.nanosecondsClamped)
-        guard nearest < tunables.fastSamplingHeadroom else { return interval }
+        guard tunables.kernelWakeups, nearest < tunables.fastSamplingHeadroom else { return interval }
         let share = max(0, nearest) / tunables.fastSamplingHeadroom
         return max(floor, UInt64(Double(interval) * share))
     }

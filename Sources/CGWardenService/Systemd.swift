@@ -65,6 +65,21 @@ public final class JournalSink: EventSink {
     }
 }
 
+/// Every event as one JSON line (Docs/events-json.md), on standard error
+/// or wherever `writeLine` goes: for scripts, tests and log shippers.
+public final class JSONLineSink: EventSink {
+    let writeLine: (String) -> Void
+    public init(writeLine: @escaping (String) -> Void = JournalSink.standardError) { self.writeLine = writeLine }
+    public func record(_ event: GuardEvent) {
+        var j = event.json
+        if case .object(var pairs) = j {
+            pairs.append(("message", .string(event.message)))
+            j = .object(pairs)
+        }
+        writeLine(j.serialized())
+    }
+}
+
 /// sd_notify(3) to the service manager; nothing when not started by one.
 public final class SystemdNotifier: ServiceNotifier {
     public let watchdogInterval: Duration?
