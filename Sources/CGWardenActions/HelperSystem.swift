@@ -53,12 +53,23 @@ public protocol HelperFileSystem {
     /// changed since it was last read, or after `milliseconds`.
     func waitForChange(_ fd: Int32, milliseconds: Int32)
     func close(_ fd: Int32)
+    /// Opens `memory.pressure` of the group `dir` read-write and writes the
+    /// trigger (with its NUL, as the kernel wants): the armed descriptor.
+    func armPressure(in dir: Int32, _ spec: PressureTriggerSpec) throws(SystemError) -> Int32
 }
 
-/// Sends SIGKILL (the fallback's per-pid kill), behind a type tests replace.
+/// Sends SIGKILL (the fallback's per-pid kill) and gives a dying process's
+/// memory back early, behind a type tests replace.
 public protocol ProcessSignaller {
     /// `kill(pid, SIGKILL)`; a process already gone (ESRCH) is not an error.
     func sigkill(_ pid: Int32) throws(SystemError)
+    /// `pidfd_open(pid)`: a handle on the process that outlives its pid's reuse; nil when it is gone.
+    func pidfd(_ pid: Int32) -> Int32?
+    /// `process_mrelease(pidfd)` (Linux 5.15+): reaps the memory of a process
+    /// that was SIGKILLed without waiting for its exit to complete (a task in
+    /// D state, a big address space). True when it did.
+    func releaseMemory(_ pidfd: Int32) -> Bool
+    func closeHandle(_ pidfd: Int32)
 }
 
 /// The real calls, all in the helper's seccomp allow-list.
@@ -140,6 +151,21 @@ public struct LinuxHelperFileSystem: HelperFileSystem {
     }
 
     public func close(_ fd: Int32) { _ = Glibc.close(fd) }
+
+    public func armPressure(in dir: Int32, _ spec: PressureTriggerSpec) throws(SystemError) -> Int32 {
+        let fd = try openat(dir, "memory.pressure", O_RDWR | O_NONBLOCK | O_NOFOLLOW, "memory.pressure")
+        var text = Array(spec.description.utf8)
+        text.append(0)
+        while true {
+            let n = text.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n >= 0 { return fd }
+            if errno != EINTR {
+                let e = errno
+                Glibc.close(fd)
+                throw SystemError(call: "write", path: "memory.pressure", errno: e)
+            }
+        }
+    }
 }
 
 public struct LinuxSignaller: ProcessSignaller {
@@ -150,4 +176,13 @@ public struct LinuxSignaller: ProcessSignaller {
             throw SystemError(call: "kill", path: String(pid), errno: errno)
         }
     }
+
+    public func pidfd(_ pid: Int32) -> Int32? {
+        let fd = cgw_pidfd_open(pid)
+        return fd >= 0 ? fd : nil
+    }
+
+    public func releaseMemory(_ pidfd: Int32) -> Bool { cgw_process_mrelease(pidfd) == 0 }
+
+    public func closeHandle(_ pidfd: Int32) { _ = Glibc.close(pidfd) }
 }

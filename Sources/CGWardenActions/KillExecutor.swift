@@ -39,16 +39,22 @@ public struct KillExecutor {
         let deadline = start.addingSaturated(UInt64(timeoutMillis) * 1_000_000)
 
         var fallback: FallbackReason? = forceFallback ? .forced : nil
+        // Handles on the processes before they die: their memory can then be
+        // reaped at once (process_mrelease), not when each exit completes.
+        let handles = fallback == nil ? processHandles(dir) : []
+        defer { for fd in handles { signaller.closeHandle(fd) } }
+        var released: UInt32 = 0
         if fallback == nil {
             switch writeControl("cgroup.kill", "1", in: dir) {
-            case .success: break
+            case .success:
+                for fd in handles where signaller.releaseMemory(fd) { released &+= 1 }
             case .failure(let e) where e.errno == ENOENT: fallback = .noCgroupKill
             case .failure(let e) where e.errno == EOPNOTSUPP: fallback = .notSupported
             case .failure(let e): return .failed(HelperStepFailure(.writeKill, errno: e.errno))
             }
         }
         var report = KillReport(method: fallback == nil ? .cgroupKill : .freezeAndSignal, fallbackReason: fallback,
-                                memoryBefore: before)
+                                memoryBefore: before, released: released)
         var empty: Bool
         if fallback == nil {
             empty = waitUntil(events, deadline: deadline) { !$0.populated }
@@ -195,6 +201,12 @@ public struct KillExecutor {
             return refusal == nil
         }
         return refusal
+    }
+
+    /// pidfds of the first `tunables.releaseMemoryOf` processes of the subtree.
+    func processHandles(_ dir: Int32) -> [Int32] {
+        guard tunables.releaseMemoryOf > 0, let pids = try? collectPIDs(dir) else { return [] }
+        return pids.prefix(tunables.releaseMemoryOf).compactMap { signaller.pidfd($0) }
     }
 
     /// Every pid listed in the subtree.

@@ -139,6 +139,30 @@ public final class KillHelperClient {
         }
     }
 
+    /// A PSI trigger armed on `target`'s memory.pressure by the helper: the
+    /// descriptor to poll for POLLPRI (the caller closes it).
+    public func armPressure(on target: CgroupTarget, _ spec: PressureTriggerSpec) throws(HelperRequestError) -> Int32 {
+        let id = takeID()
+        var passed: Int32?
+        let r = exchange(HelperRequest.armPressure(target, spec, id: id).encoded(), id: id,
+                         timeout: configuration.requestTimeout, descriptor: { passed = $0 })
+        switch r {
+        case .success(.armed):
+            guard let passed else { throw .failed(.protocolError("armed without a descriptor")) }
+            return passed
+        case .success(let other):
+            if let passed { close(passed) }
+            switch KillHelperClient.otherOutcome(other) {
+            case .refused(let why): throw .refused(why)
+            case .failed(let f): throw .failed(f)
+            default: throw .failed(.protocolError("unexpected reply to arm-pressure"))
+            }
+        case .failure(let f):
+            if let passed { close(passed) }
+            throw .failed(f)
+        }
+    }
+
     /// Asks the helper who it is.
     public func ping() throws(HelperRequestError) -> HelperInfo {
         let id = takeID()
@@ -198,7 +222,8 @@ public final class KillHelperClient {
     /// it); one that dies or stays silent with the request in flight fails
     /// it, and is replaced.
     private func exchange(_ packet: [UInt8], id: UInt32?, timeout: Duration,
-                          answered: (UInt32) -> Void = { _ in }) -> Result<HelperReply, HelperFailure> {
+                          answered: (UInt32) -> Void = { _ in },
+                          descriptor: ((Int32) -> Void)? = nil) -> Result<HelperReply, HelperFailure> {
         if channel == nil, let f = start() { return .failure(f) }
         do {
             try channel!.send(packet)
@@ -213,10 +238,20 @@ public final class KillHelperClient {
             let message: [UInt8]
             do {
                 let ms = deadline.millisecondsLeft()
-                guard let m = try channel!.receive(maximumSize: HelperWire.maxReplySize, timeout: .milliseconds(Int64(ms))) else {
+                guard let m = try channel!.receiveWithDescriptor(maximumSize: HelperWire.maxReplySize,
+                                                                 timeout: .milliseconds(Int64(ms)),
+                                                                 acceptDescriptor: descriptor != nil) else {
                     return .failure(failInFlight(.helperDied(nil)))
                 }
-                message = m
+                message = m.message
+                if let fd = m.descriptor {
+                    // Only the reply to this request may carry one; any other is closed.
+                    if let descriptor, let id, let d = try? HelperReply.decode(message), d.requestID == id {
+                        descriptor(fd)
+                    } else {
+                        close(fd)
+                    }
+                }
             } catch .timedOut {
                 return .failure(failInFlight(.timedOut(milliseconds: UInt64(clamping: timeout.components.seconds).multipliedSaturated(by: 1000)
                     .addingSaturated(UInt64(clamping: timeout.components.attoseconds / 1_000_000_000_000_000)))))

@@ -70,17 +70,19 @@ public enum KillHelperProcess {
         }
         // From here on, only the allow-list.
         while true {
-            let reply: [UInt8]
+            var reply: [UInt8]
+            var descriptor: Int32?
             do {
                 guard let packet = try channel.receive(maximumSize: HelperWire.maxRequestSize) else { exit(0) }
-                reply = server.handle(packet)
+                (reply, descriptor) = server.handle(packet)
             } catch .messageTooLarge(let size) {
                 reply = HelperReply.error(WireError(.oversize, "request of \(size) bytes (at most \(HelperWire.maxRequestSize))"))
                     .encoded(requestID: 0)
             } catch {
                 exit(2)
             }
-            do { try channel.send(reply) } catch { exit(0) }
+            do { try channel.send(reply, passing: descriptor) } catch { exit(0) }
+            if let descriptor { close(descriptor) }
         }
     }
 

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CGWardenActions
 import CGWardenCore
 import CGWardenIO
 import CGWardenPolicy
@@ -32,6 +33,12 @@ public struct DaemonTunables: Sendable {
     /// sampling near a threshold): a poller like the other guards, for
     /// side-by-side benchmarks.
     public var kernelWakeups = true
+    /// Groups with a PSI trigger of their own: each makes the kernel run a
+    /// polling thread (psimon) for that group, and the helper arms at most
+    /// 120 a minute; past this, those groups are sampled on the timer.
+    public var maximumGroupTriggers = 64
+    /// Triggers armed per helper job: a job holds the helper, and a kill must not wait long behind it.
+    public var armsPerJob = 16
 
     public init() {}
 }
@@ -60,6 +67,11 @@ public final class GuardDaemon {
     private var watches: [Int32: UInt64] = [:]
     private var watchedGroups: [UInt64: [Int32]] = [:]
     private var nodeTriggers: [Int32] = []
+    /// PSI triggers on groups' memory.pressure, armed by the helper.
+    private var groupTriggers: [ArmRequest: Int32] = [:]
+    private var arming = false
+    /// Requests the helper refused or failed, not asked again for the group's life.
+    private var unarmable = Set<ArmRequest>()
     private var lastSample: UInt64 = 0
     private var nextSample: UInt64 = 0
     private var lastWatchdog: UInt64 = 0
@@ -121,6 +133,7 @@ public final class GuardDaemon {
             if let files { interests.append(Poller.Interest(fd: files.fd, events: Int16(POLLIN))) }
             let firstTrigger = interests.count
             interests += nodeTriggers.map { Poller.Interest(fd: $0, events: Int16(POLLPRI)) }
+            interests += groupTriggers.values.map { Poller.Interest(fd: $0, events: Int16(POLLPRI)) }
             let ready = (try? Poller.wait(interests, milliseconds: waitMillis)) ?? []
             for (index, revents) in ready {
                 switch index {
@@ -135,7 +148,11 @@ public final class GuardDaemon {
                         }
                     }
                 case 1:
-                    if let result = killer.finished() { finished(result) }
+                    switch killer.finished() {
+                    case .kill(let result)?: finished(result)
+                    case .armed(let results)?: armed(results)
+                    case nil: break
+                    }
                 case 2 where files != nil:
                     let (changed, overflow) = files!.changes()
                     if overflow || !changed.isEmpty { kernelWoke = true }
@@ -184,10 +201,12 @@ public final class GuardDaemon {
             let ranked = decision.ranked(for: victim)
             let targets = ranked.map { CgroupTarget(path: $0.path, id: $0.id) }
             inFlight = (victim, snapshot)
-            killer.start(KillJob(guardName: victim.guardName, targets: targets.isEmpty ? [CgroupTarget(path: victim.path, id: victim.id)] : targets,
-                                 timeout: tunables.killTimeout))
+            killer.submit(.kill(KillJob(guardName: victim.guardName,
+                                        targets: targets.isEmpty ? [CgroupTarget(path: victim.path, id: victim.id)] : targets,
+                                        timeout: tunables.killTimeout)))
         }
         updateWatches(snapshot)
+        updateGroupTriggers(snapshot)
         nextSample = lastSample.addingSaturated(delay(after: decision))
         return true
     }
@@ -296,6 +315,50 @@ public final class GuardDaemon {
         }
     }
 
+    /// Keeps a PSI trigger armed on memory.pressure of each group a guard
+    /// watches with a pressure trigger (at most `maximumGroupTriggers`), and
+    /// closes those of groups gone or no longer watched. The helper arms
+    /// them (the file is root's); one job at a time, never during a kill.
+    func updateGroupTriggers(_ snapshot: Snapshot) {
+        guard tunables.kernelWakeups else { return }
+        var wanted: [ArmRequest] = []
+        for g in config.guards {
+            for t in g.triggers {
+                guard case .pressure(let level, _, let p) = t.kind else { continue }
+                let window = tunables.pressureWindowMicros
+                let spec = PressureTriggerSpec(full: level == .full, stallMicros: UInt32(clamping: Int(Double(window) * min(1, max(0.001, p.percent / 100)))),
+                                               windowMicros: window)
+                for c in snapshot.cgroups where c.memory != nil && g.watches(c.path) {
+                    wanted.append(ArmRequest(target: CgroupTarget(path: c.path, id: c.id), spec: spec))
+                }
+            }
+        }
+        let keep = Set(wanted.prefix(tunables.maximumGroupTriggers))
+        for (r, fd) in groupTriggers where !keep.contains(r) {
+            close(fd)
+            groupTriggers[r] = nil
+        }
+        let live = Set(snapshot.cgroups.map(\.id))
+        unarmable = unarmable.filter { live.contains($0.target.id) }
+        guard !arming, inFlight == nil, !killer.busy else { return }
+        let missing = keep.filter { groupTriggers[$0] == nil && !unarmable.contains($0) }
+        guard !missing.isEmpty else { return }
+        arming = true
+        killer.submit(.arm(Array(missing.prefix(tunables.armsPerJob))))
+    }
+
+    func armed(_ results: [(request: ArmRequest, result: Result<Int32, HelperRequestError>)]) {
+        arming = false
+        for (r, result) in results {
+            switch result {
+            case .success(let fd): groupTriggers[r] = fd
+            case .failure(let e):
+                unarmable.insert(r)
+                report(problem: "no PSI trigger on \(r.target.path): \(e)", cgroup: r.target.path)
+            }
+        }
+    }
+
     /// Arms a PSI trigger on /proc/pressure/memory for every node pressure
     /// trigger of the configuration. Called as root, before the drop: the
     /// descriptor keeps its trigger, and root may use any window.
@@ -340,6 +403,8 @@ public final class GuardDaemon {
         sink.record(GuardEvent(kind: .stopping, time: clock.now(), reason: signal == SIGTERM ? "SIGTERM" : "SIGINT"))
         for fd in nodeTriggers { close(fd) }
         nodeTriggers = []
+        for fd in groupTriggers.values { close(fd) }
+        groupTriggers = [:]
     }
 }
 

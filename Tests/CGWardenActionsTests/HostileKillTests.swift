@@ -36,6 +36,7 @@ final class EndlessProcs: HelperFileSystem {
         try fs.attribute(name, of: fd, into: buffer)
     }
     func waitForChange(_ fd: Int32, milliseconds: Int32) { fs.waitForChange(fd, milliseconds: milliseconds) }
+    func armPressure(in dir: Int32, _ spec: PressureTriggerSpec) throws(SystemError) -> Int32 { try fs.armPressure(in: dir, spec) }
     func close(_ fd: Int32) {
         names[fd] = nil
         fs.close(fd)
