@@ -40,9 +40,19 @@ t_running() {
 }
 t_cgroup() {
     local cg; cg=$(cut -d: -f3 /proc/self/cgroup)
-    [[ $cg == /system.slice/cg2vm.service ]] || { echo "cgroup: $cg"; return 1; }
-    # Delegate=yes: the memory controller is available below our cgroup.
-    grep -qw memory "/sys/fs/cgroup$cg/cgroup.controllers"
+    [[ $cg == /system.slice/cg2vm.service/cmd && $CG2VM_CGROUP == /sys/fs/cgroup${cg%/cmd} ]] || {
+        echo "cgroup: $cg, CG2VM_CGROUP: $CG2VM_CGROUP"; return 1; }
+}
+t_delegated() {
+    # A child of the delegated cgroup with memory.max: an allocator there is
+    # OOM-killed and the kill is counted in that child's memory.events.
+    local t=$CG2VM_CGROUP/selftest
+    mkdir "$t" && echo 64M > "$t/memory.max" && echo 0 > "$t/memory.swap.max" || return 1
+    ( echo $BASHPID > "$t/cgroup.procs" && exec "$PY" -c 'b = bytearray(b"\x01") * (256 << 20)' )
+    local rc=$?
+    grep -q '^oom_kill 1$' "$t/memory.events" && [[ $rc == 137 ]] || {
+        echo "allocator status $rc"; cat "$t/memory.events"; return 1; }
+    rmdir "$t"
 }
 t_journal() {
     local tag=cg2vm-selftest-$$
@@ -118,7 +128,8 @@ t_oomd() {
 
 check "systemd is PID 1" t_pid1
 check "system state is 'running'" t_running
-check "command in /system.slice/cg2vm.service, memory delegated" t_cgroup
+check "command in /system.slice/cg2vm.service/cmd = \$CG2VM_CGROUP/cmd" t_cgroup
+check "\$CG2VM_CGROUP delegated: memory.max OOM-kills in a child" t_delegated
 check "journald: structured fields, journalctl -o json" t_journal
 check "journald: kernel messages" t_journal_kernel
 check "dbus: busctl reaches systemd" t_dbus
