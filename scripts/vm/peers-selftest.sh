@@ -121,11 +121,13 @@ EOF
     echo "$dump" > "$T/oomctl.txt"
 }
 t_oomd_kills() {
-    # Swap on zram, so that reclaim below MemoryHigh= has something to do
+    # Swap on zram (1 GiB: the hog never fills it past the 90 % at which
+    # Debian's ManagedOOMSwap=kill on -.slice would act), so that reclaim
+    # below MemoryHigh= has something to do
     # (oomd only kills with reclaim activity); the hog then stalls on
     # reclaim, its slice's memory pressure passes 10 % for 2 s.
     if ! grep -q zram /proc/swaps; then
-        modprobe zram && echo 512M > /sys/block/zram0/disksize &&
+        modprobe zram && echo 1G > /sys/block/zram0/disksize &&
             mkswap /dev/zram0 >/dev/null && swapon /dev/zram0 || return 1
     fi
     systemd-run --quiet --unit=oomdemo-hog --slice=$SLICE -p MemoryHigh=64M "$PY" -c '
