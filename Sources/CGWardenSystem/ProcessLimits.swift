@@ -35,9 +35,14 @@ public enum ProcessLimits {
     /// cost nothing), with RLIMIT_MEMLOCK raised to `limit` first (root
     /// only): reclaim then never makes the guard wait for its own pages.
     /// The limit also bounds the guard's heap: past it, allocation fails.
+    ///
+    /// When the limit cannot be raised (no CAP_SYS_RESOURCE, as in some
+    /// containers), nothing is locked: with MCL_FUTURE under the default
+    /// 8 MiB limit, the first allocation past it would fail once privileges
+    /// are dropped, and the guard would die of it.
     public static func lockMemory(limit: UInt64) throws(SystemError) {
         var r = rlimit(rlim_cur: rlim_t(limit), rlim_max: rlim_t(limit))
-        _ = setrlimit(RLIMIT_MEMLOCK_VALUE, &r)
+        _ = try syscall("setrlimit RLIMIT_MEMLOCK") { setrlimit(RLIMIT_MEMLOCK_VALUE, &r) }
         _ = try syscall("mlockall") { cgw_mlockall_onfault() }
     }
 
