@@ -64,7 +64,7 @@ public final class GuardDaemon {
     private var nextSample: UInt64 = 0
     private var lastWatchdog: UInt64 = 0
     private var kernelWoke = false
-    private var inFlight: (victim: Victim, snapshot: Snapshot)?
+    private var inFlight: (victim: Victim, decision: Decision, snapshot: Snapshot)?
     private var lastActionText = "none"
     private var groupsSeen = 0
     private var reportedProblems = Set<String>()
@@ -183,7 +183,7 @@ public final class GuardDaemon {
         if let victim = decision.victim, inFlight == nil, !killer.busy {
             let ranked = decision.ranked(for: victim)
             let targets = ranked.map { CgroupTarget(path: $0.path, id: $0.id) }
-            inFlight = (victim, snapshot)
+            inFlight = (victim, decision, snapshot)
             killer.start(KillJob(guardName: victim.guardName, targets: targets.isEmpty ? [CgroupTarget(path: victim.path, id: victim.id)] : targets,
                                  timeout: tunables.killTimeout))
         }
@@ -206,7 +206,7 @@ public final class GuardDaemon {
     /// guard's post-action delay.
     func finished(_ result: KillJobResult) {
         let now = clock.now()
-        guard let (victim, snapshot) = inFlight else { return }
+        guard let (victim, decision, snapshot) = inFlight else { return }
         inFlight = nil
         if result.respawns > 0 {
             sink.record(GuardEvent(kind: .helperRestarted, time: now, reason: "\(result.respawns) new helper(s) during a kill"))
@@ -214,7 +214,7 @@ public final class GuardDaemon {
         for (target, outcome) in result.attempts {
             let v = Victim(guardName: victim.guardName, path: target.path, id: target.id,
                            reason: target.id == victim.id ? victim.reason : "next in rank after a refusal")
-            var e = event(.kill, victim: v, decision: nil, snapshot: snapshot)
+            var e = event(.kill, victim: v, decision: decision, snapshot: snapshot)
             e.time = now
             switch outcome {
             case .killed(let r), .incomplete(let r):
@@ -246,7 +246,8 @@ public final class GuardDaemon {
     func event(_ kind: GuardEvent.Kind, victim v: Victim, decision: Decision?, snapshot: Snapshot) -> GuardEvent {
         let g = snapshot.cgroups.first { $0.id == v.id }
         let gd = decision?.guards.first { $0.name == v.guardName }
-        let fired = gd?.watched.first { $0.fired }
+        // The fired group the victim belongs to (several may have fired).
+        let fired = gd?.watched.first { $0.fired && v.path.isWithin($0.path) } ?? gd?.watched.first { $0.fired }
         let trigger = fired?.triggers.first { $0.fired }
         return GuardEvent(kind: kind, time: snapshot.time, guardName: v.guardName, cgroup: v.path, cgroupID: v.id,
                           trigger: trigger.map { gd!.triggers[$0.index].description }, measured: trigger?.measured,
