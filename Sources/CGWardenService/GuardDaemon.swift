@@ -24,6 +24,13 @@ public struct DaemonTunables: Sendable {
     /// How long the helper may take to empty a group before a kill is
     /// reported incomplete (it waits for `populated 0`).
     public var killTimeout: Duration = .seconds(10)
+    /// A group the helper refused is not asked for again for this long. A
+    /// refusal repeats (a mount below the group, a `protect` pattern the
+    /// helper took at its start and a reload removed), and a guard that keeps
+    /// firing on the group would otherwise ask at every snapshot, ten times a
+    /// second near a threshold, with a `refused` event each time. Other
+    /// candidates are still tried at once.
+    public var refusalHold: Duration = .seconds(30)
     /// The window of the node's PSI triggers: the kernel then checks stalls
     /// every window/10. 1 s needs CAP_SYS_RESOURCE (armed before the drop);
     /// unprivileged windows must be multiples of 2 s.
@@ -65,6 +72,8 @@ public final class GuardDaemon {
     private var lastWatchdog: UInt64 = 0
     private var kernelWoke = false
     private var inFlight: (victim: Victim, decision: Decision, snapshot: Snapshot)?
+    /// Groups the helper refused, by id: until when (monotonic ns) they are not asked for.
+    private var refusedUntil: [UInt64: UInt64] = [:]
     private var lastActionText = "none"
     private var groupsSeen = 0
     private var reportedProblems = Set<String>()
@@ -181,11 +190,14 @@ public final class GuardDaemon {
             }
         }
         if let victim = decision.victim, inFlight == nil, !killer.busy {
-            let ranked = decision.ranked(for: victim)
-            let targets = ranked.map { CgroupTarget(path: $0.path, id: $0.id) }
-            inFlight = (victim, decision, snapshot)
-            killer.start(KillJob(guardName: victim.guardName, targets: targets.isEmpty ? [CgroupTarget(path: victim.path, id: victim.id)] : targets,
-                                 timeout: tunables.killTimeout))
+            let ranked = decision.ranked(for: victim).map { CgroupTarget(path: $0.path, id: $0.id) }
+            if !refusedUntil.isEmpty { refusedUntil = refusedUntil.filter { $0.value > lastSample } }
+            let targets = (ranked.isEmpty ? [CgroupTarget(path: victim.path, id: victim.id)] : ranked)
+                .filter { refusedUntil[$0.id] == nil }
+            if !targets.isEmpty {
+                inFlight = (victim, decision, snapshot)
+                killer.start(KillJob(guardName: victim.guardName, targets: targets, timeout: tunables.killTimeout))
+            }
         }
         updateWatches(snapshot)
         nextSample = lastSample.addingSaturated(delay(after: decision))
@@ -231,6 +243,7 @@ public final class GuardDaemon {
                 e.kind = .refused
                 e.reason = "\(why)"
                 sink.record(e)
+                refusedUntil[target.id] = now.monotonicNanos.addingSaturated(UInt64(tunables.refusalHold.nanosecondsClamped))
             case .failed(let f):
                 e.kind = .failed
                 e.reason = f.describe { String(cString: strerror($0)) }
