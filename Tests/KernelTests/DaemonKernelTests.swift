@@ -22,11 +22,11 @@ final class DaemonRun {
     private var events: [JSON] = []
     private var reaped: Termination?
     /// After SIGTERM: when the helper, the launcher and the daemon were gone (s).
-    private(set) var stopTimes: (helper: Double?, launcher: Double?, daemon: Double)?
+    private(set) var stopTimes: (stopping: Double?, helper: Double?, launcher: Double?, daemon: Double)?
     var stopTimesText: String {
         guard let t = stopTimes else { return "-" }
         func ms(_ s: Double?) -> String { s.map { "\(Int($0 * 1000)) ms" } ?? "?" }
-        return "helper gone \(ms(t.helper)), launcher \(ms(t.launcher)), daemon exit \(ms(t.daemon))"
+        return "stopping event \(ms(t.stopping)), helper gone \(ms(t.helper)), launcher \(ms(t.launcher)), daemon exit \(ms(t.daemon))"
     }
 
     /// Writes `config` to /tmp and starts the daemon on it.
@@ -139,10 +139,11 @@ final class DaemonRun {
             usleep(1000)
         }
         let took = monotonicSeconds() - start
-        stopTimes = (helperGone, launcherGone, took)
         // Its last lines (the helper and launcher share the pipe: they leave with it).
         _ = waitUntil(seconds: 3) { output.ended.load(ordering: .acquiring) }
         refresh()
+        let stopping = events.first { $0.kind == "stopping" }.map { Double($0.monotonicNanos) / 1e9 - start }
+        stopTimes = (stopping, helperGone, launcherGone, took)
         if getenv("CGWARDEN_RUN_LOG") != nil { print("--- cgwarden run \(configPath), SIGTERM at \(UInt64(start * 1e9)):\n\(log)\n---") }
         return (reaped, took)
     }
@@ -298,6 +299,12 @@ func nodeOOMKills() -> UInt64? {
     return nil
 }
 
+/// From a traced step to an event, as text ("?" when the trace has no such step).
+func since(_ step: AllocationTrace.Step?, _ event: JSON) -> String {
+    guard let step else { return "?" }
+    return event.monotonicNanos >= step.nanos ? millis(event.monotonicNanos - step.nanos) : "-" + millis(step.nanos - event.monotonicNanos)
+}
+
 func millis(_ nanos: UInt64) -> String { String(Double(nanos / 100_000) / 10) + " ms" }
 func mib(_ bytes: Int64) -> String { String(Double(bytes / 104_858) / 10) + " MiB" }
 
@@ -349,9 +356,10 @@ struct DaemonKernelTests {
         #expect(daemon.events("failed").isEmpty && daemon.events("incomplete").isEmpty && daemon.events("refused").isEmpty)
 
         let threshold = Int64(128 << 20) * 8 / 10
-        let crossed = try #require(trace.steps.first { $0.current >= threshold }, "the trace never crossed 80%")
+        // The allocator may die between a step and its trace line: the figures are for the report only.
+        let crossed = trace.steps.first { $0.current >= threshold }
         let peak = trace.steps.map(\.current).max() ?? 0
-        print("run e2e tenants: 80% crossed (\(mib(crossed.current))) -> empty in \(millis(kill.monotonicNanos - crossed.nanos)); "
+        print("run e2e tenants: 80% crossed (\(mib(crossed?.current ?? 0))) -> empty in \(since(crossed, kill)); "
               + "kill \(millis(kill["duration_ns"]?.uint64Value ?? 0)) via \(kill["method"]?.stringValue ?? "?"), "
               + "before \(mib(Int64(kill["memory_before"]?.uint64Value ?? 0))), traced peak \(mib(peak)) of 128 MiB, "
               + "oom_kill \(g.value("a/memory.events", "oom_kill") ?? 99)")
@@ -418,11 +426,11 @@ struct DaemonKernelTests {
         #expect(b.isRunning && c.isRunning, "another group was killed")
         #expect(nodeOOMKills() == oomBefore, "the kernel's OOM killer acted")
 
-        let crossed = try #require(trace.steps.first { $0.available >= 0 && UInt64($0.available) <= threshold }, "never crossed")
+        let crossed = trace.steps.first { $0.available >= 0 && UInt64($0.available) <= threshold }
         print("run e2e node: MemTotal \(total >> 20) MiB, MemAvailable \(available >> 20) MiB at the start, "
               + "\(before >> 20) MiB with b, c and the daemon; loads c \(cMiB) + b \(bMiB) + a up to \(aMiB) MiB; "
-              + "threshold \(threshold >> 20) MiB crossed with a at \(crossed.mib) MiB -> a empty in "
-              + "\(millis(kill.monotonicNanos - crossed.nanos)) (kill \(millis(kill["duration_ns"]?.uint64Value ?? 0)), "
+              + "threshold \(threshold >> 20) MiB crossed with a at \(crossed?.mib ?? -1) MiB -> a empty in "
+              + "\(since(crossed, kill)) (kill \(millis(kill["duration_ns"]?.uint64Value ?? 0)), "
               + "a had \(mib(Int64(kill["memory_before"]?.uint64Value ?? 0)))); kills \(daemon.events("kill").count), "
               + "node oom_kill +\((nodeOOMKills() ?? 0) - oomBefore); loads ready after \(Int(loaded - t0)) s, "
               + "daemon started in \(Int((started - loaded) * 1000)) ms, kill \(Int((Double(kill.monotonicNanos) / 1e9 - started) * 1000)) ms later")
@@ -694,6 +702,9 @@ struct DaemonKernelTests {
             usage_above = "64M"
             """)
         try daemon.started()
+        // Processes for the group made again at a's path, moved there in one write each.
+        try g.child("spare")
+        let spare = try sleepers(g.dir + "/spare", 2)
         let helper = try #require(daemon.helperPID)
         let bLoad = try allocate(g.dir + "/top/b", mib: 24)
         guard waitUntil(seconds: 60, { (g.number("top/b/memory.current") ?? 0) >= 24 << 20 }) else {
@@ -709,7 +720,7 @@ struct DaemonKernelTests {
         #expect(aLoad.wait(seconds: 30) == .signaled(SIGKILL))
         #expect(waitUntil(seconds: 10) { rmdir(g.dir + "/top/a") == 0 })
         try g.child("top/a")
-        let newA = try sleepers(g.dir + "/top/a", 2)
+        for p in pids(g.dir + "/spare") { try g.write("top/a/cgroup.procs", String(p)) }
         #expect(kill(helper, SIGCONT) == 0)
         let refused = try #require(daemon.waitFor("refused", seconds: 60), "no refusal:\n\(daemon.log)")
         #expect(refused.cgroup == top + "/a" && refused["id"]?.uint64Value == oldID)
@@ -717,7 +728,7 @@ struct DaemonKernelTests {
         let kill = try #require(daemon.waitFor("kill", seconds: 60), "no kill:\n\(daemon.log)")
         #expect(kill.cgroup == top + "/b")
         #expect(bLoad.wait(seconds: 30) == .signaled(SIGKILL))
-        #expect(newA.isRunning && pids(g.dir + "/top/a").count == 2, "the new group at the old path was touched")
+        #expect(spare.isRunning && pids(g.dir + "/top/a").count == 2, "the new group at the old path was touched")
         #expect(daemon.events("kill").count == 1 && daemon.events("failed").isEmpty)
         print("run e2e replaced: \(refused["message"]?.stringValue ?? "-"); then \(kill["message"]?.stringValue ?? "-")")
         #expect(daemon.stop().status == .exited(0))
