@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(
             name: "KernelTests",
             dependencies: ["CGWardenCommands", "CGWardenActions", "CGWardenSandbox", "CGWardenIO", "CGWardenCore",
-                           "CGWardenPolicy", "CGWardenTestSupport"]),
+                           "CGWardenPolicy", "CGWardenService", "CGWardenTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

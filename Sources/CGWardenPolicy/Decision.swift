@@ -149,6 +149,9 @@ public struct Candidate: Equatable, Sendable {
         case own
         case ancestorOfOwn(CgroupPath)
         case protected(CgroupPattern)
+        /// A group below it is protected: the helper refuses it (cgroup.kill
+        /// would kill the protected group too).
+        case holdsProtected(CgroupPath, CgroupPattern)
         case omitted
         case noMemoryAccounting
         case noProcesses
@@ -180,6 +183,7 @@ public struct Candidate: Equatable, Sendable {
             case .own: return "cgwarden's own cgroup"
             case .ancestorOfOwn(let own): return "an ancestor of cgwarden's own cgroup (\(own))"
             case .protected(let p): return "protected by '\(p)'"
+            case .holdsProtected(let below, let p): return "holds \(below), protected by '\(p)'"
             case .omitted: return "omitted by user.oomd_omit"
             case .noMemoryAccounting: return "no memory accounting (controller off)"
             case .noProcesses: return "no processes"

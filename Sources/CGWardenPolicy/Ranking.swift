@@ -92,7 +92,9 @@ struct Ranking {
         let path = table.paths[i], f = table.figures[i]
         if path.isRoot { return .root }
         if let own = ownCgroup, own.isWithin(path) { return own == path ? .own : .ancestorOfOwn(own) }
-        if let p = config.protect.first(where: { $0.matches(path) }) { return .protected(p) }
+        if !config.protect.isEmpty, let (j, k) = table.protectedInSubtree(config.protect)[i] {
+            return j == i ? .protected(config.protect[k]) : .holdsProtected(table.paths[j], config.protect[k])
+        }
         guard f.hasMemory, let current = f.current else { return .noMemoryAccounting }
         if let populated = f.populated, !populated { return .noProcesses }
         if f.populated == nil, f.nrProcs == 0 { return .noProcesses }

@@ -25,6 +25,13 @@ public struct DaemonTunables: Sendable {
     /// How long the helper may take to empty a group before a kill is
     /// reported incomplete (it waits for `populated 0`).
     public var killTimeout: Duration = .seconds(10)
+    /// A group the helper refused is not asked for again for this long. A
+    /// refusal repeats (a mount below the group, a `protect` pattern the
+    /// helper took at its start and a reload removed), and a guard that keeps
+    /// firing on the group would otherwise ask at every snapshot, ten times a
+    /// second near a threshold, with a `refused` event each time. Other
+    /// candidates are still tried at once.
+    public var refusalHold: Duration = .seconds(30)
     /// The window of the node's PSI triggers: the kernel then checks stalls
     /// every window/10. 1 s needs CAP_SYS_RESOURCE (armed before the drop);
     /// unprivileged windows must be multiples of 2 s.
@@ -76,7 +83,9 @@ public final class GuardDaemon {
     private var nextSample: UInt64 = 0
     private var lastWatchdog: UInt64 = 0
     private var kernelWoke = false
-    private var inFlight: (victim: Victim, snapshot: Snapshot)?
+    private var inFlight: (victim: Victim, decision: Decision, snapshot: Snapshot)?
+    /// Groups the helper refused, by id: until when (monotonic ns) they are not asked for.
+    private var refusedUntil: [UInt64: UInt64] = [:]
     private var lastActionText = "none"
     private var groupsSeen = 0
     private var reportedProblems = Set<String>()
@@ -198,12 +207,14 @@ public final class GuardDaemon {
             }
         }
         if let victim = decision.victim, inFlight == nil, !killer.busy {
-            let ranked = decision.ranked(for: victim)
-            let targets = ranked.map { CgroupTarget(path: $0.path, id: $0.id) }
-            inFlight = (victim, snapshot)
-            killer.submit(.kill(KillJob(guardName: victim.guardName,
-                                        targets: targets.isEmpty ? [CgroupTarget(path: victim.path, id: victim.id)] : targets,
-                                        timeout: tunables.killTimeout)))
+            let ranked = decision.ranked(for: victim).map { CgroupTarget(path: $0.path, id: $0.id) }
+            if !refusedUntil.isEmpty { refusedUntil = refusedUntil.filter { $0.value > lastSample } }
+            let targets = (ranked.isEmpty ? [CgroupTarget(path: victim.path, id: victim.id)] : ranked)
+                .filter { refusedUntil[$0.id] == nil }
+            if !targets.isEmpty {
+                inFlight = (victim, decision, snapshot)
+                killer.submit(.kill(KillJob(guardName: victim.guardName, targets: targets, timeout: tunables.killTimeout)))
+            }
         }
         updateWatches(snapshot)
         updateGroupTriggers(snapshot)
@@ -225,7 +236,7 @@ public final class GuardDaemon {
     /// guard's post-action delay.
     func finished(_ result: KillJobResult) {
         let now = clock.now()
-        guard let (victim, snapshot) = inFlight else { return }
+        guard let (victim, decision, snapshot) = inFlight else { return }
         inFlight = nil
         if result.respawns > 0 {
             sink.record(GuardEvent(kind: .helperRestarted, time: now, reason: "\(result.respawns) new helper(s) during a kill"))
@@ -233,7 +244,7 @@ public final class GuardDaemon {
         for (target, outcome) in result.attempts {
             let v = Victim(guardName: victim.guardName, path: target.path, id: target.id,
                            reason: target.id == victim.id ? victim.reason : "next in rank after a refusal")
-            var e = event(.kill, victim: v, decision: nil, snapshot: snapshot)
+            var e = event(.kill, victim: v, decision: decision, snapshot: snapshot)
             e.time = now
             switch outcome {
             case .killed(let r), .incomplete(let r):
@@ -250,6 +261,7 @@ public final class GuardDaemon {
                 e.kind = .refused
                 e.reason = "\(why)"
                 sink.record(e)
+                refusedUntil[target.id] = now.monotonicNanos.addingSaturated(UInt64(tunables.refusalHold.nanosecondsClamped))
             case .failed(let f):
                 e.kind = .failed
                 e.reason = f.describe { String(cString: strerror($0)) }
@@ -265,7 +277,8 @@ public final class GuardDaemon {
     func event(_ kind: GuardEvent.Kind, victim v: Victim, decision: Decision?, snapshot: Snapshot) -> GuardEvent {
         let g = snapshot.cgroups.first { $0.id == v.id }
         let gd = decision?.guards.first { $0.name == v.guardName }
-        let fired = gd?.watched.first { $0.fired }
+        // The fired group the victim belongs to (several may have fired).
+        let fired = gd?.watched.first { $0.fired && v.path.isWithin($0.path) } ?? gd?.watched.first { $0.fired }
         let trigger = fired?.triggers.first { $0.fired }
         return GuardEvent(kind: kind, time: snapshot.time, guardName: v.guardName, cgroup: v.path, cgroupID: v.id,
                           trigger: trigger.map { gd!.triggers[$0.index].description }, measured: trigger?.measured,
