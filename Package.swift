@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Dependency direction (see Docs/architecture.md):
-//   cgwarden (main) -> CGWardenCommands -> CGWardenService -> CGWardenActions -> CGWardenSandbox -> CGWardenIO -> CGWardenCore
+//   cgwarden (main) -> CGWardenCommands -> CGWardenService -> CGWardenActions -> CGWardenSandbox -> CGWardenSystem
+//                                                                            -> CGWardenIO -> CGWardenSystem, CGWardenCore
 //                                                          -> CGWardenPolicy -> CGWardenCore, TOML
 // CGWardenCore, TOML and CGWardenPolicy are pure: no file access, no syscalls, no Foundation.
 let package = Package(
@@ -32,9 +33,10 @@ let package = Package(
         .target(name: "CGWardenIO", dependencies: ["CGWardenCore", "CGWardenSystem", "CShims"]),
         // Sandbox primitives: seccomp filters, spawned helpers on a socketpair,
         // opening beneath a directory, dropping privileges.
-        .target(name: "CGWardenSandbox", dependencies: ["CGWardenCore", "CGWardenIO", "CShims", "CSeccomp"]),
+        .target(name: "CGWardenSandbox", dependencies: ["CGWardenCore", "CGWardenSystem", "CShims", "CSeccomp"]),
         // The kill path: the privileged helper, its launcher, the client.
-        .target(name: "CGWardenActions", dependencies: ["CGWardenCore", "CGWardenIO", "CGWardenSandbox", "CShims"]),
+        .target(name: "CGWardenActions",
+                dependencies: ["CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenSandbox", "CShims"]),
         // Orchestration between the commands and the libraries: the snapshot
         // source, the privileged start, the policy session and replay, the daemon.
         .target(name: "CGWardenService",
@@ -43,7 +45,8 @@ let package = Package(
         .target(
             name: "CGWardenCommands",
             dependencies: [
-                "CGWardenCore", "CGWardenIO", "CGWardenPolicy", "CGWardenActions", "CGWardenSandbox", "CGWardenService",
+                "CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenPolicy", "CGWardenActions", "CGWardenSandbox",
+                "CGWardenService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "cgwarden", dependencies: ["CGWardenCommands"]),
@@ -63,15 +66,17 @@ let package = Package(
         .testTarget(name: "CGWardenCoreTests", dependencies: ["CGWardenCore"]),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"]),
         .testTarget(name: "CGWardenPolicyTests", dependencies: ["CGWardenPolicy", "CGWardenCore"]),
-        .testTarget(name: "CGWardenIOTests", dependencies: ["CGWardenIO", "CGWardenCore", "CGWardenTestSupport"]),
+        .testTarget(name: "CGWardenIOTests",
+                    dependencies: ["CGWardenIO", "CGWardenSystem", "CGWardenCore", "CGWardenTestSupport"]),
         .testTarget(
             name: "CGWardenActionsTests",
-            dependencies: ["CGWardenActions", "CGWardenSandbox", "CGWardenIO", "CGWardenCore", "CGWardenTestSupport"]),
+            dependencies: ["CGWardenActions", "CGWardenSandbox", "CGWardenSystem", "CGWardenIO", "CGWardenCore",
+                           "CGWardenTestSupport"]),
         .testTarget(name: "CGWardenCommandsTests", dependencies: ["CGWardenCommands", "CGWardenTestSupport"]),
         .testTarget(
             name: "KernelTests",
-            dependencies: ["CGWardenCommands", "CGWardenActions", "CGWardenSandbox", "CGWardenIO", "CGWardenCore",
-                           "CGWardenPolicy", "CGWardenTestSupport"]),
+            dependencies: ["CGWardenCommands", "CGWardenActions", "CGWardenSandbox", "CGWardenSystem", "CGWardenIO",
+                           "CGWardenCore", "CGWardenPolicy", "CGWardenTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

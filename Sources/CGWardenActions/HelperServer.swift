@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CGWardenCore
 import CGWardenIO
+import CGWardenSystem
 
 /// What the helper does with one request: decode, resolve beneath the root,
 /// apply the refusal rules, act. No I/O of its own beyond `fs` and the

@@ -4,6 +4,7 @@ import Glibc
 import CGWardenCore
 import CGWardenIO
 import CGWardenSandbox
+import CGWardenSystem
 import CShims
 
 /// What `fstat` says of an opened node.

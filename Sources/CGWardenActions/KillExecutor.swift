@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CGWardenCore
 import CGWardenIO
+import CGWardenSystem
 
 /// Kills, checks and reads one opened group: what the helper does after a
 /// request passed resolution and the refusal rules. Every system call goes

@@ -4,6 +4,7 @@ import Glibc
 import CGWardenCore
 import CGWardenIO
 import CGWardenSandbox
+import CGWardenSystem
 
 /// A request the helper did not carry out: refused by its rules, or failed.
 public enum HelperRequestError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -7,6 +7,7 @@ import CGWardenCore
 import CGWardenIO
 import CGWardenPolicy
 import CGWardenService
+import CGWardenSystem
 
 /// Loads the configuration: `--config FILE` and its drop-ins, or the default
 /// path, or (when the default path does not exist) the built-in default.

@@ -5,7 +5,7 @@ import Musl
 #endif
 import CShims
 import CGWardenCore
-@_exported import CGWardenSystem
+import CGWardenSystem
 
 /// One entry of a directory listing.
 public struct DirectoryEntry: Equatable, Sendable {

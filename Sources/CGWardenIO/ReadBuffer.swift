@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CGWardenCore
+import CGWardenSystem
 
 /// How large a control file may be before it is refused unread.
 public enum ControlFileSize {

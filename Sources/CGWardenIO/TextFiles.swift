@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CGWardenCore
+import CGWardenSystem
 
 /// Plain files: the configuration and its drop-ins, and recordings.
 public enum TextFiles {

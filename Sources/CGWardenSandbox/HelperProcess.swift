@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
+import CGWardenSystem
 import CShims
 
 /// A helper process: a new image of a program (by default the running

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
+import CGWardenSystem
 import CShims
 import Synchronization
 

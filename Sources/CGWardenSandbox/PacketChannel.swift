@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CGWardenIO
+import CGWardenSystem
 import CShims
 
 /// Why a ``PacketChannel`` or ``HelperProcess`` operation failed.

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CGWardenIO
+import CGWardenSystem
 import CShims
 
 /// The credentials of this process, as the kernel shows them in /proc/self/status.

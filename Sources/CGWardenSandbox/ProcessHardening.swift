@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CGWardenIO
+import CGWardenSystem
 import CShims
 
 /// Process-wide steps a privileged helper takes before serving.

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Synchronization
 import CGWardenCore
+import CGWardenSystem
 import CGWardenIO
 @testable import CGWardenActions
 
