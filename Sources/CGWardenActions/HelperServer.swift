@@ -113,7 +113,7 @@ public final class HelperServer {
             return HelperServer.resolutionReply(error, path: path)
         }
         defer { fs.close(dir) }
-        let status: NodeStatus
+        let status: FileStatus
         do {
             status = try fs.status(dir)
         } catch {

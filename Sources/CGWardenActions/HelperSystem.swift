@@ -7,19 +7,6 @@ import CGWardenSandbox
 import CGWardenSystem
 import CShims
 
-/// What `fstat` says of an opened node.
-public struct NodeStatus: Equatable, Sendable {
-    public var inode: UInt64
-    public var uid: UInt32
-    public var isDirectory: Bool
-
-    public init(inode: UInt64, uid: UInt32, isDirectory: Bool) {
-        self.inode = inode
-        self.uid = uid
-        self.isDirectory = isDirectory
-    }
-}
-
 /// The file calls of the kill helper, behind one small type that tests
 /// replace (a fake cgroupfs in memory). Every descriptor is relative to a
 /// directory descriptor and close-on-exec; errors carry the errno.
@@ -45,7 +32,7 @@ public protocol HelperFileSystem {
     func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int
     /// One `write` of the whole value (`1` to cgroup.kill).
     func write(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError)
-    func status(_ fd: Int32) throws(SystemError) -> NodeStatus
+    func status(_ fd: Int32) throws(SystemError) -> FileStatus
     /// `fgetxattr`: the value's length, or nil when the attribute is not set
     /// (ENODATA), the file system has none (ENOTSUP) or it is over `buffer`
     /// (ERANGE: no valid preference is that long).
@@ -128,10 +115,8 @@ public struct LinuxHelperFileSystem: HelperFileSystem {
         }
     }
 
-    public func status(_ fd: Int32) throws(SystemError) -> NodeStatus {
-        var st = stat()
-        if fstat(fd, &st) != 0 { throw SystemError(call: "fstat", path: "", errno: errno) }
-        return NodeStatus(inode: UInt64(st.st_ino), uid: st.st_uid, isDirectory: st.st_mode & S_IFMT == S_IFDIR)
+    public func status(_ fd: Int32) throws(SystemError) -> FileStatus {
+        try Files.status(fd)
     }
 
     public func attribute(_ name: String, of fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int? {

@@ -19,16 +19,6 @@ public struct DirectoryEntry: Equatable, Sendable {
     public var kind: Kind
 }
 
-/// File status fields cgwarden uses.
-public struct FileStatus: Equatable, Sendable {
-    public var inode: UInt64
-    public var mode: UInt32
-    public var uid: UInt32
-    public var gid: UInt32
-    public var isDirectory: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
-    public var isSymlink: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFLNK) }
-}
-
 /// The file-system calls of the read side, behind one small type that tests
 /// can replace (e.g. to make a cgroup vanish in the middle of a walk).
 ///
@@ -108,9 +98,7 @@ public struct LinuxFileSystem: FileSystem {
     }
 
     public func status(_ fd: Int32) throws(SystemError) -> FileStatus {
-        var st = stat()
-        if fstat(fd, &st) < 0 { throw SystemError(call: "fstat", path: "", errno: errno) }
-        return FileStatus(inode: UInt64(st.st_ino), mode: UInt32(st.st_mode), uid: st.st_uid, gid: st.st_gid)
+        try Files.status(fd)
     }
 
     public func extendedAttribute(_ fd: Int32, _ name: String) throws(SystemError) -> String? {
