@@ -169,3 +169,18 @@ public func readSubdirectories(_ dir: Int32) throws(SystemError) -> [DirectoryEn
         }
     }
 }
+
+extension ReadBuffer {
+    /// Reads the whole file open at `fd` with one `pread` from offset 0
+    /// through `fs` (see `ReadBuffer.read`).
+    func read(_ fd: Int32, fs: FileSystem) throws(SystemError) -> Bytes {
+        try read { b throws(SystemError) in try fs.pread(fd, into: b, offset: 0) }
+    }
+
+    /// Opens `name` below `dir`, reads it whole and closes it.
+    func readFile(_ name: String, in dir: Int32, fs: FileSystem) throws(SystemError) -> Bytes {
+        let fd = try fs.openFile(name, in: dir)
+        defer { fs.close(fd) }
+        return try read(fd, fs: fs)
+    }
+}
