@@ -2,8 +2,8 @@
 import PackageDescription
 
 // Dependency direction (see Docs/architecture.md):
-//   cgwarden (main) -> CGWardenCommands -> CGWardenService -> CGWardenActions -> CGWardenSandbox -> CGWardenSystem
-//                                                                            -> CGWardenIO -> CGWardenSystem, CGWardenCore
+//   cgwarden (main) -> CGWardenCommands -> CGWardenService -> CGWardenActions -> CGWardenSandbox -> CGWardenSystem -> CGWardenCore
+//                                                                            -> CGWardenIO -> CGWardenSystem
 //                                                          -> CGWardenPolicy -> CGWardenCore, TOML
 // CGWardenCore, TOML and CGWardenPolicy are pure: no file access, no syscalls, no Foundation.
 let package = Package(
@@ -28,15 +28,18 @@ let package = Package(
         // libsystemd: sd_notify (READY, STATUS, WATCHDOG) and journal fields for the daemon.
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // The one system-call layer of the I/O edges: SystemError, the errno/EINTR
-        // funnel, and the kernel's wake-up sources (poll, signalfd, inotify, PSI triggers).
-        .target(name: "CGWardenSystem", dependencies: ["CShims"]),
-        .target(name: "CGWardenIO", dependencies: ["CGWardenCore", "CGWardenSystem", "CShims"]),
+        // funnel, every wrapper (files, listings, processes, sockets, credentials,
+        // clocks), the bounded read buffer, and the kernel's wake-up sources
+        // (poll, signalfd, inotify, PSI triggers). Core for the values its calls
+        // take and give (names as listed, paths, timestamps).
+        .target(name: "CGWardenSystem", dependencies: ["CGWardenCore", "CShims"]),
+        .target(name: "CGWardenIO", dependencies: ["CGWardenCore", "CGWardenSystem"]),
         // Sandbox primitives: seccomp filters, spawned helpers on a socketpair,
         // opening beneath a directory, dropping privileges.
         .target(name: "CGWardenSandbox", dependencies: ["CGWardenCore", "CGWardenSystem", "CShims", "CSeccomp"]),
         // The kill path: the privileged helper, its launcher, the client.
         .target(name: "CGWardenActions",
-                dependencies: ["CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenSandbox", "CShims"]),
+                dependencies: ["CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenSandbox"]),
         // Orchestration between the commands and the libraries: the snapshot
         // source, the privileged start, the policy session and replay, the daemon.
         .target(name: "CGWardenService",

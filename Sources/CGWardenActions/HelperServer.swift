@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
 import CGWardenSystem
 
 /// What the helper does with one request: decode, resolve beneath the root,

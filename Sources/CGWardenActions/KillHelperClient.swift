@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
 import CGWardenSandbox
 import CGWardenSystem
 
@@ -152,14 +151,14 @@ public final class KillHelperClient {
             guard let passed else { throw .failed(.protocolError("armed without a descriptor")) }
             return passed
         case .success(let other):
-            if let passed { close(passed) }
+            if let passed { Files.close(passed) }
             switch KillHelperClient.otherOutcome(other) {
             case .refused(let why): throw .refused(why)
             case .failed(let f): throw .failed(f)
             default: throw .failed(.protocolError("unexpected reply to arm-pressure"))
             }
         case .failure(let f):
-            if let passed { close(passed) }
+            if let passed { Files.close(passed) }
             throw .failed(f)
         }
     }
@@ -250,7 +249,7 @@ public final class KillHelperClient {
                     if let descriptor, let id, let d = try? HelperReply.decode(message), d.requestID == id {
                         descriptor(fd)
                     } else {
-                        close(fd)
+                        Files.close(fd)
                     }
                 }
             } catch .timedOut {
@@ -393,7 +392,7 @@ final class LauncherSpawner: HelperSpawner {
         do {
             reply = try LauncherWire.decode(message)
         } catch {
-            if let fd { close(fd) }
+            if let fd { Files.close(fd) }
             throw .protocolError("launcher: \(error)")
         }
         switch reply.result {
@@ -401,7 +400,7 @@ final class LauncherSpawner: HelperSpawner {
             guard let fd else { throw .protocolError("the launcher passed no channel") }
             return SpawnedHelper(channel: PacketChannel(adopting: fd), pid: pid, previous: reply.previous)
         case .failure(let f):
-            if let fd { close(fd) }
+            if let fd { Files.close(fd) }
             throw .unavailable("the launcher could not spawn a helper: errno \(f.errno)")
         }
     }

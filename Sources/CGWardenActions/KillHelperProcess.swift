@@ -4,7 +4,7 @@ import Glibc
 import CGWardenCore
 import CGWardenIO
 import CGWardenSandbox
-import CShims
+import CGWardenSystem
 
 /// The two privileged processes of the kill path, as `cgwarden kill-helper`
 /// runs them: the helper itself, and the launcher that spawns helpers for an
@@ -53,7 +53,7 @@ public enum KillHelperProcess {
         do { channel = try PacketChannel.inherited() } catch { fail("kill-helper", "\(error) (run by cgwarden itself, not by hand)") }
         let root: Int32
         do { root = try openPathDirectory(settings.root) } catch { fail("kill-helper", "cannot open the cgroup root: \(error)") }
-        let rootIsCgroup2 = cgw_fstatfs_type(root) == CGW_CGROUP2_SUPER_MAGIC
+        let rootIsCgroup2 = (try? Files.fileSystemType(root)) == FileSystemMagic.cgroup2
         let fs = LinuxHelperFileSystem()
         let own = OwnCgroupSearch.locate(pid: getpid(), root: root, fs: fs)
         let info = HelperInfo(pid: getpid(), seccomp: true, rootIsCgroup2: rootIsCgroup2,
@@ -82,7 +82,7 @@ public enum KillHelperProcess {
                 exit(2)
             }
             do { try channel.send(reply, passing: descriptor) } catch { exit(0) }
-            if let descriptor { close(descriptor) }
+            if let descriptor { Files.close(descriptor) }
         }
     }
 
@@ -140,11 +140,7 @@ public enum KillHelperProcess {
             let previous = current?.end()
             current = nil
             let wait = lastSpawn + minimumSpawnIntervalMillis * 1_000_000 - Deadline.now()
-            if wait > 0 {
-                var ts = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
-                var rest = timespec()
-                while nanosleep(&ts, &rest) != 0 && errno == EINTR { ts = rest }
-            }
+            Time.sleep(nanoseconds: wait)
             lastSpawn = Deadline.now()
             do {
                 let h = try HelperProcess(arguments: arguments, environment: environment)
@@ -166,7 +162,7 @@ public enum KillHelperProcess {
 
     static func fail(_ who: String, _ message: String) -> Never {
         let line = "cgwarden \(who): \(message)\n"
-        _ = line.withCString { write(2, $0, strlen($0)) }
+        _ = try? Files.write(2, Array(line.utf8))
         exit(1)
     }
 }

@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
 import CGWardenSystem
 
 /// The one walk of the kill path over a group and every group below it,
