@@ -62,7 +62,8 @@ let package = Package(
             path: "Tests/Support/testclient"),
         // Reproducible benchmarks on a real kernel (scripts/bench; Docs/performance.md).
         .executableTarget(
-            name: "cgwarden-bench", dependencies: ["CGWardenIO", "CGWardenCore", "CGWardenPolicy", "CGWardenActions", "CShims"],
+            name: "cgwarden-bench",
+            dependencies: ["CGWardenSystem", "CGWardenIO", "CGWardenCore", "CGWardenPolicy", "CGWardenActions", "CShims"],
             path: "Benchmarks/cgwarden-bench"),
         // Fixture trees and guards shared by the test targets.
         .target(name: "CGWardenTestSupport", dependencies: ["CShims"], path: "Tests/Support/TestSupport"),

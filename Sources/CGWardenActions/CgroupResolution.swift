@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
 import CGWardenSandbox
 import CGWardenSystem
 

@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
 import CGWardenSystem
 
 /// Kills, checks and reads one opened group: what the helper does after a

@@ -50,6 +50,8 @@ public final class KillHelperClient {
         public var requestTimeout: Duration = .seconds(10)
         /// Beyond a kill's own timeout, how long to wait for its reply.
         public var replyGrace: Duration = .seconds(5)
+        /// What the timeouts are measured on.
+        public var clock: any Clock = SystemClock()
 
         public init() {}
     }
@@ -100,8 +102,7 @@ public final class KillHelperClient {
     /// even where `cgroup.kill` exists.
     public func kill(_ target: CgroupTarget, timeout: Duration = .milliseconds(Int64(KillTunables.defaultKillTimeoutMillis)),
                      forceFallback: Bool = false) -> KillOutcome {
-        let ms = UInt32(clamping: max(1, timeout.components.seconds.multipliedSaturated(by: 1000)
-                                          .addingSaturated(timeout.components.attoseconds / 1_000_000_000_000_000)))
+        let ms = UInt32(clamping: max(1, timeout.millisecondsClamped))
         let id = takeID()
         let r = exchange(HelperRequest.kill(target, id: id, timeoutMillis: min(ms, HelperWire.maxTimeoutMillis),
                                             forceFallback: forceFallback).encoded(),
@@ -233,7 +234,7 @@ public final class KillHelperClient {
         } catch {
             return .failure(failInFlight(.protocolError("send: \(error)")))
         }
-        let deadline = Deadline(after: timeout)
+        let deadline = Deadline(after: timeout, clock: configuration.clock)
         while true {
             let message: [UInt8]
             do {
@@ -253,8 +254,7 @@ public final class KillHelperClient {
                     }
                 }
             } catch .timedOut {
-                return .failure(failInFlight(.timedOut(milliseconds: UInt64(clamping: timeout.components.seconds).multipliedSaturated(by: 1000)
-                    .addingSaturated(UInt64(clamping: timeout.components.attoseconds / 1_000_000_000_000_000)))))
+                return .failure(failInFlight(.timedOut(milliseconds: timeout.millisecondsClamped)))
             } catch {
                 return .failure(failInFlight(.protocolError("receive: \(error)")))
             }
@@ -346,7 +346,7 @@ final class DirectSpawner: HelperSpawner {
         do {
             let h = try HelperProcess(executable: configuration.executable,
                                       arguments: configuration.settings.arguments(launcher: false),
-                                      environment: configuration.environment)
+                                      environment: configuration.environment, clock: configuration.clock)
             current = h
             return SpawnedHelper(channel: h.channel, pid: h.pid, previous: previous)
         } catch {
@@ -374,7 +374,7 @@ final class LauncherSpawner: HelperSpawner {
     init(_ configuration: KillHelperClient.Configuration) throws(ChannelError) {
         launcher = try HelperProcess(executable: configuration.executable,
                                      arguments: configuration.settings.arguments(launcher: true),
-                                     environment: configuration.environment)
+                                     environment: configuration.environment, clock: configuration.clock)
     }
 
     func respawn() throws(HelperFailure) -> SpawnedHelper {
@@ -398,7 +398,9 @@ final class LauncherSpawner: HelperSpawner {
         switch reply.result {
         case .success(let pid):
             guard let fd else { throw .protocolError("the launcher passed no channel") }
-            return SpawnedHelper(channel: PacketChannel(adopting: fd), pid: pid, previous: reply.previous)
+            let channel = PacketChannel(adopting: fd)
+            channel.clock = launcher.clock
+            return SpawnedHelper(channel: channel, pid: pid, previous: reply.previous)
         case .failure(let f):
             if let fd { Files.close(fd) }
             throw .unavailable("the launcher could not spawn a helper: errno \(f.errno)")

@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
 import CGWardenSandbox
 import CGWardenSystem
 
@@ -121,7 +120,8 @@ public enum KillHelperProcess {
         let arguments = settings.arguments(launcher: false)
         let environment = helperEnvironment
         var current: HelperProcess?
-        var lastSpawn: Int64 = 0
+        let clock = SystemClock()
+        var lastSpawn: UInt64 = 0
         while true {
             let message: [UInt8]
             do {
@@ -139,9 +139,8 @@ public enum KillHelperProcess {
             }
             let previous = current?.end()
             current = nil
-            let wait = lastSpawn + minimumSpawnIntervalMillis * 1_000_000 - Deadline.now()
-            Time.sleep(nanoseconds: wait)
-            lastSpawn = Deadline.now()
+            clock.sleep(until: lastSpawn.addingSaturated(UInt64(minimumSpawnIntervalMillis) * 1_000_000))
+            lastSpawn = clock.now().monotonicNanos
             do {
                 let h = try HelperProcess(arguments: arguments, environment: environment)
                 let r = LauncherWire.Reply(result: .success(h.pid), previous: previous)

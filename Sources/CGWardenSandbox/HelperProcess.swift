@@ -42,12 +42,16 @@ public final class HelperProcess {
     public let channel: PacketChannel
     /// Set once the helper has been reaped.
     public private(set) var termination: HelperTermination?
+    /// What waiting for the helper's exit is measured on.
+    public let clock: any Clock
 
     /// Spawns `executable` with `arguments` (argv[1...]); argv[0] is `argv0`.
     /// Standard input is /dev/null; output and error are inherited, so that a
     /// helper's one-line setup error reaches the operator.
     public init(executable: String = "/proc/self/exe", argv0: String = "cgwarden", arguments: [String],
-                environment: [String] = HelperProcess.defaultEnvironment) throws(ChannelError) {
+                environment: [String] = HelperProcess.defaultEnvironment,
+                clock: any Clock = SystemClock()) throws(ChannelError) {
+        self.clock = clock
         let (parentEnd, childEnd) = try PacketChannel.makePair()
         // dup2(3, 3) would be a no-op that may keep FD_CLOEXEC (glibc clears it
         // since 2.29; do not rely on it): keep the child's end above 3.
@@ -73,6 +77,7 @@ public final class HelperProcess {
             throw .system(error)
         }
         channel = parentEnd
+        channel.clock = clock
     }
 
     deinit {
@@ -97,12 +102,12 @@ public final class HelperProcess {
     /// Waits up to `timeout` for the helper to end and reaps it; nil if it
     /// still runs (it is not killed).
     public func waitForExit(timeout: Duration) -> HelperTermination? {
-        let deadline = Deadline(after: timeout)
-        var pause: Int64 = 1_000_000   // 1 ms, doubling to 50 ms
+        let deadline = Deadline(after: timeout, clock: clock)
+        var pause: UInt64 = 1_000_000   // 1 ms, doubling to 50 ms
         while true {
             if let t = reapIfExited() { return t }
             if deadline.hasPassed { return nil }
-            Time.sleep(nanoseconds: pause, retryOnInterrupt: false)
+            clock.sleep(until: clock.now().monotonicNanos.addingSaturated(pause))
             pause = min(pause * 2, 50_000_000)
         }
     }

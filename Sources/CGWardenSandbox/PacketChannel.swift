@@ -39,6 +39,8 @@ public enum ChannelError: Error, Equatable, Sendable, CustomStringConvertible {
 public final class PacketChannel {
     /// The socket descriptor (-1 once closed).
     public private(set) var descriptor: Int32
+    /// What receive timeouts are measured on.
+    public var clock: any Clock = SystemClock()
 
     /// Takes ownership of `descriptor`.
     public init(adopting descriptor: Int32) {
@@ -130,7 +132,7 @@ public final class PacketChannel {
 
     /// Polls until readable (a message or end-of-file) or `timeout` passes.
     func waitReadable(timeout: Duration) throws(ChannelError) {
-        let deadline = Deadline(after: timeout)
+        let deadline = Deadline(after: timeout, clock: clock)
         while true {
             let remaining = deadline.millisecondsLeft()
             let ready: [(index: Int, revents: Int16)]
@@ -143,33 +145,5 @@ public final class PacketChannel {
             // Nothing ready: timed out, or woke early (rounding, a signal): recompute.
             if remaining == 0 { throw .timedOut }
         }
-    }
-}
-
-/// A point on CLOCK_MONOTONIC to wait until.
-public struct Deadline: Sendable {
-    public let nanoseconds: Int64
-
-    public init(after duration: Duration) {
-        let (s, atto) = duration.components
-        let (ns, o1) = s.multipliedReportingOverflow(by: 1_000_000_000)
-        let (sum, o2) = Deadline.now().addingReportingOverflow(ns &+ atto / 1_000_000_000)
-        nanoseconds = o1 || o2 ? (s < 0 ? .min : .max) : sum
-    }
-
-    public static func now() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-    }
-
-    public var hasPassed: Bool { Deadline.now() >= nanoseconds }
-
-    /// Milliseconds left, rounded up, clamped to 0...Int32.max (for poll).
-    public func millisecondsLeft() -> Int32 {
-        let (delta, o) = nanoseconds.subtractingReportingOverflow(Deadline.now())
-        if o { return nanoseconds > 0 ? Int32.max : 0 }
-        if delta <= 0 { return 0 }
-        return Int32(clamping: (delta + 999_999) / 1_000_000)
     }
 }
