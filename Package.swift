@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Dependency direction (see Docs/architecture.md):
-//   cgwarden (main) -> CGWardenCommands -> CGWardenService -> CGWardenActions -> CGWardenSandbox -> CGWardenIO -> CGWardenCore
+//   cgwarden (main) -> CGWardenCommands -> CGWardenService -> CGWardenActions -> CGWardenSandbox -> CGWardenSystem -> CGWardenCore
+//                                                                            -> CGWardenIO -> CGWardenSystem
 //                                                          -> CGWardenPolicy -> CGWardenCore, TOML
 // CGWardenCore, TOML and CGWardenPolicy are pure: no file access, no syscalls, no Foundation.
 let package = Package(
@@ -27,14 +28,18 @@ let package = Package(
         // libsystemd: sd_notify (READY, STATUS, WATCHDOG) and journal fields for the daemon.
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // The one system-call layer of the I/O edges: SystemError, the errno/EINTR
-        // funnel, and the kernel's wake-up sources (poll, signalfd, inotify, PSI triggers).
-        .target(name: "CGWardenSystem", dependencies: ["CShims"]),
-        .target(name: "CGWardenIO", dependencies: ["CGWardenCore", "CGWardenSystem", "CShims"]),
+        // funnel, every wrapper (files, listings, processes, sockets, credentials,
+        // clocks), the bounded read buffer, and the kernel's wake-up sources
+        // (poll, signalfd, inotify, PSI triggers). Core for the values its calls
+        // take and give (names as listed, paths, timestamps).
+        .target(name: "CGWardenSystem", dependencies: ["CGWardenCore", "CShims"]),
+        .target(name: "CGWardenIO", dependencies: ["CGWardenCore", "CGWardenSystem"]),
         // Sandbox primitives: seccomp filters, spawned helpers on a socketpair,
         // opening beneath a directory, dropping privileges.
-        .target(name: "CGWardenSandbox", dependencies: ["CGWardenCore", "CGWardenIO", "CShims", "CSeccomp"]),
+        .target(name: "CGWardenSandbox", dependencies: ["CGWardenCore", "CGWardenSystem", "CShims", "CSeccomp"]),
         // The kill path: the privileged helper, its launcher, the client.
-        .target(name: "CGWardenActions", dependencies: ["CGWardenCore", "CGWardenIO", "CGWardenSandbox", "CShims"]),
+        .target(name: "CGWardenActions",
+                dependencies: ["CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenSandbox"]),
         // Orchestration between the commands and the libraries: the snapshot
         // source, the privileged start, the policy session and replay, the daemon.
         .target(name: "CGWardenService",
@@ -43,7 +48,8 @@ let package = Package(
         .target(
             name: "CGWardenCommands",
             dependencies: [
-                "CGWardenCore", "CGWardenIO", "CGWardenPolicy", "CGWardenActions", "CGWardenSandbox", "CGWardenService",
+                "CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenPolicy", "CGWardenActions", "CGWardenSandbox",
+                "CGWardenService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "cgwarden", dependencies: ["CGWardenCommands"]),
@@ -56,22 +62,25 @@ let package = Package(
             path: "Tests/Support/testclient"),
         // Reproducible benchmarks on a real kernel (scripts/bench; Docs/performance.md).
         .executableTarget(
-            name: "cgwarden-bench", dependencies: ["CGWardenIO", "CGWardenCore", "CGWardenPolicy", "CGWardenActions", "CShims"],
+            name: "cgwarden-bench",
+            dependencies: ["CGWardenSystem", "CGWardenIO", "CGWardenCore", "CGWardenPolicy", "CGWardenActions", "CShims"],
             path: "Benchmarks/cgwarden-bench"),
         // Fixture trees and guards shared by the test targets.
         .target(name: "CGWardenTestSupport", dependencies: ["CShims"], path: "Tests/Support/TestSupport"),
         .testTarget(name: "CGWardenCoreTests", dependencies: ["CGWardenCore"]),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"]),
         .testTarget(name: "CGWardenPolicyTests", dependencies: ["CGWardenPolicy", "CGWardenCore"]),
-        .testTarget(name: "CGWardenIOTests", dependencies: ["CGWardenIO", "CGWardenCore", "CGWardenTestSupport"]),
+        .testTarget(name: "CGWardenIOTests",
+                    dependencies: ["CGWardenIO", "CGWardenSystem", "CGWardenCore", "CGWardenTestSupport"]),
         .testTarget(
             name: "CGWardenActionsTests",
-            dependencies: ["CGWardenActions", "CGWardenSandbox", "CGWardenIO", "CGWardenCore", "CGWardenTestSupport"]),
+            dependencies: ["CGWardenActions", "CGWardenSandbox", "CGWardenSystem", "CGWardenIO", "CGWardenCore",
+                           "CGWardenTestSupport"]),
         .testTarget(name: "CGWardenCommandsTests", dependencies: ["CGWardenCommands", "CGWardenTestSupport"]),
         .testTarget(
             name: "KernelTests",
-            dependencies: ["CGWardenCommands", "CGWardenActions", "CGWardenSandbox", "CGWardenIO", "CGWardenCore",
-                           "CGWardenPolicy", "CGWardenService", "CGWardenTestSupport"]),
+            dependencies: ["CGWardenCommands", "CGWardenActions", "CGWardenSandbox", "CGWardenSystem", "CGWardenIO",
+                           "CGWardenCore", "CGWardenPolicy", "CGWardenService", "CGWardenTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
+import CGWardenSystem
 
 /// What the helper does with one request: decode, resolve beneath the root,
 /// apply the refusal rules, act. No I/O of its own beyond `fs` and the
@@ -112,7 +112,7 @@ public final class HelperServer {
             return HelperServer.resolutionReply(error, path: path)
         }
         defer { fs.close(dir) }
-        let status: NodeStatus
+        let status: FileStatus
         do {
             status = try fs.status(dir)
         } catch {

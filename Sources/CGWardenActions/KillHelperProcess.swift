@@ -2,9 +2,8 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
 import CGWardenSandbox
-import CShims
+import CGWardenSystem
 
 /// The two privileged processes of the kill path, as `cgwarden kill-helper`
 /// runs them: the helper itself, and the launcher that spawns helpers for an
@@ -53,7 +52,7 @@ public enum KillHelperProcess {
         do { channel = try PacketChannel.inherited() } catch { fail("kill-helper", "\(error) (run by cgwarden itself, not by hand)") }
         let root: Int32
         do { root = try openPathDirectory(settings.root) } catch { fail("kill-helper", "cannot open the cgroup root: \(error)") }
-        let rootIsCgroup2 = cgw_fstatfs_type(root) == CGW_CGROUP2_SUPER_MAGIC
+        let rootIsCgroup2 = (try? Files.fileSystemType(root)) == FileSystemMagic.cgroup2
         let fs = LinuxHelperFileSystem()
         let own = OwnCgroupSearch.locate(pid: getpid(), root: root, fs: fs)
         let info = HelperInfo(pid: getpid(), seccomp: true, rootIsCgroup2: rootIsCgroup2,
@@ -82,7 +81,7 @@ public enum KillHelperProcess {
                 exit(2)
             }
             do { try channel.send(reply, passing: descriptor) } catch { exit(0) }
-            if let descriptor { close(descriptor) }
+            if let descriptor { Files.close(descriptor) }
         }
     }
 
@@ -121,7 +120,8 @@ public enum KillHelperProcess {
         let arguments = settings.arguments(launcher: false)
         let environment = helperEnvironment
         var current: HelperProcess?
-        var lastSpawn: Int64 = 0
+        let clock = SystemClock()
+        var lastSpawn: UInt64 = 0
         while true {
             let message: [UInt8]
             do {
@@ -139,13 +139,8 @@ public enum KillHelperProcess {
             }
             let previous = current?.end()
             current = nil
-            let wait = lastSpawn + minimumSpawnIntervalMillis * 1_000_000 - Deadline.now()
-            if wait > 0 {
-                var ts = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
-                var rest = timespec()
-                while nanosleep(&ts, &rest) != 0 && errno == EINTR { ts = rest }
-            }
-            lastSpawn = Deadline.now()
+            clock.sleep(until: lastSpawn.addingSaturated(UInt64(minimumSpawnIntervalMillis) * 1_000_000))
+            lastSpawn = clock.now().monotonicNanos
             do {
                 let h = try HelperProcess(arguments: arguments, environment: environment)
                 let r = LauncherWire.Reply(result: .success(h.pid), previous: previous)
@@ -166,7 +161,7 @@ public enum KillHelperProcess {
 
     static func fail(_ who: String, _ message: String) -> Never {
         let line = "cgwarden \(who): \(message)\n"
-        _ = line.withCString { write(2, $0, strlen($0)) }
+        _ = try? Files.write(2, Array(line.utf8))
         exit(1)
     }
 }

@@ -33,8 +33,8 @@ public struct ExplainView {
             out.append("")
             var state = gd.fired ? "FIRED" : "not fired"
             if let until = gd.waitingUntil {
-                let left = TimeSpan(nanoseconds: until.monotonicNanos &- decision.time.monotonicNanos)
-                state += ", waiting \(left) after killing \(gd.lastVictim?.description ?? "?")"
+                let left = Duration.nanoseconds(until.monotonicNanos &- decision.time.monotonicNanos)
+                state += ", waiting \(left.text) after killing \(gd.lastVictim?.description ?? "?")"
             }
             out.append("guard '\(g.name)'\(g.mode == .observe ? " [observe]" : "") (\(g.origin.file):\(g.origin.line)), watches \(g.match.map(\.text).joined(separator: ", ")): \(state)")
             let interesting = gd.watched.filter { w in verbose || w.fired || w.triggers.contains { $0.holding } }
@@ -44,7 +44,7 @@ public struct ExplainView {
                 for t in w.triggers {
                     let mark = t.fired ? "✓" : t.holding ? "…" : "·"
                     var line = "    \(mark) \(gd.triggers[t.index]): \(t.measured)"
-                    if t.holding { line += t.fired ? ", held \(t.heldFor)" : ", holding for \(t.heldFor)" }
+                    if t.holding { line += t.fired ? ", held \(t.heldFor.text)" : ", holding for \(t.heldFor.text)" }
                     out.append(line)
                 }
             }

@@ -7,6 +7,7 @@ import CGWardenCore
 import CGWardenIO
 import CGWardenPolicy
 import CGWardenService
+import CGWardenSystem
 
 /// Loads the configuration: `--config FILE` and its drop-ins, or the default
 /// path, or (when the default path does not exist) the built-in default.
@@ -29,8 +30,14 @@ func loadConfig(_ path: String?, console: Console) throws -> Config {
     }
 }
 
-extension TimeSpan: ExpressibleByArgument {
-    public init?(argument: String) { self.init(nanoseconds: 0); guard let v = TimeSpan.parse(argument) else { return nil }; self = v }
+/// `500ms`, `10s`, `1.5s`, `5m`, `2h` (`Duration.parse`), shown as written (`Duration.text`).
+extension Duration: @retroactive ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let v = Duration.parse(argument) else { return nil }
+        self = v
+    }
+
+    public var defaultValueDescription: String { text }
 }
 
 /// `cgwarden check-config`: validates a configuration.
@@ -54,7 +61,7 @@ public struct CheckConfig: ConsoleCommand {
         let files = c.files.count == 1 ? c.files[0] : "\(c.files[0]) (+\(c.files.count - 1) drop-in\(c.files.count == 2 ? "" : "s"))"
         let guards = c.guards.map { "\($0.name) (\($0.match.map(\.text).joined(separator: ", ")))" }.joined(separator: "; ")
         return "\(files): OK: \(c.guards.count) guard\(c.guards.count == 1 ? "" : "s"): \(guards.isEmpty ? "none" : guards); "
-            + "\(c.protect.count) protected pattern\(c.protect.count == 1 ? "" : "s"); interval \(c.daemon.interval)"
+            + "\(c.protect.count) protected pattern\(c.protect.count == 1 ? "" : "s"); interval \(c.daemon.interval.text)"
             + (c.daemon.dryRun ? "; dry run" : "")
     }
 }
@@ -113,7 +120,7 @@ public struct Explain: ConsoleCommand {
     public var samples: Int = 1
 
     @Option(help: "Time between snapshots (500ms, 1s, 2s...).")
-    public var every: TimeSpan = .seconds(1)
+    public var every: Duration = .seconds(1)
 
     @Option(help: "Run the policy over a recording (cgwarden record) with its own timestamps and print every decision it would have taken.")
     public var replay: String?
@@ -144,7 +151,7 @@ public struct Explain: ConsoleCommand {
         var deadline = snapshots.clock.now().monotonicNanos
         for i in 0..<samples {
             if i > 0 {
-                deadline = deadline.addingSaturated(every.nanoseconds)
+                deadline = deadline.addingSaturated(every.nanosecondsClamped)
                 snapshots.clock.sleep(until: deadline)
             }
             let s = try snapshots.take(console: console)
@@ -156,8 +163,8 @@ public struct Explain: ConsoleCommand {
             console.line(JSON.object([("config", .array(cfg.files.map { .string($0) })), ("samples", .int(Int64(samples))),
                                       ("decision", decision.json)]).serialized(pretty: true))
         } else {
-            let span = TimeSpan(nanoseconds: decision.time.monotonicNanos - (first?.monotonicNanos ?? 0))
-            console.line("cgwarden explain: \(Units.isoTime(wallNanos: decision.time.wallNanos)), \(samples) snapshot\(samples == 1 ? "" : "s") over \(span), configuration \(cfg.files.joined(separator: " + "))")
+            let span = Duration.nanoseconds(decision.time.monotonicNanos - (first?.monotonicNanos ?? 0))
+            console.line("cgwarden explain: \(Units.isoTime(wallNanos: decision.time.wallNanos)), \(samples) snapshot\(samples == 1 ? "" : "s") over \(span.text), configuration \(cfg.files.joined(separator: " + "))")
             console.out(ExplainView(decision: decision, config: cfg, verbose: verbose).render())
         }
         return ExitStatus.success
@@ -181,14 +188,14 @@ public struct Explain: ConsoleCommand {
             return ExitStatus.success
         }
         let end = rec.snapshots.last!.time
-        console.line("cgwarden explain --replay \(file): \(rec.snapshots.count) snapshots, \(Units.isoTime(wallNanos: start.wallNanos)) to \(Units.isoTime(wallNanos: end.wallNanos)) (\(TimeSpan(nanoseconds: end.monotonicNanos - start.monotonicNanos))), configuration \(cfg.files.joined(separator: " + "))")
+        console.line("cgwarden explain --replay \(file): \(rec.snapshots.count) snapshots, \(Units.isoTime(wallNanos: start.wallNanos)) to \(Units.isoTime(wallNanos: end.wallNanos)) (\(Duration.nanoseconds(end.monotonicNanos - start.monotonicNanos).text)), configuration \(cfg.files.joined(separator: " + "))")
         if actions.isEmpty {
             console.line("no kill: no guard would have acted")
         }
         for d in actions {
             let v = d.victim!
-            let offset = TimeSpan(nanoseconds: d.time.monotonicNanos - start.monotonicNanos)
-            console.line("\(Units.isoTime(wallNanos: d.time.wallNanos)) (+\(offset)): kill \(v.path) (id \(v.id)), guard '\(v.guardName)'")
+            let offset = Duration.nanoseconds(d.time.monotonicNanos - start.monotonicNanos)
+            console.line("\(Units.isoTime(wallNanos: d.time.wallNanos)) (+\(offset.text)): kill \(v.path) (id \(v.id)), guard '\(v.guardName)'")
             console.line("  why: \(v.reason)")
         }
         return ExitStatus.success
@@ -204,10 +211,10 @@ public struct Record: ConsoleCommand {
     public var out: String
 
     @Option(help: "Time between snapshots.")
-    public var every: TimeSpan = .seconds(1)
+    public var every: Duration = .seconds(1)
 
     @Option(help: "How long to record.")
-    public var duration: TimeSpan = .seconds(300)
+    public var duration: Duration = .seconds(300)
 
     @OptionGroup public var source: SourceOptions
 
@@ -224,18 +231,18 @@ public struct Record: ConsoleCommand {
         do { writer = try LineWriter(path: out) } catch { throw CommandFailure("cannot write the recording: \(error)") }
         let snapshots = source.snapshots()
         do {
-            try writer.write(line: Recording.header(root: source.root, intervalNanos: every.nanoseconds).serialized())
+            try writer.write(line: Recording.header(root: source.root, intervalNanos: every.nanosecondsClamped).serialized())
             let start = snapshots.clock.now().monotonicNanos
             var next = start
             var count = 0
-            let end = start.addingSaturated(duration.nanoseconds)
+            let end = start.addingSaturated(duration.nanosecondsClamped)
             while next <= end {
                 snapshots.clock.sleep(until: next)
                 try writer.write(line: try snapshots.take(console: console).recordJSON.serialized())
                 count += 1
                 // Saturated: the loop ends after the snapshot at the end of time.
                 if next == .max { break }
-                next = next.addingSaturated(every.nanoseconds)
+                next = next.addingSaturated(every.nanosecondsClamped)
             }
             console.error("cgwarden: recorded \(count) snapshots to \(out)")
         } catch let e as SystemError {

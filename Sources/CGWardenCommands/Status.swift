@@ -1,6 +1,7 @@
 import ArgumentParser
 import CGWardenCore
 import CGWardenIO
+import CGWardenSystem
 
 extension StatusSort: ExpressibleByArgument {}
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CGWardenCore
+import CGWardenSystem
 
 /// The control files of a cgroup that cgwarden reads.
 public enum CgroupFile: String, CaseIterable, Sendable {

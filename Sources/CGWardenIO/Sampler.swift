@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CGWardenCore
+import CGWardenSystem
 
 /// Takes repeated snapshots of a hierarchy, as the daemon does every
 /// interval: directory and file descriptors stay open between samples and

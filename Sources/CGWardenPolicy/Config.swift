@@ -33,7 +33,7 @@ public struct Config: Equatable, Sendable {
 public struct DaemonSettings: Equatable, Sendable {
     /// Snapshot interval. 1 s is what oomd's shipped unit and systemd-oomd's
     /// pressure polling use: PSI avg10 moves little faster than that.
-    public var interval = TimeSpan.seconds(1)
+    public var interval = Duration.seconds(1)
     /// The unprivileged side drops to this user and group when started as root.
     public var user = "cgwarden"
     public var group = "cgwarden"
@@ -76,7 +76,7 @@ public struct Guard: Equatable, Sendable {
     /// The largest share of the node's memory one kill may take.
     public var maxVictimShare: Percent?
 
-    public static let defaultPostActionDelay = TimeSpan.seconds(15)
+    public static let defaultPostActionDelay = Duration.seconds(15)
 
     public init(name: String, origin: ConfigOrigin, match: [CgroupPattern], triggers: [Trigger]) {
         self.name = name
@@ -125,10 +125,10 @@ public enum RankKey: String, Sendable, CaseIterable {
 public struct Trigger: Equatable, Sendable {
     public var kind: TriggerKind
     /// The condition must hold in every snapshot for this long (0: at once).
-    public var sustain: TimeSpan
+    public var sustain: Duration
     public var origin: ConfigOrigin
 
-    public init(kind: TriggerKind, sustain: TimeSpan = .zero, origin: ConfigOrigin) {
+    public init(kind: TriggerKind, sustain: Duration = .zero, origin: ConfigOrigin) {
         self.kind = kind
         self.sustain = sustain
         self.origin = origin
@@ -220,6 +220,6 @@ extension Trigger: CustomStringConvertible {
         case .oomKill:
             body = "kernel OOM kill inside (memory.events oom_kill rose)"
         }
-        return t.sustain == .zero ? body : "\(body) for \(t.sustain)"
+        return t.sustain == .zero ? body : "\(body) for \(t.sustain.text)"
     }
 }

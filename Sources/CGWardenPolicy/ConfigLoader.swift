@@ -183,7 +183,7 @@ struct ConfigTableReader {
 
     struct GuardDefaults {
         var minKillSize: UInt64?
-        var postActionDelay: TimeSpan?
+        var postActionDelay: Duration?
     }
 
     mutating func readGuard(_ node: TOMLNode, defaults: GuardDefaults) -> Guard? {
@@ -286,7 +286,7 @@ struct ConfigTableReader {
         }
         func modifier(_ modifier: TriggerModifier) -> TOMLTable.Entry? { table.entry(modifier.rawValue) }
         let kindContext = "\(context): \(kindKey.rawValue)"
-        var sustain = TimeSpan.zero
+        var sustain = Duration.zero
         if let entry = modifier(.for), let span = duration(entry, "\(context): for") { sustain = span }
         func pressureOptions() -> (level: PressureLevel, window: PressureWindow)? {
             var level = PressureLevel.some, window = PressureWindow.avg10
@@ -438,15 +438,15 @@ struct ConfigTableReader {
         return nil
     }
 
-    mutating func duration(_ entry: TOMLTable.Entry, _ key: String) -> TimeSpan? {
+    mutating func duration(_ entry: TOMLTable.Entry, _ key: String) -> Duration? {
         guard let text = entry.node.value.stringValue else {
             fail(entry.node.location, key, "must be a duration like \"10s\", not \(article(entry.node.value.typeName))")
             return nil
         }
-        switch TimeSpan.parsing(text) {
+        switch Duration.parsing(text) {
         case .success(let span): return span
         case .failure(.tooLarge):
-            fail(entry.node.location, key, "'\(text)' is too long (at most \(TimeSpan.maximum.nanoseconds / 3_600_000_000_000)h, "
+            fail(entry.node.location, key, "'\(text)' is too long (at most \(Duration.maximum.nanosecondsClamped / 3_600_000_000_000)h, "
                  + "about 292 years: durations are signed 64-bit nanoseconds)")
         case .failure(.malformed):
             fail(entry.node.location, key, "'\(text)' is not a duration (write e.g. \"500ms\", \"10s\", \"5m\")")

@@ -96,7 +96,7 @@ public struct TriggerResult: Equatable, Sendable {
     /// The condition holds in this snapshot.
     public var holding: Bool
     /// For how long it has held (0 when it does not hold).
-    public var heldFor: TimeSpan
+    public var heldFor: Duration
     /// Held for the sustain time: counts for the guard.
     public var fired: Bool
 
@@ -158,7 +158,7 @@ public struct Candidate: Equatable, Sendable {
         case belowMinimum(UInt64, minimum: UInt64)
         case alreadyKilled
         /// Its rank key needs history it does not have yet (growth of a new group).
-        case rankNotKnownYet(seenFor: TimeSpan, needs: TimeSpan)
+        case rankNotKnownYet(seenFor: Duration, needs: Duration)
         /// A kill of it would take more than the guard allows at once; its
         /// children are candidates in its place.
         case overBlastRadius(BlastRadius)
@@ -189,7 +189,7 @@ public struct Candidate: Equatable, Sendable {
             case .noProcesses: return "no processes"
             case .belowMinimum(let c, let m): return "uses \(Units.size(c)), below min_kill_size \(Units.size(m))"
             case .alreadyKilled: return "already killed"
-            case .rankNotKnownYet(let seen, let needs): return "rank not known yet (seen for \(seen), needs \(needs))"
+            case .rankNotKnownYet(let seen, let needs): return "rank not known yet (seen for \(seen.text), needs \(needs.text))"
             case .overBlastRadius(let b): return "too big to kill at once: \(b); its children are candidates instead"
             }
         }
@@ -261,7 +261,7 @@ extension GuardDecision {
                 .object([("path", .string(w.path.description)), ("id", .uint(w.id)), ("fired", .bool(w.fired)),
                          ("triggers", .array(w.triggers.map { t in
                              .object([("trigger", .string(triggers[t.index].description)), ("measured", .string(t.measured)),
-                                      ("holding", .bool(t.holding)), ("held_for_s", .double(t.heldFor.seconds)),
+                                      ("holding", .bool(t.holding)), ("held_for_s", .double(t.heldFor.totalSeconds)),
                                       ("fired", .bool(t.fired))])
                          }))])
             })),

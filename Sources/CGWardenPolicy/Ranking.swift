@@ -46,7 +46,7 @@ struct Ranking {
                 }
             }
             if why == nil, score == nil {
-                let seenFor = TimeSpan(nanoseconds: now.subtractingSaturated(state.firstSeen[f.id] ?? now))
+                let seenFor = Duration.nanoseconds(now.subtractingSaturated(state.firstSeen[f.id] ?? now))
                 why = .rankNotKnownYet(seenFor: seenFor, needs: Evaluator.growthKnownAfter)
             }
             if let why {
@@ -158,7 +158,7 @@ struct Ranking {
         case .usage: return Double(current)
         case .usageAboveProtection: return Double(current > protection ? current - protection : 0)
         case .growth:
-            guard let first = state.firstSeen[f.id], now.subtractingSaturated(first) >= Evaluator.growthKnownAfter.nanoseconds,
+            guard let first = state.firstSeen[f.id], now.subtractingSaturated(first) >= Evaluator.growthKnownAfter.nanosecondsClamped,
                   let g = state.growth[f.id] else { return nil }
             return g
         case .pressure: return f.pressure?.some.avg10 ?? 0

@@ -115,7 +115,7 @@ public final class GuardDaemon {
         return c
     }
 
-    var interval: UInt64 { config.daemon.interval.nanoseconds }
+    var interval: UInt64 { config.daemon.interval.nanosecondsClamped }
 
     // MARK: the loop
 
@@ -418,14 +418,5 @@ public final class GuardDaemon {
         nodeTriggers = []
         for fd in groupTriggers.values { close(fd) }
         groupTriggers = [:]
-    }
-}
-
-extension Duration {
-    /// Whole nanoseconds, held to 0...Int64.max.
-    var nanosecondsClamped: Int64 {
-        let (s, a) = components
-        guard s >= 0 else { return 0 }
-        return s.multipliedSaturated(by: 1_000_000_000).addingSaturated(a / 1_000_000_000)
     }
 }

@@ -149,8 +149,7 @@ public final class HelperKiller: Killer, @unchecked Sendable {
         while true {
             // Blocks until the loop posts something: no cost while idle.
             var byte: UInt8 = 0
-            let n = read(posted.read, &byte, 1)
-            if n < 0 && errno == EINTR { continue }
+            let n = withUnsafeMutableBytes(of: &byte) { (try? Files.read(posted.read, into: $0)) ?? -1 }
             let (job, stop) = state.withLock { ($0.result == nil ? $0.job : nil, $0.stop) }
             if stop || n == 0 { return }
             guard let job else { continue }

@@ -1,5 +1,6 @@
 import CGWardenCore
 import CGWardenIO
+import CGWardenSystem
 
 /// The one source of snapshots for the policy: `explain`, `record` and the
 /// daemon take them the same way. The node figures from /proc, then the tree

@@ -10,10 +10,16 @@ public enum ProcessLimits {
     /// exempts it from the kernel's OOM killer. Needs CAP_SYS_RESOURCE to lower it.
     public static func setOOMScoreAdjust(_ value: Int) throws(SystemError) {
         let path = "/proc/self/oom_score_adj"
-        let fd = try syscall("open", path: path) { open(path, O_WRONLY | O_CLOEXEC) }
-        defer { close(fd) }
-        let text = String(value)
-        _ = try syscall("write", path: path) { text.withCString { write(fd, $0, strlen($0)) } }
+        let fd = try Files.open(path, O_WRONLY | O_CLOEXEC)
+        defer { Files.close(fd) }
+        try Files.write(fd, Array(String(value).utf8), path: path)
+    }
+
+    /// RLIMIT_CORE 0: no core file (a crash of a privileged helper leaves no
+    /// copy of its memory).
+    public static func forbidCoreFiles() throws(SystemError) {
+        var limit = rlimit(rlim_cur: 0, rlim_max: 0)
+        _ = try syscall("setrlimit(RLIMIT_CORE)") { setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &limit) }
     }
 
     /// Raises the soft RLIMIT_NOFILE to the hard limit: the sampler keeps a

@@ -26,8 +26,8 @@ int cgw_signalfd(const int *signals, int count) {
 
 int cgw_signalfd_next(int fd) {
     struct signalfd_siginfo info;
-    ssize_t n;
-    do { n = read(fd, &info, sizeof info); } while (n < 0 && errno == EINTR);
+    ssize_t n = read(fd, &info, sizeof info);
+    if (n < 0) return -1;
     return n == (ssize_t)sizeof info ? (int)info.ssi_signo : 0;
 }
 

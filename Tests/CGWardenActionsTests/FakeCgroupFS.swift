@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Synchronization
 import CGWardenCore
+import CGWardenSystem
 import CGWardenIO
 @testable import CGWardenActions
 
@@ -219,9 +220,9 @@ final class FakeCgroupFS: HelperFileSystem {
         }
     }
 
-    func status(_ fd: Int32) throws(SystemError) -> NodeStatus {
+    func status(_ fd: Int32) throws(SystemError) -> FileStatus {
         let (n, file) = try lookup(fd)
-        return NodeStatus(inode: n.inode, uid: n.uid, isDirectory: file == nil && n.kind != .file)
+        return FileStatus(inode: n.inode, mode: UInt32(file == nil && n.kind != .file ? S_IFDIR : S_IFREG), uid: n.uid, gid: 0)
     }
 
     func attribute(_ name: String, of fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int? {

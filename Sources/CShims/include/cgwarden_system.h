@@ -8,7 +8,8 @@
 
 /// signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC) for `count` signals.
 int cgw_signalfd(const int *signals, int count);
-/// The next signal number read from a signalfd, 0 when none is pending.
+/// The next signal number read from a signalfd, 0 when none is pending,
+/// -1 with errno when the read failed (EAGAIN: none pending either).
 int cgw_signalfd_next(int fd);
 /// mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT): 0 or -1 with errno.
 int cgw_mlockall_onfault(void);
