@@ -155,7 +155,10 @@ public enum KillHelperProcess {
             }
         }
         // The other side is gone: its helper sees end-of-file and leaves.
-        current?.end(grace: .seconds(2))
+        // Long enough for a kill in flight to finish (the daemon waits at most
+        // 10 s for populated 0): ending the helper mid-fallback could leave a
+        // group frozen.
+        current?.end(grace: .seconds(15))
         exit(0)
     }
 

@@ -201,9 +201,20 @@ public final class GuardDaemon {
         groupsSeen = snapshot.cgroups.count
         let decision = session.step(snapshot)
         for v in decision.observed {
-            sink.record(event(.observed, victim: v, decision: decision, snapshot: snapshot))
             if let g = session.config.guards.first(where: { $0.name == v.guardName }) {
                 session.observed(guard: g, victim: v, at: snapshot.time)
+            }
+            // A dry run takes the kill's path through the helper (resolution,
+            // refusals, the subtree) and stops before the write: its report
+            // comes back from the helper. An observing guard only reports.
+            if dryRun, inFlight == nil, !killer.busy {
+                let ranked = decision.ranked(for: v).map { CgroupTarget(path: $0.path, id: $0.id) }
+                inFlight = (v, decision, snapshot)
+                killer.submit(.check(KillJob(guardName: v.guardName,
+                                             targets: ranked.isEmpty ? [CgroupTarget(path: v.path, id: v.id)] : ranked,
+                                             timeout: tunables.killTimeout)))
+            } else {
+                sink.record(event(.observed, victim: v, decision: decision, snapshot: snapshot))
             }
         }
         if let victim = decision.victim, inFlight == nil, !killer.busy {
@@ -266,8 +277,21 @@ public final class GuardDaemon {
                 e.kind = .failed
                 e.reason = f.describe { String(cString: strerror($0)) }
                 sink.record(e)
-            case .wouldKill:
-                break
+                // Not asked again at every snapshot while it keeps failing.
+                refusedUntil[target.id] = now.monotonicNanos.addingSaturated(UInt64(tunables.refusalHold.nanosecondsClamped))
+                // A helper that died or went silent may have written cgroup.kill
+                // already: wait as after a kill, rather than kill a second group
+                // for the same shortage.
+                switch f {
+                case .helperDied, .timedOut: session.acted(on: v, at: now)
+                default: break
+                }
+            case .wouldKill(let c):
+                // The dry run went through the helper's checks: what a kill would take.
+                e.kind = .observed
+                e.reason = "\(v.reason); the helper's checks passed: \(c.processes) process\(c.processes == 1 ? "" : "es") "
+                    + "in \(c.groups) group\(c.groups == 1 ? "" : "s")"
+                sink.record(e)
             }
         }
         // The next decision comes from a new snapshot, at once.
@@ -373,19 +397,32 @@ public final class GuardDaemon {
     }
 
     /// Arms a PSI trigger on /proc/pressure/memory for every node pressure
-    /// trigger of the configuration. Called as root, before the drop: the
-    /// descriptor keeps its trigger, and root may use any window.
+    /// trigger of the configuration. At the start it runs as root, before the
+    /// drop: the descriptor keeps its trigger, and root may use a 1 s window.
+    /// After a reload (unprivileged) the file is still writable (0666), but
+    /// only with windows that are multiples of 2 s: such a window is used then.
     public func armNodeTriggers(proc: String = "/proc") {
         for fd in nodeTriggers { close(fd) }
         nodeTriggers = []
         for g in config.guards {
             for t in g.triggers {
                 guard case .nodePressure(let level, _, let p) = t.kind else { continue }
-                let window = tunables.pressureWindowMicros
-                let stall = UInt32(clamping: Int(Double(window) * min(1, max(0.001, p.percent / 100))))
-                if let fd = try? PressureTrigger.arm(path: proc + "/pressure/memory", full: level == .full,
-                                                     stallMicros: stall, windowMicros: window) {
-                    nodeTriggers.append(fd)
+                var armed = false
+                var lastError: SystemError?
+                for window in [tunables.pressureWindowMicros, PressureTrigger.unprivilegedWindowStepMicros] {
+                    let stall = UInt32(clamping: Int(Double(window) * min(1, max(0.001, p.percent / 100))))
+                    do {
+                        nodeTriggers.append(try PressureTrigger.arm(path: proc + "/pressure/memory", full: level == .full,
+                                                                    stallMicros: stall, windowMicros: window))
+                        armed = true
+                        break
+                    } catch {
+                        lastError = error
+                    }
+                }
+                if !armed {
+                    report(problem: "no PSI trigger on \(proc)/pressure/memory for guard '\(g.name)' "
+                           + "(\(lastError.map { "\($0)" } ?? "?")): sampled on the timer", cgroup: nil)
                 }
             }
         }
@@ -403,6 +440,7 @@ public final class GuardDaemon {
             fresh.carry(session.state, from: old)
             session = fresh
             config = next
+            if tunables.kernelWakeups { armNodeTriggers(proc: source.proc.proc) }
             sink.record(GuardEvent(kind: .reloaded, time: clock.now(),
                                    reason: "\(next.guards.count) guards from \(next.files.joined(separator: " + "))"))
         } catch {

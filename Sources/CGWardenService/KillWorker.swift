@@ -44,6 +44,8 @@ public struct ArmRequest: Hashable, Sendable {
 /// What the guard asks of the helper, one at a time.
 public enum WorkerJob: Sendable {
     case kill(KillJob)
+    /// A dry run of a kill: the same resolution and refusals, no write.
+    case check(KillJob)
     case arm([ArmRequest])
 }
 
@@ -129,9 +131,23 @@ public final class HelperKiller: Killer, @unchecked Sendable {
         }
     }
 
+    /// How long a stop waits for a kill in flight: the guard exits within a
+    /// second of SIGTERM. A kill still running then completes in the helper
+    /// (the launcher gives it time before it ends it), never half-done.
+    public static let stopWait: Duration = .seconds(1)
+
     public func shutdown() {
-        state.withLock { $0.stop = true }
+        if busy {
+            _ = try? Poller.wait([Poller.Interest(fd: done.read, events: Int16(POLLIN))],
+                                 milliseconds: Int32(clamping: HelperKiller.stopWait.millisecondsClamped))
+        }
+        let running = state.withLock { s in
+            s.stop = true
+            return s.job != nil
+        }
         wakeWorker()
+        // A worker still waiting for the helper is left to the process's exit.
+        guard !running else { return }
         if let thread { pthread_join(thread, nil) }
         thread = nil
         client.shutdown()
@@ -154,12 +170,14 @@ public final class HelperKiller: Killer, @unchecked Sendable {
             if stop || n == 0 { return }
             guard let job else { continue }
             let result: WorkerResult
+            var dryRun = false
+            if case .check = job { dryRun = true }
             switch job {
-            case .kill(let job):
+            case .kill(let job), .check(let job):
                 let before = client.respawns
                 var attempts: [(CgroupTarget, KillOutcome)] = []
                 for target in job.targets.prefix(HelperKiller.maximumAttempts) {
-                    let outcome = client.kill(target, timeout: job.timeout)
+                    let outcome = dryRun ? client.check(target) : client.kill(target, timeout: job.timeout)
                     attempts.append((target, outcome))
                     if case .refused = outcome { continue }
                     break
