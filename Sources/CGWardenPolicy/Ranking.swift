@@ -24,25 +24,25 @@ struct Ranking {
         var excluded: [Candidate] = []
         var k = 0
         while k < pool.count {
-            let (ci, wi) = pool[k]
+            let (candidate, watchedGroup) = pool[k]
             k += 1
-            let f = table.figures[ci]
-            var cand = Candidate(path: table.paths[ci], id: f.id, rankKey: g.rank, score: 0,
-                                 current: f.current ?? 0, protection: protection[ci] ?? 0,
+            let f = table.figures[candidate]
+            var cand = Candidate(path: table.paths[candidate], id: f.id, rankKey: g.rank, score: 0,
+                                 current: f.current ?? 0, protection: protection[candidate] ?? 0,
                                  preference: .normal, preferenceReason: nil, exclusion: nil, rank: nil)
-            let (pref, prefReason, omitted) = preference(ci, guard: g, watched: wi)
+            let (pref, prefReason, omitted) = preference(candidate, guard: g, watched: watchedGroup)
             cand.preference = pref
             cand.preferenceReason = prefReason
-            let score = self.score(g.rank, ci, protection: cand.protection)
+            let score = self.score(g.rank, candidate, protection: cand.protection)
             cand.score = score ?? 0
-            var why = exclusion(ci, guard: g) ?? (omitted ? .omitted : nil)
+            var why = exclusion(candidate, guard: g) ?? (omitted ? .omitted : nil)
                 ?? (state.killed.contains(cand.id) ? .alreadyKilled : nil)
             // Blast radius: too big a kill is replaced by the group's own children.
-            if why == nil, let over = overCap(ci, guard: g) {
+            if why == nil, let over = overCap(candidate, guard: g) {
                 why = over
-                for c in table.children[ci] where !seen[c] {
+                for c in table.children[candidate] where !seen[c] {
                     seen[c] = true
-                    pool.append((c, wi))
+                    pool.append((c, watchedGroup))
                 }
             }
             if why == nil, score == nil {
@@ -53,7 +53,7 @@ struct Ranking {
                 cand.exclusion = why
                 excluded.append(cand)
             } else {
-                eligible.append((cand, g.qosOrder ? qosRank(ci) : 0))
+                eligible.append((cand, g.qosOrder ? qosRank(candidate) : 0))
             }
         }
         let tier: (Candidate.Preference) -> Int = { $0 == .prefer ? 0 : $0 == .normal ? 1 : 2 }
