@@ -154,17 +154,20 @@ enum KernelFilesTarget {
         if case let path?? = procCgroup { _ = GroupIdentity(path: path).kubernetes }
 
         // The values, as a group's and the node's, through the evaluator and every view:
-        // only when some value was read (the views cost a hundred times the parsers).
-        let anyValue = number != nil || limit != nil || integer != nil || statm != nil || keyed != nil || events != nil
+        // only when some value was read (the views cost a hundred times the parsers),
+        // and up to 64 KiB (they are linear in the keys, but a 1 MiB file of keys
+        // shown a dozen times takes seconds in a debug build: the size that finds a
+        // quadratic step is the parsers' business).
+        let anyValue = b.count <= evaluatedSize && ( number != nil || limit != nil || integer != nil || statm != nil || keyed != nil || events != nil
             || stat != nil || cgroupStat != nil || vmstat != nil || cgroupEvents != nil || pressure != nil
-            || meminfo != nil || pids?.isEmpty == false
+            || meminfo != nil || pids?.isEmpty == false)
         if anyValue { evaluate(b, number: number, limit: limit, integer: integer, statm: statm, keyed: keyed, events: events,
                                stat: stat, cgroupStat: cgroupStat, vmstat: vmstat, cgroupEvents: cgroupEvents,
                                pressure: pressure, meminfo: meminfo, pids: pids, pidCount: pidCount) }
 
-        // The same bytes as a recording.
+        // The same bytes as a recording (its snapshots evaluated up to the same size).
         if let first = b.first, first == UInt8(ascii: "{") {
-            runRecording(String(decoding: b, as: UTF8.self))
+            runRecording(String(decoding: b, as: UTF8.self), evaluate: b.count <= evaluatedSize)
         }
     }
 
@@ -225,9 +228,12 @@ enum KernelFilesTarget {
         precondition(decoded.recordJSON == s.recordJSON, "a recorded snapshot reads back different")
     }
 
-    static func runRecording(_ text: String) {
+    static let evaluatedSize = 64 << 10
+
+    static func runRecording(_ text: String, evaluate: Bool) {
         let contents: Recording.Contents
         do { contents = try Recording.parse(text) } catch { _ = error.description; return }
+        guard evaluate else { return }
         // Each distinct line is also a status document (bounded: a recording of many snapshots).
         evaluateAndShow(Array(contents.snapshots.prefix(64)), processes: nil, variant: text.utf8.count)
     }
