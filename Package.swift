@@ -65,6 +65,15 @@ let package = Package(
             name: "cgwarden-bench",
             dependencies: ["CGWardenSystem", "CGWardenIO", "CGWardenCore", "CGWardenPolicy", "CGWardenActions", "CShims"],
             path: "Benchmarks/cgwarden-bench"),
+        // Fuzzing (Tests/Fuzz/README.md): kernel-file parsers, TOML and the config
+        // loader, the helper's wire decoders. A seeded mutation run by default
+        // (scripts/test); libFuzzer's driver when built with -DCGWARDEN_LIBFUZZER
+        // and libFuzzer's instrumentation (scripts/fuzz).
+        .target(name: "CFuzzDriver", path: "Tests/Fuzz/CFuzzDriver"),
+        .executableTarget(
+            name: "cgwarden-fuzz",
+            dependencies: ["CGWardenCore", "TOML", "CGWardenPolicy", "CGWardenCommands", "CFuzzDriver"],
+            path: "Tests/Fuzz/Harness"),
         // Fixture trees and guards shared by the test targets.
         .target(name: "CGWardenTestSupport", dependencies: ["CShims"], path: "Tests/Support/TestSupport"),
         .testTarget(name: "CGWardenCoreTests", dependencies: ["CGWardenCore"]),
