@@ -56,6 +56,10 @@ public struct DaemonTunables: Sendable {
 /// triggers, changes of memory.events and cgroup.events) and by a timer
 /// that runs faster as usage nears a threshold.
 public final class GuardDaemon {
+    /// Candidates an event keeps: enough to see why this group and not
+    /// another; a guard over 10,000 pods would otherwise write them all.
+    static let candidatesKept = 50
+
     public private(set) var config: Config
     var session: PolicySession
     let source: SnapshotSource
@@ -304,10 +308,15 @@ public final class GuardDaemon {
         // The fired group the victim belongs to (several may have fired).
         let fired = gd?.watched.first { $0.fired && v.path.isWithin($0.path) } ?? gd?.watched.first { $0.fired }
         let trigger = fired?.triggers.first { $0.fired }
-        return GuardEvent(kind: kind, time: snapshot.time, guardName: v.guardName, cgroup: v.path, cgroupID: v.id,
-                          trigger: trigger.map { gd!.triggers[$0.index].description }, measured: trigger?.measured,
-                          reason: v.reason, memoryBefore: g?.memory?.current,
-                          processes: g.map { _ in self.subtreeProcesses(of: v.path, in: snapshot) })
+        var e = GuardEvent(kind: kind, time: snapshot.time, guardName: v.guardName, cgroup: v.path, cgroupID: v.id,
+                           trigger: trigger.map { gd!.triggers[$0.index].description }, measured: trigger?.measured,
+                           reason: v.reason, memoryBefore: g?.memory?.current,
+                           processes: g.map { _ in self.subtreeProcesses(of: v.path, in: snapshot) })
+        // The ranked candidates and the excluded, as the decision had them (bounded: an event is not a snapshot).
+        e.candidates = (gd?.candidates ?? []).prefix(GuardDaemon.candidatesKept).map {
+            GuardEvent.EventCandidate(path: $0.path, id: $0.id, rank: $0.rank, score: $0.scoreText, excluded: $0.excluded)
+        }
+        return e
     }
 
     func subtreeProcesses(of path: CgroupPath, in snapshot: Snapshot) -> UInt64 {
