@@ -13,7 +13,8 @@ public struct Run: ConsoleCommand {
             Woken by the kernel (PSI triggers, changes of memory.events and cgroup.events) and by a \
             timer that runs faster as usage nears a threshold. SIGHUP reloads the configuration (a \
             broken one is reported and the old one kept); SIGTERM and SIGINT stop it. Events go to \
-            the journal (CGWARDEN_* fields), or to standard error without one. Under systemd it \
+            the journal (CGWARDEN_* fields), or to standard error without one, and to the event store \
+            under --state-dir ('cgwarden events' reads it). Under systemd it \
             reports READY=1, STATUS= and WATCHDOG=1 (Type=notify).
             """)
 
@@ -27,6 +28,11 @@ public struct Run: ConsoleCommand {
 
     @Option(help: "Where events go: journal (or standard error without one), or json (one JSON line each on standard error).")
     public var log: LogFormat = .journal
+
+    @OptionGroup public var state: StateOptions
+
+    @Flag(name: .customLong("no-store"), help: "Record no event history (the journal still gets every event).")
+    public var noStore = false
 
     @Flag(name: .customLong("poll-only"), help: .hidden)
     public var pollOnly = false
@@ -48,7 +54,8 @@ public struct Run: ConsoleCommand {
                 throw CommandFailure((quiet.stderr.split(separator: "\n").map(String.init) + ["\(error)"]).joined(separator: "; "))
             }
         }
-        var options = Daemon.Options(root: source.root, proc: source.proc, dryRun: dryRun)
+        var options = Daemon.Options(root: source.root, proc: source.proc, dryRun: dryRun,
+                                     stateDirectory: noStore ? nil : state.stateDirectory)
         // Benchmarks: the same daemon without the kernel's wake-ups, woken by its timer only.
         options.kernelWakeups = !pollOnly
         let sink: EventSink = log == .json ? JSONLineSink() : JournalSink()

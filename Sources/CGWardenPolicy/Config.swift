@@ -18,6 +18,8 @@ public struct ConfigOrigin: Equatable, Hashable, Sendable, CustomStringConvertib
 /// The whole configuration: the main file and its drop-ins, merged.
 public struct Config: Equatable, Sendable {
     public var daemon = DaemonSettings()
+    /// The event history (`[events]`).
+    public var events = EventSettings()
     /// Never killed, whatever a guard says.
     public var protect: [CgroupPattern] = []
     /// Honour `user.oomd_*` / `trusted.oomd_*` extended attributes (default true).
@@ -43,6 +45,25 @@ public struct DaemonSettings: Equatable, Sendable {
     public var allowSharedUser = false
     /// Go through the whole kill path but stop before the final write.
     public var dryRun = false
+
+    public init() {}
+}
+
+/// How long the event store keeps events, and how large it may grow
+/// (Docs/events.md). Whichever bound is reached first prunes the oldest.
+public struct EventSettings: Equatable, Sendable {
+    /// 30 days: a month of incidents to look back on, as the journal keeps
+    /// on a typical node; a group's OOM history older than that says little.
+    public var retention = Duration.seconds(30 * 86_400)
+    /// 64 MiB: about 200,000 kernel events or 10,000 kills with their 50
+    /// candidates each; small beside /var/lib, large for a month.
+    public var maxSize: UInt64 = 64 << 20
+
+    /// The least of `max_size`: a kill event with its candidates is about
+    /// 10 KiB, and SQLite needs a few pages of its own.
+    public static let minimumMaxSize: UInt64 = 1 << 20
+    /// The least retention: the store is a history, not a buffer.
+    public static let minimumRetention = Duration.seconds(3600)
 
     public init() {}
 }

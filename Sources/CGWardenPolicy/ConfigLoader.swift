@@ -125,8 +125,9 @@ struct ConfigTableReader {
         errors.append(ConfigError(origin: origin(location), key: key, message: message))
     }
 
-    static let topKeys = ["daemon", "protect", "honor_xattrs", "guard", "min_kill_size", "post_action_delay"]
+    static let topKeys = ["daemon", "events", "protect", "honor_xattrs", "guard", "min_kill_size", "post_action_delay"]
     static let daemonKeys = ["interval", "user", "group", "allow_shared_user", "dry_run"]
+    static let eventsKeys = ["retention", "max_size"]
     static let guardKeys = ["name", "match", "trigger", "combine", "candidates", "rank", "min_kill_size",
                             "post_action_delay", "prefer", "avoid", "qos_order", "mode", "max_victim_procs",
                             "max_victim_share"]
@@ -148,6 +149,24 @@ struct ConfigTableReader {
                 config.daemon.allowSharedUser = allow
             }
             if let entry = daemon.entry("dry_run"), let dryRun = bool(entry, "daemon.dry_run") { config.daemon.dryRun = dryRun }
+        }
+        if let eventsEntry = root.entry("events"), let events = table(eventsEntry, "events") {
+            checkKeys(events, allowed: ConfigTableReader.eventsKeys, context: "events")
+            if let entry = events.entry("retention"), let retention = duration(entry, "events.retention") {
+                if retention < EventSettings.minimumRetention {
+                    fail(entry.node.location, "events.retention", "must be at least 1h (the store is a history; max_size bounds its size)")
+                } else {
+                    config.events.retention = retention
+                }
+            }
+            if let entry = events.entry("max_size"), let maxSize = size(entry, "events.max_size") {
+                if maxSize < EventSettings.minimumMaxSize {
+                    fail(entry.node.location, "events.max_size",
+                         "must be at least 1M (a kill with its candidates is about 10 KiB, and SQLite needs pages of its own)")
+                } else {
+                    config.events.maxSize = maxSize
+                }
+            }
         }
         if let entry = root.entry("protect") { config.protect += patterns(entry, "protect") }
         if let entry = root.entry("honor_xattrs"), let honor = bool(entry, "honor_xattrs") { config.honorAttributes = honor }

@@ -19,10 +19,15 @@ public enum Daemon {
         /// Woken by PSI triggers and inotify as well as the timer (off: the
         /// timer only, at the configured interval; for side-by-side benchmarks).
         public var kernelWakeups = true
-        public init(root: String = "/sys/fs/cgroup", proc: String = "/proc", dryRun: Bool = false) {
+        /// Where the event store lives (`events.db`); nil: no store.
+        public var stateDirectory: String?
+        public var storeTunables = StoreTunables()
+        public init(root: String = "/sys/fs/cgroup", proc: String = "/proc", dryRun: Bool = false,
+                    stateDirectory: String? = Daemon.defaultStateDirectory) {
             self.root = root
             self.proc = proc
             self.dryRun = dryRun
+            self.stateDirectory = stateDirectory
         }
     }
 
@@ -30,6 +35,9 @@ public enum Daemon {
     /// mlockall): far above its working set (about 10 MiB at 1,000 groups,
     /// 30 MiB at 10,000), low enough that a leak fails instead of eating the node.
     public static let lockedMemoryLimit: UInt64 = 256 << 20
+
+    /// The unit's `StateDirectory=cgwarden`.
+    public static let defaultStateDirectory = "/var/lib/cgwarden"
 
     /// Starts and runs the guard; the exit status. `log` gets the lines of
     /// the start (before the journal sink is in place, and its failures).
@@ -48,6 +56,30 @@ public enum Daemon {
             do { try ProcessLimits.setOOMScoreAdjust(-1000) } catch { log("warning: oom_score_adj -1000: \(error)") }
             do { try ProcessLimits.lockMemory(limit: lockedMemoryLimit) } catch { log("warning: mlockall: \(error)") }
         }
+        // The event store: its directory handed to the daemon's user while
+        // root, its writer started after the drop (the files are that user's).
+        var store: StoreSink?
+        var sink = sink
+        if let dir = options.stateDirectory {
+            if geteuid() == 0, let target = try? Privileges.dropTarget(user: config.daemon.user, group: config.daemon.group,
+                                                                       allowShared: config.daemon.allowSharedUser) {
+                do { try StateDirectory.prepare(dir, uid: target.uid, gid: target.gid) } catch { log("warning: \(error)") }
+            }
+            let outer = EventFanOut([sink])
+            do {
+                let s = try StoreSink(directory: dir, retention: config.events.retention, maxSize: config.events.maxSize,
+                                      tunables: options.storeTunables, report: { outer.record($0) })
+                store = s
+                sink = EventFanOut([outer, s])
+            } catch {
+                log("warning: no event store: \(error)")
+            }
+        }
+        let reloading: () throws -> Config = { [store] in
+            let next = try reload()
+            store?.update(retention: next.events.retention, maxSize: next.events.maxSize)
+            return next
+        }
         var configuration = KillHelperClient.Configuration()
         configuration.settings = KillHelperProcess.Settings(root: options.root, protected: config.protect)
         let drop = PrivilegedStart.Drop(user: config.daemon.user, group: config.daemon.group,
@@ -61,7 +93,7 @@ public enum Daemon {
                     tunables.kernelWakeups = options.kernelWakeups
                     let daemon = GuardDaemon(config: config, source: SnapshotSource(root: options.root, proc: options.proc),
                                              killer: killer, sink: sink, notifier: notifier, tunables: tunables,
-                                             dryRun: options.dryRun, signals: signals, reload: reload)
+                                             dryRun: options.dryRun, signals: signals, reload: reloading)
                     if options.kernelWakeups { daemon.armNodeTriggers(proc: options.proc) }
                     guardian = daemon
                 } catch {
@@ -72,9 +104,17 @@ public enum Daemon {
             log("\(error)")
             return 1
         }
-        guard let guardian else { return 1 }
+        guard let guardian else {
+            store?.close()
+            return 1
+        }
+        do { try store?.start() } catch { log("warning: no event store: \(error)") }
         let status = guardian.run()
         guardian.killer.shutdown()
+        if let store {
+            let left = store.close()
+            if left > 0 { log("\(left) event\(left == 1 ? " was" : "s were") not recorded in \(store.path)") }
+        }
         return status
     }
 }

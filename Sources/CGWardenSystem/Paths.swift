@@ -1,0 +1,58 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+
+/// Calls on paths of cgwarden's own files (the state directory and the
+/// event store in it), never on cgroupfs, where groups are reached by
+/// directory descriptor.
+public enum Paths {
+    /// `stat(path)`, and the size in bytes.
+    public static func status(_ path: String) throws(SystemError) -> (status: FileStatus, size: UInt64) {
+        var st = stat()
+        _ = try syscall("stat", path: path) { stat(path, &st) }
+        return (FileStatus(st), UInt64(max(0, st.st_size)))
+    }
+
+    /// `mkdir(path, mode)` (EEXIST when it is there).
+    public static func makeDirectory(_ path: String, mode: mode_t) throws(SystemError) {
+        _ = try syscall("mkdir", path: path) { mkdir(path, mode) }
+    }
+
+    /// `rename(from, to)`: atomic within a file system.
+    public static func rename(_ from: String, to: String) throws(SystemError) {
+        _ = try syscall("rename", path: from) { Glibc.rename(from, to) }
+    }
+
+    /// `unlink(path)`.
+    public static func remove(_ path: String) throws(SystemError) {
+        _ = try syscall("unlink", path: path) { unlink(path) }
+    }
+
+    /// `fchown(fd, uid, gid)`.
+    public static func changeOwner(_ fd: Int32, uid: UInt32, gid: UInt32, path: @autoclosure () -> String = "") throws(SystemError) {
+        _ = try syscall("fchown", path: path()) { fchown(fd, uid, gid) }
+    }
+
+    /// `fchmod(fd, mode)`.
+    public static func changeMode(_ fd: Int32, mode: mode_t, path: @autoclosure () -> String = "") throws(SystemError) {
+        _ = try syscall("fchmod", path: path()) { fchmod(fd, mode) }
+    }
+
+    /// `access(path, W_OK)` with the effective ids.
+    public static func isWritable(_ path: String) -> Bool { faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0 }
+}
+
+extension ProcessControl {
+    /// `setfsgid(gid)`, `setfsuid(uid)`: the ids the kernel checks file
+    /// access with and gives the files this process creates, the others
+    /// unchanged. The calls report no error: the ids are read back.
+    public static func setFileSystemIDs(uid: UInt32, gid: UInt32) throws(SystemError) {
+        _ = cgw_setfsgid(gid)
+        _ = cgw_setfsuid(uid)
+        // setfsuid(-1) fails and returns the current id.
+        guard UInt32(bitPattern: cgw_setfsuid(UInt32.max)) == uid, UInt32(bitPattern: cgw_setfsgid(UInt32.max)) == gid else {
+            throw SystemError(call: "setfsuid(\(uid))/setfsgid(\(gid))", path: "", errno: EPERM)
+        }
+    }
+}
