@@ -197,7 +197,7 @@ public final class EventStore {
                 PRAGMA cache_size = -\(writerCacheKiB);
                 PRAGMA wal_autocheckpoint = \(walCheckpointPages);
                 PRAGMA journal_size_limit = \(walSizeLimit);
-                """)
+                """, as: "set up \(db.path)")
             db.persistWAL()
         } catch {
             throw .sqlite(error)

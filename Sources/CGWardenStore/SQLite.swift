@@ -91,10 +91,11 @@ public final class SQLiteDatabase {
         return SQLiteError(operation: operation, extendedCode: code, message: message)
     }
 
-    /// Runs statements that return no rows (or whose rows are not wanted).
-    public func execute(_ sql: String) throws(SQLiteError) {
+    /// Runs statements that return no rows (or whose rows are not wanted);
+    /// an error names `operation`, or the statement's first words.
+    public func execute(_ sql: String, as operation: String? = nil) throws(SQLiteError) {
         let rc = sqlite3_exec(handle, sql, nil, nil, nil)
-        if rc != SQLITE_OK { throw error(Self.operation(sql), rc) }
+        if rc != SQLITE_OK { throw error(operation ?? Self.operation(sql), rc) }
     }
 
     public func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
