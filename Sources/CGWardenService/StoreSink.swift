@@ -61,6 +61,8 @@ public final class StoreSink: EventSink, @unchecked Sendable {
         var bytes = 0
         var oldestQueuedAt: UInt64 = 0
         var urgent = false
+        /// The writer holds a batch it has not committed yet.
+        var writing = false
         var stop = false
         var done = false
         var retention: Duration
@@ -160,7 +162,7 @@ public final class StoreSink: EventSink, @unchecked Sendable {
         shared.withLock { $0.urgent = true }
         poke()
         while clock.now().monotonicNanos < deadline {
-            if shared.withLock({ $0.count == 0 && !$0.urgent }) { return true }
+            if shared.withLock({ $0.count == 0 && !$0.writing }) { return true }
             usleep(1000)
         }
         return false
@@ -246,6 +248,7 @@ public final class StoreSink: EventSink, @unchecked Sendable {
                 requeue(batch)
             }
             if let openError { failed(openError) }
+            shared.withLock { $0.writing = false }
             if store != nil, clock.now().monotonicNanos >= nextPrune { prune() }
             if stopping { break }
         }
@@ -278,6 +281,7 @@ public final class StoreSink: EventSink, @unchecked Sendable {
                     s.head = 0
                     s.bytes = 0
                     s.urgent = false
+                    s.writing = !batch.isEmpty
                     return (batch, decision.stopping)
                 }
             }
