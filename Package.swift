@@ -86,6 +86,8 @@ let package = Package(
             dependencies: ["CGWardenActions", "CGWardenSandbox", "CGWardenSystem", "CGWardenIO", "CGWardenCore",
                            "CGWardenTestSupport"]),
         .testTarget(name: "CGWardenCommandsTests", dependencies: ["CGWardenCommands", "CGWardenTestSupport"]),
+        .testTarget(name: "CGWardenServiceTests",
+                    dependencies: ["CGWardenService", "CGWardenPolicy", "CGWardenSystem", "CGWardenCore", "CGWardenTestSupport"]),
         .testTarget(
             name: "KernelTests",
             dependencies: ["CGWardenCommands", "CGWardenActions", "CGWardenSandbox", "CGWardenSystem", "CGWardenIO",

@@ -24,6 +24,8 @@ public struct Config: Equatable, Sendable {
     public var honorAttributes = true
     /// In evaluation order: when several guards fire at once, the first acts.
     public var guards: [Guard] = []
+    /// Commands run after events (`[[hook]]`).
+    public var hooks: [Hook] = []
     /// The files merged, in order.
     public var files: [String] = []
 
@@ -43,8 +45,30 @@ public struct DaemonSettings: Equatable, Sendable {
     public var allowSharedUser = false
     /// Go through the whole kill path but stop before the final write.
     public var dryRun = false
+    /// Hooks running at once, at most: past it, a hook is skipped (and that
+    /// is an event), so that a slow hook never piles up processes.
+    public var maximumRunningHooks = 4
 
     public init() {}
+}
+
+/// A command run after an event (`[[hook]]`), as the unprivileged user, with
+/// the event as JSON on its standard input.
+public struct Hook: Equatable, Sendable {
+    public var name: String
+    public var origin: ConfigOrigin
+    /// An absolute path and its arguments (no shell).
+    public var command: [String]
+    /// The event kinds that run it (`kill` by default).
+    public var events: Set<String> = ["kill"]
+    /// Ended with SIGKILL past this (and that is a `hook_failed` event).
+    public var timeout: Duration = .seconds(10)
+
+    public init(name: String, origin: ConfigOrigin, command: [String]) {
+        self.name = name
+        self.origin = origin
+        self.command = command
+    }
 }
 
 /// A rule: which groups it watches, when it fires, and whom it may kill.

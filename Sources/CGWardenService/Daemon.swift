@@ -59,9 +59,13 @@ public enum Daemon {
                     let killer = try HelperKiller(client: client)
                     var tunables = DaemonTunables()
                     tunables.kernelWakeups = options.kernelWakeups
+                    // Hooks get every event; their own failures go to the other sinks.
+                    let hooks = HookRunner(hooks: config.hooks, maximumRunning: config.daemon.maximumRunningHooks,
+                                           clock: SystemClock(), failures: sink.record)
                     let daemon = GuardDaemon(config: config, source: SnapshotSource(root: options.root, proc: options.proc),
-                                             killer: killer, sink: sink, notifier: notifier, tunables: tunables,
-                                             dryRun: options.dryRun, signals: signals, reload: reload)
+                                             killer: killer, sink: EventSinks([sink, hooks]), notifier: notifier,
+                                             tunables: tunables, dryRun: options.dryRun, signals: signals,
+                                             hooks: hooks, reload: reload)
                     if options.kernelWakeups { daemon.armNodeTriggers(proc: options.proc) }
                     guardian = daemon
                 } catch {

@@ -72,6 +72,8 @@ public final class GuardDaemon {
     let dryRun: Bool
     /// Loads the configuration again (SIGHUP): the same files as at start.
     let reload: () throws -> Config
+    /// The operator's commands after events (their sink is part of `sink`).
+    let hooks: HookRunner?
 
     let signals: SignalSource
     let files: FileModificationWatch?
@@ -96,7 +98,7 @@ public final class GuardDaemon {
 
     public init(config: Config, source: SnapshotSource, killer: Killer, sink: EventSink, notifier: ServiceNotifier,
                 clock: Clock = SystemClock(), tunables: DaemonTunables = DaemonTunables(), dryRun: Bool,
-                signals: SignalSource, reload: @escaping () throws -> Config) {
+                signals: SignalSource, hooks: HookRunner? = nil, reload: @escaping () throws -> Config) {
         self.config = config
         self.source = source
         self.killer = killer
@@ -107,6 +109,7 @@ public final class GuardDaemon {
         self.dryRun = dryRun || config.daemon.dryRun
         self.signals = signals
         self.reload = reload
+        self.hooks = hooks
         files = tunables.kernelWakeups ? try? FileModificationWatch() : nil
         session = PolicySession(config: GuardDaemon.effective(config, dryRun: dryRun), ownCgroup: killer.own.path)
     }
@@ -141,12 +144,17 @@ public final class GuardDaemon {
             if let w = notifier.watchdogInterval {
                 waitMillis = min(waitMillis, Int32(clamping: w.nanosecondsClamped / 1_000_000))
             }
+            if let hookDeadline = hooks?.nextDeadline {
+                waitMillis = min(waitMillis, hookDeadline > now ? Int32(clamping: (hookDeadline - now + 999_999) / 1_000_000) : 0)
+            }
             var interests = [Poller.Interest(fd: signals.fd, events: Int16(POLLIN)),
                              Poller.Interest(fd: killer.wakeDescriptor, events: Int16(POLLIN))]
             if let files { interests.append(Poller.Interest(fd: files.fd, events: Int16(POLLIN))) }
             let firstTrigger = interests.count
             interests += nodeTriggers.map { Poller.Interest(fd: $0, events: Int16(POLLPRI)) }
             interests += groupTriggers.values.map { Poller.Interest(fd: $0, events: Int16(POLLPRI)) }
+            // A hook's pidfd turns readable when it exits; -1 (no pidfd) is ignored by poll.
+            interests += (hooks?.descriptors ?? []).map { Poller.Interest(fd: $0, events: Int16(POLLIN)) }
             let ready = (try? Poller.wait(interests, milliseconds: waitMillis)) ?? []
             for (index, revents) in ready {
                 switch index {
@@ -173,6 +181,8 @@ public final class GuardDaemon {
                     if index >= firstTrigger, revents & Int16(POLLPRI) != 0 { kernelWoke = true }
                 }
             }
+            // Hooks that ended are reaped, those past their timeout killed (a few waitpid calls).
+            hooks?.service()
             let t = clock.now().monotonicNanos
             let due = t >= nextSample || (kernelWoke && t >= lastSample.addingSaturated(UInt64(tunables.minimumSampleInterval.nanosecondsClamped)))
             if due {
@@ -449,6 +459,7 @@ public final class GuardDaemon {
             fresh.carry(session.state, from: old)
             session = fresh
             config = next
+            hooks?.configure(next.hooks, maximumRunning: next.daemon.maximumRunningHooks)
             if tunables.kernelWakeups { armNodeTriggers(proc: source.proc.proc) }
             sink.record(GuardEvent(kind: .reloaded, time: clock.now(),
                                    reason: "\(next.guards.count) guards from \(next.files.joined(separator: " + "))"))
@@ -465,5 +476,6 @@ public final class GuardDaemon {
         nodeTriggers = []
         for fd in groupTriggers.values { close(fd) }
         groupTriggers = [:]
+        hooks?.shutdown()
     }
 }

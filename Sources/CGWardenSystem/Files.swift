@@ -135,6 +135,15 @@ public enum Files {
     }
 
     /// `close`, never retried: Linux releases the descriptor even when it reports EINTR.
+    /// `pipe2(O_CLOEXEC)`, the write end non-blocking when asked (a writer
+    /// that must never wait for its reader).
+    public static func pipe(nonBlockingWrite: Bool = false) throws(SystemError) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [0, 0]
+        _ = try syscall("pipe2") { cgw_pipe_cloexec(&fds) }
+        if nonBlockingWrite { _ = try syscall("fcntl") { fcntl(fds[1], F_SETFL, O_NONBLOCK) } }
+        return (fds[0], fds[1])
+    }
+
     public static func close(_ fd: Int32) {
         _ = Glibc.close(fd)
     }
