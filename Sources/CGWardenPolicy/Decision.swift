@@ -12,14 +12,18 @@ public struct Decision: Equatable, Sendable {
     /// What each observing guard would kill now (nothing is killed for them).
     public var observed: [Victim]
     public var noVictimReason: String?
+    /// The ids of the groups some guard watches (what the daemon watches for
+    /// changes, matched once per snapshot by the evaluator).
+    public var watchedIDs: Set<UInt64>
 
     public init(time: Timestamp, guards: [GuardDecision], victim: Victim?, observed: [Victim] = [],
-                noVictimReason: String?) {
+                noVictimReason: String?, watchedIDs: Set<UInt64> = []) {
         self.time = time
         self.guards = guards
         self.victim = victim
         self.observed = observed
         self.noVictimReason = noVictimReason
+        self.watchedIDs = watchedIDs
     }
 
     /// The eligible candidates of the guard that chose `victim`, in kill

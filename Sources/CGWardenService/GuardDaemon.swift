@@ -241,7 +241,7 @@ public final class GuardDaemon {
                 killer.submit(.kill(KillJob(guardName: victim.guardName, targets: targets, timeout: tunables.killTimeout)))
             }
         }
-        updateWatches(snapshot)
+        updateWatches(snapshot, watched: decision.watchedIDs)
         updateGroupTriggers(snapshot)
         nextSample = lastSample.addingSaturated(delay(after: decision))
         return true
@@ -350,9 +350,8 @@ public final class GuardDaemon {
     /// Watches memory.events and cgroup.events of the groups some guard
     /// watches (the kernel notifies on every change of them), and arms the
     /// node's PSI triggers once.
-    func updateWatches(_ snapshot: Snapshot) {
+    func updateWatches(_ snapshot: Snapshot, watched watchedNow: Set<UInt64>) {
         guard let files else { return }
-        let watchedNow = Set(snapshot.cgroups.filter { g in config.guards.contains { $0.watches(g.path) } }.map(\.id))
         for (id, wds) in watchedGroups where !watchedNow.contains(id) {
             for wd in wds { files.unwatch(wd); watches[wd] = nil }
             watchedGroups[id] = nil
