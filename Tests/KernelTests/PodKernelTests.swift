@@ -43,7 +43,7 @@ struct PodKernelTests {
         #expect(kill["pod_uid"]?.stringValue == uid)
         #expect(kill["pod_namespace"]?.stringValue == "shop")
         #expect(kill["pod_name"]?.stringValue == "cart-0")
-        #expect(kill["message"]?.stringValue?.contains("\(pod) (pod shop/cart-0) via ") == true, "\(kill)")
+        #expect(kill["message"]?.stringValue?.contains("\(pod) (pod shop/cart-0) in ") == true, "\(kill)")
         #expect(load.wait(seconds: 30) == .signaled(SIGKILL))
         #expect(!daemon.events("problem").contains { $0["reason"]?.stringValue?.hasPrefix("pod names") == true }, "\(daemon.log)")
         print("run e2e pods: killed \(kill["pod_namespace"]?.stringValue ?? "-")/\(kill["pod_name"]?.stringValue ?? "-") "
