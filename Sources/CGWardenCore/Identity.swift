@@ -206,19 +206,20 @@ public struct ContainerIdentity: Equatable, Sendable, CustomStringConvertible {
     /// The deepest container the path's names tell, nil when none does.
     public init?(path: CgroupPath) {
         var found: ContainerIdentity?
-        var previous: [UInt8]?
-        for name in path.names {
-            let b = name.bytes[...]
+        var previous: ArraySlice<UInt8>?
+        // Slices of the path's bytes: no copy per name (the policy asks for
+        // the identity of every candidate).
+        for b in path.bytes.split(separator: CgroupPath.slash) {
             if let c = ContainerIdentity.scope(b) {
                 found = c
-            } else if previous == ContainerIdentity.dockerParent, ContainerIdentity.isID(b) {
+            } else if let p = previous, p.elementsEqual(ContainerIdentity.dockerParent), ContainerIdentity.isID(b) {
                 found = ContainerIdentity(runtime: "docker", id: String(decoding: b, as: UTF8.self))
-            } else if previous == ContainerIdentity.libpodParent, b.starts(with: ContainerIdentity.libpodPrefix),
+            } else if let p = previous, p.elementsEqual(ContainerIdentity.libpodParent), b.starts(with: ContainerIdentity.libpodPrefix),
                       ContainerIdentity.isID(b.dropFirst(ContainerIdentity.libpodPrefix.count)) {
                 found = ContainerIdentity(runtime: "podman",
                                           id: String(decoding: b.dropFirst(ContainerIdentity.libpodPrefix.count), as: UTF8.self))
             }
-            previous = name.bytes
+            previous = b
         }
         guard let found else { return nil }
         self = found
