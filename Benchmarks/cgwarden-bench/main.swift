@@ -3,6 +3,7 @@
 //
 //   cgwarden-bench walk [--sizes 100,1000,10000] [--cgwarden PATH]
 //   cgwarden-bench policy [--groups 10000]
+//   cgwarden-bench pods [--entries 110,1000,20000]   (a directory in /tmp; no VM needed)
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -96,6 +97,12 @@ func main() {
         var groups = 0
         let us = time { for _ in 0..<times { groups = (try? sampler.sample(fields: .status))?.cgroups.count ?? 0 } }
         print("\(groups) groups, \(fmt(us / Double(times * max(groups, 1)))) µs per group per sample")
+        return
+    }
+    if command == "pods" {
+        // A directory in /tmp, no cgroup: runs on any machine.
+        let sizes = (option("entries") ?? "110,1000,20000").split(separator: ",").compactMap { Int($0) }.filter { $0 >= 0 && $0 <= 100_000 }
+        do { try PodsBenchmark.run(entries: sizes) } catch { fail("\(error)") }
         return
     }
     requireCgroup2VM()

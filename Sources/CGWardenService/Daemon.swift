@@ -19,6 +19,8 @@ public enum Daemon {
         /// Woken by PSI triggers and inotify as well as the timer (off: the
         /// timer only, at the configured interval; for side-by-side benchmarks).
         public var kernelWakeups = true
+        /// The kubelet's pod log directory, for pod names in events (nil: none).
+        public var podLogs: String? = "/var/log/pods"
         public init(root: String = "/sys/fs/cgroup", proc: String = "/proc", dryRun: Bool = false) {
             self.root = root
             self.proc = proc
@@ -62,7 +64,7 @@ public enum Daemon {
                     // Hooks get every event; their own failures go to the other sinks.
                     let hooks = HookRunner(hooks: config.hooks, maximumRunning: config.daemon.maximumRunningHooks,
                                            clock: SystemClock(), failures: sink.record)
-                    let daemon = GuardDaemon(config: config, source: SnapshotSource(root: options.root, proc: options.proc),
+                    let daemon = GuardDaemon(config: config, source: SnapshotSource(root: options.root, proc: options.proc, podLogs: options.podLogs),
                                              killer: killer, sink: EventSinks([sink, hooks]), notifier: notifier,
                                              tunables: tunables, dryRun: options.dryRun, signals: signals,
                                              hooks: hooks, reload: reload)

@@ -211,6 +211,7 @@ public final class GuardDaemon {
         }
         let snapshot = taken.snapshot
         for p in taken.walk.problems { report(problem: "\(p)", cgroup: p.cgroup) }
+        for w in snapshot.pods.warnings { report(problem: w, cgroup: nil) }
         lastSample = snapshot.time.monotonicNanos
         groupsSeen = snapshot.cgroups.count
         let decision = session.step(snapshot)
@@ -322,6 +323,7 @@ public final class GuardDaemon {
                            trigger: trigger.map { gd!.triggers[$0.index].description }, measured: trigger?.measured,
                            reason: v.reason, memoryBefore: g?.memory?.current,
                            processes: g.map { _ in self.subtreeProcesses(of: v.path, in: snapshot) })
+        e.pod = snapshot.podLabels(for: v.path)
         // The ranked candidates and the excluded, as the decision had them (bounded: an event is not a snapshot).
         e.candidates = (gd?.candidates ?? []).prefix(GuardDaemon.candidatesKept).map {
             GuardEvent.EventCandidate(path: $0.path, id: $0.id, rank: $0.rank, score: $0.scoreText, excluded: $0.excluded)
