@@ -35,6 +35,9 @@ public final class MetricsResponder: EndpointResponder {
         self.collectors = collectors
     }
 
+    /// The frame the cached body was rendered from.
+    var cacheGeneration: UInt64? { cache.withLock { $0?.generation } }
+
     public func respond(to request: HTTPRequestHead, endpoint: EndpointStatistics) -> HTTPResponse? {
         switch request.path {
         case "/metrics": return metrics(endpoint)
