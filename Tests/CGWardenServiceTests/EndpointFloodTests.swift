@@ -10,55 +10,6 @@ import CGWardenSystem
 import CGWardenTestSupport
 @testable import CGWardenService
 
-/// A client of the endpoint on loopback: blocking sockets with timeouts, so
-/// that a test never hangs on a server that misbehaves.
-enum TestHTTP {
-    static let loopback: [UInt8] = [127, 0, 0, 1]
-
-    static func connect(port: UInt16, timeoutMillis: Int = 2000) -> Int32? {
-        guard let fd = try? Sockets.connect(address: loopback, port: port) else { return nil }
-        var tv = timeval(tv_sec: timeoutMillis / 1000, tv_usec: (timeoutMillis % 1000) * 1000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        return fd
-    }
-
-    static func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { (try? Sockets.send(fd, $0)) == bytes.count }
-    }
-
-    /// Everything until the server closes (or the timeout).
-    static func readAll(_ fd: Int32, limit: Int = 64 << 20) -> [UInt8] {
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while out.count < limit {
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            out += buf[0..<n]
-        }
-        return out
-    }
-
-    /// One request on a new connection: the status and the body.
-    static func request(port: UInt16, _ text: String) -> (status: Int, body: String)? {
-        guard let fd = connect(port: port) else { return nil }
-        defer { close(fd) }
-        guard send(fd, Array(text.utf8)) else { return nil }
-        return parse(readAll(fd))
-    }
-
-    static func get(port: UInt16, _ path: String) -> (status: Int, body: String)? {
-        request(port: port, "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-    }
-
-    static func parse(_ response: [UInt8]) -> (status: Int, body: String)? {
-        let text = String(decoding: response, as: UTF8.self)
-        guard text.hasPrefix("HTTP/1.1 "), let status = Int(text.dropFirst(9).prefix(3)) else { return nil }
-        guard let end = text.firstRange(of: "\r\n\r\n") else { return nil }
-        return (status, String(text[end.upperBound...]))
-    }
-}
-
 /// Descriptors this process holds (/proc/self/fd).
 func openDescriptors() -> Int {
     guard let d = opendir("/proc/self/fd") else { return -1 }
@@ -73,23 +24,6 @@ func residentKiB() -> Int {
     let status = readFile("/proc/self/status") ?? ""
     guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return -1 }
     return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
-}
-
-/// Runs `body` on a new thread; `join` waits for it.
-final class TestThread: @unchecked Sendable {
-    private var thread = pthread_t()
-    private let body: () -> Void
-
-    init(_ body: @escaping () -> Void) {
-        self.body = body
-        let rc = pthread_create(&thread, nil, { raw in
-            Unmanaged<TestThread>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, Unmanaged.passRetained(self).toOpaque())
-        precondition(rc == 0)
-    }
-
-    func join() { pthread_join(thread, nil) }
 }
 
 func monotonicNanos() -> UInt64 { SystemClock().now().monotonicNanos }
