@@ -210,10 +210,12 @@ struct MetricsKernelTests {
                 }
             },
         ]
-        defer {
+        let joined = Atomic<Bool>(false)
+        func endFlood() {
             stop.store(true, ordering: .relaxed)
-            for f in floods { f.join() }
+            if !joined.exchange(true, ordering: .relaxed) { for f in floods { f.join() } }
         }
+        defer { endFlood() }
         usleep(1_000_000)
         let trace = AllocationTrace("metrics-flood")
         defer { trace.remove() }
@@ -221,8 +223,7 @@ struct MetricsKernelTests {
         let kill = try #require(daemon.waitFor("kill", seconds: 90) { $0.cgroup == g.path + "/a" }, "no kill:\n\(daemon.log)")
         #expect(load.wait(seconds: 30) == .signaled(SIGKILL))
         #expect(g.value("a/memory.events", "oom_kill") == 0, "the kernel's OOM killer acted first: \(g.read("a/memory.events") ?? "-")")
-        stop.store(true, ordering: .relaxed)
-        for f in floods { f.join() }
+        endFlood()
         let threshold = Int64(128 << 20) * 8 / 10
         let crossed = trace.steps.first { $0.current >= threshold }
         let most = mostFiles.load(ordering: .relaxed)
