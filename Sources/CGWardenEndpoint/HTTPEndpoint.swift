@@ -145,7 +145,14 @@ public final class HTTPEndpoint: @unchecked Sendable {
             var wait = connections.map(\.deadline).min().map { $0 > now ? $0 - now : 0 }
             if !listening { wait = min(wait ?? .max, acceptPausedUntil - now) }
             let millis = wait.map { Int32(clamping: ($0 + 999_999) / 1_000_000) } ?? -1
-            let ready = (try? Poller.wait(interests, milliseconds: millis)) ?? []
+            let ready: [(index: Int, revents: Int16)]
+            do {
+                ready = try Poller.wait(interests, milliseconds: millis)
+            } catch {
+                // ENOMEM and the like: never spin on a failing poll.
+                clock.sleep(until: now.addingSaturated(10_000_000))
+                continue
+            }
             now = clock.now().monotonicNanos
             var closed = Set<Int32>()
             for (index, revents) in ready where index >= 2 {

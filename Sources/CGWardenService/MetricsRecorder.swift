@@ -46,6 +46,8 @@ public final class MetricsRecorder: EventSink {
     /// Per group id: its labels rendered once, whether some guard watches it
     /// (pattern matching once per group, not per snapshot), when last seen.
     struct GroupEntry {
+        /// cgroup v2 lets a group be renamed within its parent: the id stays, the label must not.
+        var path: CgroupPath
         var labels: LabelSet
         var watched: Bool
         var podKey: String?
@@ -146,14 +148,14 @@ public final class MetricsRecorder: EventSink {
         for (i, g) in snapshot.cgroups.enumerated() {
             let pod = podName(of: g)
             let podKey = pod.map { $0.namespace + "/" + $0.name }
-            if var e = entries[g.id], e.podKey == podKey {
+            if var e = entries[g.id], e.podKey == podKey, e.path == g.path {
                 e.seen = stamp
                 entries[g.id] = e
                 if e.watched { watched.append((i, g.memory?.current ?? 0)) }
                 continue
             }
             let isWatched = guards.contains { $0.watches(g.path) }
-            entries[g.id] = GroupEntry(labels: isWatched ? MetricsRecorder.labels(g, pod: pod) : LabelSet(),
+            entries[g.id] = GroupEntry(path: g.path, labels: isWatched ? MetricsRecorder.labels(g, pod: pod) : LabelSet(),
                                        watched: isWatched, podKey: podKey, seen: stamp)
             if isWatched { watched.append((i, g.memory?.current ?? 0)) }
         }
