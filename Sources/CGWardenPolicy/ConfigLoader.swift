@@ -125,8 +125,9 @@ struct ConfigTableReader {
         errors.append(ConfigError(origin: origin(location), key: key, message: message))
     }
 
-    static let topKeys = ["daemon", "protect", "honor_xattrs", "guard", "min_kill_size", "post_action_delay"]
+    static let topKeys = ["daemon", "events", "protect", "honor_xattrs", "guard", "min_kill_size", "post_action_delay"]
     static let daemonKeys = ["interval", "user", "group", "allow_shared_user", "dry_run"]
+    static let eventsKeys = ["flight_recorder", "flight_recorder_max_size"]
     static let guardKeys = ["name", "match", "trigger", "combine", "candidates", "rank", "min_kill_size",
                             "post_action_delay", "prefer", "avoid", "qos_order", "mode", "max_victim_procs",
                             "max_victim_share"]
@@ -148,6 +149,25 @@ struct ConfigTableReader {
                 config.daemon.allowSharedUser = allow
             }
             if let entry = daemon.entry("dry_run"), let dryRun = bool(entry, "daemon.dry_run") { config.daemon.dryRun = dryRun }
+        }
+        if let eventsEntry = root.entry("events"), let events = table(eventsEntry, "events") {
+            checkKeys(events, allowed: ConfigTableReader.eventsKeys, context: "events")
+            if let entry = events.entry("flight_recorder") {
+                // `false` as well as "0s": no recorder.
+                if entry.node.value.boolValue == false {
+                    config.events.flightRecorder = .zero
+                } else if let window = duration(entry, "events.flight_recorder") {
+                    config.events.flightRecorder = window
+                }
+            }
+            if let entry = events.entry("flight_recorder_max_size"), let size = size(entry, "events.flight_recorder_max_size") {
+                if size > EventSettings.maximumFlightRecorderSize {
+                    fail(entry.node.location, "events.flight_recorder_max_size",
+                         "must be at most 64M (the guard locks its memory, at most 256 MiB; the recorder may take a quarter)")
+                } else {
+                    config.events.flightRecorderMaxSize = size
+                }
+            }
         }
         if let entry = root.entry("protect") { config.protect += patterns(entry, "protect") }
         if let entry = root.entry("honor_xattrs"), let honor = bool(entry, "honor_xattrs") { config.honorAttributes = honor }
