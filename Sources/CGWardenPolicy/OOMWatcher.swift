@@ -106,6 +106,8 @@ public struct OOMWatcher: Sendable {
         var max = Burst()
         var high = Burst()
         var stamp: UInt64
+        /// When its counters were last read (monotonic ns; nil: not yet).
+        var seen: UInt64?
     }
 
     /// OOM counts of one rise not yet told.
@@ -198,6 +200,7 @@ public struct OOMWatcher: Sendable {
                     out += rise(&fresh, id: g.id, to: counters, at: snapshot.time)
                 } else {
                     fresh.counters = counters
+                    fresh.seen = snapshot.time.monotonicNanos
                 }
                 groups[g.id] = fresh
             }
@@ -273,7 +276,10 @@ public struct OOMWatcher: Sendable {
 
     mutating func rise(_ g: inout Group, id: UInt64, to counters: Counters, at time: Timestamp) -> [GuardEvent] {
         let old = g.counters
+        // The events counted now happened since the last reading.
+        let since = g.seen ?? time.monotonicNanos
         g.counters = counters
+        g.seen = time.monotonicNanos
         guard counters.covers(old) else {
             // Counters only grow while a group lives: lower ones belong to
             // another group (made again at the path): a new baseline.
@@ -284,8 +290,8 @@ public struct OOMWatcher: Sendable {
         var out = kills(path: g.path, id: id,
                         Left(kills: counters.oomKill - old.oomKill, ooms: counters.oom - old.oom,
                              groupKills: counters.oomGroupKill - old.oomGroupKill), at: time)
-        if let e = burst(&g.max, .max, counters.max - old.max, threshold: tunables.maxBurst, g.path, id, time) { out.append(e) }
-        if let e = burst(&g.high, .high, counters.high - old.high, threshold: tunables.highBurst, g.path, id, time) { out.append(e) }
+        if let e = burst(&g.max, .max, counters.max - old.max, threshold: tunables.maxBurst, g.path, id, since, time) { out.append(e) }
+        if let e = burst(&g.high, .high, counters.high - old.high, threshold: tunables.highBurst, g.path, id, since, time) { out.append(e) }
         return out
     }
 
@@ -320,24 +326,25 @@ public struct OOMWatcher: Sendable {
         return out
     }
 
+    /// `since`: the previous reading, where the events of `delta` began.
     func burst(_ b: inout Burst, _ kind: GuardEvent.Kind, _ delta: UInt64, threshold: UInt64, _ path: CgroupPath, _ id: UInt64,
-               _ time: Timestamp) -> GuardEvent? {
+               _ since: UInt64, _ time: Timestamp) -> GuardEvent? {
         guard delta > 0 else { return nil }
         let t = time.monotonicNanos
         if b.count == 0 || t.subtractingSaturated(b.windowStart) > tunables.burstWindow.nanosecondsClamped {
-            b.windowStart = t
+            b.windowStart = since
             b.count = 0
         }
         b.count = b.count.addingSaturated(delta)
         guard b.count >= threshold else { return nil }
         if let last = b.lastReport, t.subtractingSaturated(last) < tunables.burstRepeat.nanosecondsClamped { return nil }
-        let n = b.count, since = t.subtractingSaturated(b.windowStart)
+        let n = b.count, span = t.subtractingSaturated(b.windowStart)
         b.count = 0
         b.windowStart = t
         b.lastReport = t
         let what = kind == .max ? "at its memory.max: reclaim ran" : "over its memory.high: throttled"
-        return event(kind, path, id, time, [.init(kind.rawValue, n)], task: nil,
-                     reason: "\(what) \(n) time\(n == 1 ? "" : "s") within \(Duration.nanoseconds(Int64(clamping: since)).text)")
+        let within = span > 0 ? " within \(Duration.nanoseconds(Int64(clamping: span)).text)" : " since it was first seen"
+        return event(kind, path, id, time, [.init(kind.rawValue, n)], task: nil, reason: "\(what) \(n) time\(n == 1 ? "" : "s")\(within)")
     }
 
     mutating func tellAlone(_ r: HeldReport, at t: UInt64) -> GuardEvent {

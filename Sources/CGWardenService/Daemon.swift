@@ -64,9 +64,9 @@ public enum Daemon {
             let target = geteuid() == 0 ? try? Privileges.dropTarget(user: config.daemon.user, group: config.daemon.group,
                                                                      allowShared: config.daemon.allowSharedUser) : nil
             do {
-                let path = try FlightRecordings.prepare(stateDirectory: dir, uid: target?.uid, gid: target?.gid)
-                recordings = FlightRecordings(directory: path, window: config.events.flightRecorder,
-                                              maxBytes: config.events.flightRecorderMaxSize)
+                let prepared = try FlightRecordings.prepare(stateDirectory: dir, uid: target?.uid, gid: target?.gid)
+                recordings = FlightRecordings(directory: prepared.path, descriptor: prepared.descriptor,
+                                              window: config.events.flightRecorder, maxBytes: config.events.flightRecorderMaxSize)
             } catch {
                 log("warning: no flight recordings: \(error)")
             }

@@ -21,33 +21,44 @@ public final class FlightRecordings: @unchecked Sendable {
     public static let subdirectory = "recordings"
 
     public let directory: String
+    /// `directory`, held open from before the drop: written through it, the
+    /// state directory above may stay root's (0750, the unit's StateDirectory=).
+    let descriptor: Int32
     public private(set) var recorder: FlightRecorder
     private let state = Mutex<(writing: Bool, problems: [String])>((false, []))
 
-    public init(directory: String, window: Duration, maxBytes: UInt64) {
+    /// `directory` as `prepare` made it, and its descriptor (now this object's).
+    public init(directory: String, descriptor: Int32, window: Duration, maxBytes: UInt64) {
         self.directory = directory
+        self.descriptor = descriptor
         recorder = FlightRecorder(window: window, maxBytes: Int(clamping: maxBytes))
     }
 
+    deinit { Files.close(descriptor) }
+
     /// As root before the drop: makes `STATE/recordings` (0750; the state
-    /// directory too when missing) and gives it to the daemon's user, who
-    /// writes there after the drop. Hidden files a stopped writer left go.
-    /// Not root (`uid` nil): only made.
-    public static func prepare(stateDirectory: String, uid: UInt32?, gid: UInt32?) throws(SystemError) -> String {
+    /// directory too when missing), gives it to the daemon's user, who
+    /// writes there after the drop, and opens it. Hidden files a stopped
+    /// writer left go. Not root (`uid` nil): made and opened.
+    public static func prepare(stateDirectory: String, uid: UInt32?, gid: UInt32?) throws(SystemError) -> (path: String, descriptor: Int32) {
         let dir = stateDirectory + "/" + subdirectory
         for d in [stateDirectory, dir] {
             do { try Paths.makeDirectory(d, mode: 0o750) } catch where error.errno == EEXIST {}
         }
-        if let uid, let gid {
-            let fd = try Files.open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            defer { Files.close(fd) }
-            let status = try Files.status(fd, path: dir)
-            if status.uid != uid || status.gid != gid { try Paths.changeOwner(fd, uid: uid, gid: gid, path: dir) }
+        let fd = try Files.open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        do {
+            if let uid, let gid {
+                let status = try Files.status(fd, path: dir)
+                if status.uid != uid || status.gid != gid { try Paths.changeOwner(fd, uid: uid, gid: gid, path: dir) }
+            }
+        } catch {
+            Files.close(fd)
+            throw error
         }
-        for name in (try? Directories.names(dir)) ?? [] where name.hasPrefix(".kill-") {
-            try? Paths.remove(dir + "/" + name)
+        for name in (try? Paths.names(in: fd)) ?? [] where name.hasPrefix(".kill-") {
+            try? Paths.remove(name, in: fd)
         }
-        return dir
+        return (dir, fd)
     }
 
     /// Keeps a snapshot.
@@ -79,7 +90,7 @@ public final class FlightRecordings: @unchecked Sendable {
             return nil
         }
         let name = FlightRecordings.name(time: time, id: id)
-        let job = Job(owner: self, recorder: recorder, directory: directory, name: name, intervalNanos: intervalNanos)
+        let job = Job(owner: self, recorder: recorder, name: name, intervalNanos: intervalNanos)
         let box = Unmanaged.passRetained(job)
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { raw in
@@ -119,29 +130,28 @@ public final class FlightRecordings: @unchecked Sendable {
     final class Job: @unchecked Sendable {
         let owner: FlightRecordings
         let recorder: FlightRecorder
-        let directory: String
         let name: String
         let intervalNanos: UInt64
 
-        init(owner: FlightRecordings, recorder: FlightRecorder, directory: String, name: String, intervalNanos: UInt64) {
+        init(owner: FlightRecordings, recorder: FlightRecorder, name: String, intervalNanos: UInt64) {
             self.owner = owner
             self.recorder = recorder
-            self.directory = directory
             self.name = name
             self.intervalNanos = intervalNanos
         }
 
         func run() {
             defer { owner.done() }
-            let hidden = directory + "/." + name + ".tmp", final = directory + "/" + name
+            let dir = owner.descriptor
+            let hidden = "." + name + ".tmp", final = owner.directory + "/" + name
             do {
-                let fd = try Files.open(hidden, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: 0o640)
+                let fd = try Paths.createFile(hidden, in: dir, mode: 0o640, path: owner.directory + "/" + hidden)
                 var failure: SystemError?
                 var pending: [UInt8] = []
                 pending.reserveCapacity(128 << 10)
                 func flush() {
                     guard failure == nil, !pending.isEmpty else { return }
-                    let written = pending.withUnsafeBytes { b in Result { () throws(SystemError) in try Files.writeAll(fd, b, path: hidden) } }
+                    let written = pending.withUnsafeBytes { b in Result { () throws(SystemError) in try Files.writeAll(fd, b, path: final) } }
                     if case .failure(let e) = written { failure = e }
                     pending.removeAll(keepingCapacity: true)
                 }
@@ -153,9 +163,9 @@ public final class FlightRecordings: @unchecked Sendable {
                 flush()
                 Files.close(fd)
                 if let failure { throw failure }
-                try Paths.rename(hidden, to: final)
+                try Paths.rename(hidden, to: name, in: dir)
             } catch {
-                try? Paths.remove(hidden)
+                try? Paths.remove(hidden, in: dir)
                 owner.note("no flight recording \(final): \(error)")
                 return
             }
@@ -164,9 +174,9 @@ public final class FlightRecordings: @unchecked Sendable {
 
         /// The oldest recordings past `kept` go.
         func prune() {
-            guard let names = try? Directories.names(directory) else { return }
+            guard let names = try? Paths.names(in: owner.descriptor) else { return }
             let recordings = names.filter { $0.hasPrefix("kill-") && $0.hasSuffix(".jsonl") }.sorted()
-            for old in recordings.dropLast(FlightRecordings.kept) { try? Paths.remove(directory + "/" + old) }
+            for old in recordings.dropLast(FlightRecordings.kept) { try? Paths.remove(old, in: owner.descriptor) }
         }
     }
 }
