@@ -6,7 +6,7 @@ import CGWardenSystem
 
 /// `--state-dir`, shared by `run`, `events` and `status`.
 public struct StateOptions: ParsableArguments {
-    @Option(name: .customLong("state-dir"), help: "Where the event store lives (events.db).")
+    @Option(name: .customLong("state-dir"), help: "Where the event store (events.db) and the flight recordings (recordings/) are.")
     public var stateDirectory: String = Daemon.defaultStateDirectory
 
     public init() {}

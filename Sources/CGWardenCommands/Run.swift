@@ -14,7 +14,9 @@ public struct Run: ConsoleCommand {
             timer that runs faster as usage nears a threshold. SIGHUP reloads the configuration (a \
             broken one is reported and the old one kept); SIGTERM and SIGINT stop it. Events go to \
             the journal (CGWARDEN_* fields), or to standard error without one, and to the event store \
-            under --state-dir ('cgwarden events' reads it). Under systemd it \
+            under --state-dir ('cgwarden events' reads it); the kernel's own OOM kills are events too \
+            (memory.events.local, /dev/kmsg), and each kill writes a flight recording under \
+            --state-dir (explain --replay reads it). Under systemd it \
             reports READY=1, STATUS= and WATCHDOG=1 (Type=notify).
             """)
 
@@ -22,6 +24,8 @@ public struct Run: ConsoleCommand {
     public var config: String?
 
     @OptionGroup public var source: SourceOptions
+
+    @OptionGroup public var pods: PodLogOptions
 
     @Flag(name: .customLong("dry-run"), help: "Every guard observes: report what would be killed, kill nothing.")
     public var dryRun = false
@@ -31,7 +35,7 @@ public struct Run: ConsoleCommand {
 
     @OptionGroup public var state: StateOptions
 
-    @Flag(name: .customLong("no-store"), help: "Record no event history (the journal still gets every event).")
+    @Flag(name: .customLong("no-store"), help: "Record no event history (the journal still gets every event; flight recordings are still written).")
     public var noStore = false
 
     @Flag(name: .customLong("poll-only"), help: .hidden)
@@ -54,10 +58,11 @@ public struct Run: ConsoleCommand {
                 throw CommandFailure((quiet.stderr.split(separator: "\n").map(String.init) + ["\(error)"]).joined(separator: "; "))
             }
         }
-        var options = Daemon.Options(root: source.root, proc: source.proc, dryRun: dryRun,
-                                     stateDirectory: noStore ? nil : state.stateDirectory)
+        var options = Daemon.Options(root: source.root, proc: source.proc, dryRun: dryRun, stateDirectory: state.stateDirectory)
+        options.eventStore = !noStore
         // Benchmarks: the same daemon without the kernel's wake-ups, woken by its timer only.
         options.kernelWakeups = !pollOnly
+        options.podLogs = pods.podLogs
         let sink: EventSink = log == .json ? JSONLineSink() : JournalSink()
         return Daemon.run(config: cfg, options: options,
                           reload: reload, sink: sink, notifier: SystemdNotifier(),

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CGWardenActions
 import CGWardenCore
+import CGWardenEndpoint
 import CGWardenIO
 import CGWardenPolicy
 import CGWardenSandbox
@@ -10,7 +11,8 @@ import CGWardenSystem
 
 /// How `cgwarden run` starts: the configuration, then, as root, what must
 /// happen before the drop (the helper, the OOM score, locked memory, the
-/// node's PSI triggers), the drop, and the guard's loop.
+/// node's PSI triggers, /dev/kmsg, the recordings' directory), the drop,
+/// and the guard's loop.
 public enum Daemon {
     public struct Options: Sendable {
         public var root: String
@@ -19,9 +21,16 @@ public enum Daemon {
         /// Woken by PSI triggers and inotify as well as the timer (off: the
         /// timer only, at the configured interval; for side-by-side benchmarks).
         public var kernelWakeups = true
-        /// Where the event store lives (`events.db`); nil: no store.
+        /// The kubelet's pod log directory, for pod names in events (nil: none).
+        public var podLogs: String? = "/var/log/pods"
+        /// Where the event store (`events.db`) and the flight recordings
+        /// (`recordings/`) go; nil: neither.
         public var stateDirectory: String?
+        /// Record events in the store under `stateDirectory` (`--no-store`: off).
+        public var eventStore = true
         public var storeTunables = StoreTunables()
+        /// The kernel log the OOM killer writes to.
+        public var kernelLog = "/dev/kmsg"
         public init(root: String = "/sys/fs/cgroup", proc: String = "/proc", dryRun: Bool = false,
                     stateDirectory: String? = Daemon.defaultStateDirectory) {
             self.root = root
@@ -31,13 +40,13 @@ public enum Daemon {
         }
     }
 
+    /// The unit's `StateDirectory=cgwarden`.
+    public static let defaultStateDirectory = "/var/lib/cgwarden"
+
     /// The most memory the guard may lock (RLIMIT_MEMLOCK, set as root before
     /// mlockall): far above its working set (about 10 MiB at 1,000 groups,
     /// 30 MiB at 10,000), low enough that a leak fails instead of eating the node.
     public static let lockedMemoryLimit: UInt64 = 256 << 20
-
-    /// The unit's `StateDirectory=cgwarden`.
-    public static let defaultStateDirectory = "/var/lib/cgwarden"
 
     /// Starts and runs the guard; the exit status. `log` gets the lines of
     /// the start (before the journal sink is in place, and its failures).
@@ -60,7 +69,7 @@ public enum Daemon {
         // root, its writer started after the drop (the files are that user's).
         var store: StoreSink?
         var sink = sink
-        if let dir = options.stateDirectory {
+        if options.eventStore, let dir = options.stateDirectory {
             if geteuid() == 0, let target = try? Privileges.dropTarget(user: config.daemon.user, group: config.daemon.group,
                                                                        allowShared: config.daemon.allowSharedUser) {
                 do { try StateDirectory.prepare(dir, uid: target.uid, gid: target.gid) } catch { log("warning: \(error)") }
@@ -73,6 +82,31 @@ public enum Daemon {
                 sink = EventFanOut([outer, s])
             } catch {
                 log("warning: no event store: \(error)")
+            }
+        }
+        // The metrics socket is bound as root, before the drop: a port below
+        // 1024 or a path under a root-owned /run directory stay usable after it.
+        var metrics: (listener: Int32, recorder: MetricsRecorder)?
+        if let listen = config.metrics.listen {
+            do {
+                metrics = (try MetricsListener.bind(listen),
+                           MetricsRecorder(config: config, startedMonotonic: SystemClock().now().monotonicNanos))
+            } catch {
+                log("metrics.listen \(listen): \(error)")
+                return 1
+            }
+        }
+        // The flight recordings' directory, given to the daemon's user while root.
+        var recordings: FlightRecordings?
+        if let dir = options.stateDirectory, config.events.flightRecorder > .zero, config.events.flightRecorderMaxSize > 0 {
+            let target = geteuid() == 0 ? try? Privileges.dropTarget(user: config.daemon.user, group: config.daemon.group,
+                                                                     allowShared: config.daemon.allowSharedUser) : nil
+            do {
+                let prepared = try FlightRecordings.prepare(stateDirectory: dir, uid: target?.uid, gid: target?.gid)
+                recordings = FlightRecordings(directory: prepared.path, descriptor: prepared.descriptor,
+                                              window: config.events.flightRecorder, maxBytes: config.events.flightRecorderMaxSize)
+            } catch {
+                log("warning: no flight recordings: \(error)")
             }
         }
         let reloading: () throws -> Config = { [store] in
@@ -91,9 +125,21 @@ public enum Daemon {
                     let killer = try HelperKiller(client: client)
                     var tunables = DaemonTunables()
                     tunables.kernelWakeups = options.kernelWakeups
-                    let daemon = GuardDaemon(config: config, source: SnapshotSource(root: options.root, proc: options.proc),
-                                             killer: killer, sink: sink, notifier: notifier, tunables: tunables,
-                                             dryRun: options.dryRun, signals: signals, reload: reloading)
+                    // /dev/kmsg needs CAP_SYSLOG under kernel.dmesg_restrict: opened before the drop.
+                    var kernelLog: KernelLog?
+                    do { kernelLog = try KernelLog(path: options.kernelLog) } catch {
+                        log("warning: the kernel's OOM reports will not be read (which task it killed, and its size): \(error)")
+                    }
+                    // Hooks get every event; their own failures go to the other sinks.
+                    let recorder = metrics?.recorder
+                    let hooks = HookRunner(hooks: config.hooks, maximumRunning: config.daemon.maximumRunningHooks,
+                                           clock: SystemClock(), failures: { sink.record($0); recorder?.record($0) })
+                    let sinks: [EventSink] = [sink, hooks] + (recorder.map { [$0] } ?? [])
+                    let daemon = GuardDaemon(config: config, source: SnapshotSource(root: options.root, proc: options.proc, podLogs: options.podLogs),
+                                             killer: killer, sink: EventSinks(sinks), notifier: notifier,
+                                             tunables: tunables, dryRun: options.dryRun, signals: signals,
+                                             hooks: hooks, metrics: recorder, reload: reloading, kernelLog: kernelLog,
+                                             recordings: recordings)
                     if options.kernelWakeups { daemon.armNodeTriggers(proc: options.proc) }
                     guardian = daemon
                 } catch {
@@ -108,8 +154,21 @@ public enum Daemon {
             store?.close()
             return 1
         }
+        // Its thread starts after the drop: it never runs as root.
+        var endpoint: HTTPEndpoint?
+        if let metrics {
+            do {
+                endpoint = try HTTPEndpoint(listener: metrics.listener, responder: MetricsResponder(board: metrics.recorder.board))
+            } catch {
+                log("cannot start the metrics endpoint: \(error)")
+                guardian.killer.shutdown()
+                store?.close()
+                return 1
+            }
+        }
         do { try store?.start() } catch { log("warning: no event store: \(error)") }
         let status = guardian.run()
+        endpoint?.stop()
         guardian.killer.shutdown()
         if let store {
             let left = store.close()

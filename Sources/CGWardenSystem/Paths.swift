@@ -3,8 +3,8 @@ import Glibc
 #endif
 import CShims
 
-/// Calls on paths of cgwarden's own files (the state directory and the
-/// event store in it), never on cgroupfs, where groups are reached by
+/// Calls on paths of cgwarden's own files (the state directory and what
+/// is written in it), never on cgroupfs, where groups are reached by
 /// directory descriptor.
 public enum Paths {
     /// `stat(path)`, and the size in bytes.
@@ -32,6 +32,44 @@ public enum Paths {
     /// `fchown(fd, uid, gid)`.
     public static func changeOwner(_ fd: Int32, uid: UInt32, gid: UInt32, path: @autoclosure () -> String = "") throws(SystemError) {
         _ = try syscall("fchown", path: path()) { fchown(fd, uid, gid) }
+    }
+
+    // Below a directory held open: after a drop of privileges, the
+    // directory's own permissions are checked, not its ancestors' (the
+    // state directory may stay root's).
+
+    /// `openat(dir, name, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode)`: a new file.
+    public static func createFile(_ name: String, in dir: Int32, mode: mode_t, path: @autoclosure () -> String = "") throws(SystemError) -> Int32 {
+        try syscall("openat", path: path()) { openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode) }
+    }
+
+    /// `renameat(dir, from, dir, to)`.
+    public static func rename(_ from: String, to: String, in dir: Int32) throws(SystemError) {
+        _ = try syscall("renameat", path: from) { renameat(dir, from, dir, to) }
+    }
+
+    /// `unlinkat(dir, name, 0)`.
+    public static func remove(_ name: String, in dir: Int32) throws(SystemError) {
+        _ = try syscall("unlinkat", path: name) { unlinkat(dir, name, 0) }
+    }
+
+    /// The names in the directory held at `dir` (read through a descriptor
+    /// of its own), but `.` and `..`.
+    public static func names(in dir: Int32) throws(SystemError) -> [String] {
+        let fd = try syscall("openat", path: ".") { openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard let d = fdopendir(fd) else {
+            let e = errno
+            Files.close(fd)
+            throw SystemError(call: "fdopendir", path: ".", errno: e)
+        }
+        defer { closedir(d) }
+        var out: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name == "." || name == ".." { continue }
+            out.append(name)
+        }
+        return out
     }
 
     /// `fchmod(fd, mode)`.

@@ -75,6 +75,49 @@ public enum Processes {
         return pid
     }
 
+    /// `posix_spawn` of a command with `input` as its standard input and
+    /// /dev/null as its output and error, every other descriptor closed, the
+    /// signal mask and dispositions reset, exactly `environment`, in a process
+    /// group of its own (so that its children can be killed with it): an
+    /// operator's hook, run by the unprivileged side.
+    public static func spawn(_ path: String, argv: [String], environment: [String], input: Int32) throws(SystemError) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        func check(_ rc: Int32, _ call: String) throws(SystemError) {
+            if rc != 0 { throw SystemError(call: call, path: path, errno: rc) }
+        }
+        try check(posix_spawn_file_actions_adddup2(&actions, input, 0), "posix_spawn_file_actions_adddup2")
+        try check(posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0), "posix_spawn_file_actions_addopen")
+        try check(posix_spawn_file_actions_adddup2(&actions, 1, 2), "posix_spawn_file_actions_adddup2")
+        let rc = cgw_spawn_addclosefrom(&actions, 3)
+        if rc == ENOSYS {
+            try addCloseActions(&actions, from: 3)
+        } else {
+            try check(rc, "posix_spawn_file_actions_addclosefrom_np")
+        }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        try check(posix_spawnattr_setsigmask(&attributes, &none), "posix_spawnattr_setsigmask")
+        try check(posix_spawnattr_setsigdefault(&attributes, &all), "posix_spawnattr_setsigdefault")
+        try check(posix_spawnattr_setpgroup(&attributes, 0), "posix_spawnattr_setpgroup")
+        try check(posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP)),
+                  "posix_spawnattr_setflags")
+        var pid: pid_t = 0
+        var cArgv = argv.map { strdup($0) } + [nil]
+        var cEnv = environment.map { strdup($0) } + [nil]
+        defer {
+            cArgv.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        try check(posix_spawn(&pid, path, &actions, &attributes, &cArgv, &cEnv), "posix_spawn")
+        return pid
+    }
+
     /// glibc before 2.34: one close action per descriptor from `first` up in
     /// /proc/self/fd (close actions on fds closed by then, as the listing's
     /// own, are ignored).

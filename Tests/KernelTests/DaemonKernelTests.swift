@@ -239,6 +239,18 @@ struct ProcessEntry {
     var args: [String]
 }
 
+/// The names in a directory (not . and ..).
+func names(in dir: String) -> [String] {
+    guard let d = opendir(dir) else { return [] }
+    defer { closedir(d) }
+    var result: [String] = []
+    while let e = readdir(d) {
+        let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        if name != "." && name != ".." { result.append(name) }
+    }
+    return result
+}
+
 /// Every process of the VM: pid, parent, state and arguments from /proc.
 func processTable() -> [ProcessEntry] {
     guard let d = opendir("/proc") else { return [] }
@@ -745,6 +757,61 @@ struct DaemonKernelTests {
         #expect(spare.isRunning && pids(g.dir + "/top/a").count == 2, "the new group at the old path was touched")
         #expect(daemon.events("kill").count == 1 && daemon.events("failed").isEmpty)
         print("run e2e replaced: \(refused["message"]?.stringValue ?? "-"); then \(kill["message"]?.stringValue ?? "-")")
+        #expect(daemon.stop().status == .exited(0))
+    }
+
+    @Test func aHookThatHangsNeitherDelaysTheNextKillNorOutlivesItsTimeout() throws {
+        let g = try TestCgroup("run-hooks")
+        try g.child("a")
+        try g.child("b")
+        // Written by the hooks, which run as the daemon's unprivileged user.
+        let out = "/tmp/cgwarden-hooks-\(getpid())"
+        mkdir(out, 0o777)
+        chmod(out, 0o777)
+        defer { removeTree(out) }
+        let daemon = try DaemonRun("hooks", config: """
+            [[guard]]
+            name = "pair"
+            match = "\(g.path)/*"
+            post_action_delay = "1s"
+            [[guard.trigger]]
+            usage_above = "32M"
+            [[hook]]
+            name = "hangs"
+            command = ["/bin/sleep", "600"]
+            timeout = "8s"
+            [[hook]]
+            name = "saves"
+            command = ["/bin/sh", "-c", "id -u > \(out)/uid.$$; cat > \(out)/event.$$"]
+            """)
+        try daemon.started()
+        let a = try allocate(g.dir + "/a", mib: 64)
+        let b = try allocate(g.dir + "/b", mib: 48)
+        let first = try #require(daemon.waitFor("kill", seconds: 90), "no kill:\n\(daemon.log)")
+        let second = try #require(daemon.waitFor("kill", seconds: 30) { $0.cgroup != first.cgroup }, "no second kill:\n\(daemon.log)")
+        #expect(Set([first.cgroup, second.cgroup]) == Set([g.path + "/a", g.path + "/b"]))
+        #expect(a.wait(seconds: 30) == .signaled(SIGKILL) && b.wait(seconds: 30) == .signaled(SIGKILL))
+        // The hanging hook of the first kill held nothing: the second came after the post-action delay.
+        let gap = Double(second.monotonicNanos - first.monotonicNanos) / 1e9
+        #expect(gap < 6, "second kill \(gap) s after the first:\n\(daemon.log)")
+        // Each hanging hook is killed at its timeout, and that is an event.
+        let failed = try #require(daemon.waitFor("hook_failed", seconds: 30), "no hook_failed:\n\(daemon.log)")
+        #expect(failed["reason"]?.stringValue?.contains("hook 'hangs' (after a kill event) did not end within 8s: killed") == true,
+                "\(failed)")
+        let failedAfter = Double(failed.monotonicNanos - first.monotonicNanos) / 1e9
+        #expect(failedAfter >= 7.5 && failedAfter < 20, "\(failedAfter) s")
+        #expect(waitUntil(seconds: 30) { daemon.events("hook_failed").count == 2 }, "\(daemon.events("hook_failed"))")
+        #expect(waitUntil(seconds: 10) { !processTable().contains { $0.args == ["/bin/sleep", "600"] && $0.state != "Z" } },
+                "a hook outlived its timeout")
+        // The other hook got each kill's JSON, as the unprivileged user.
+        let saved = names(in: out)
+        let events = saved.filter { $0.hasPrefix("event.") }.compactMap { readFile(out + "/" + $0) }
+        #expect(events.count == 2, "\(saved)")
+        #expect(events.allSatisfy { $0.contains("\"kind\":\"kill\"") && $0.contains("\"guard\":\"pair\"") })
+        let uids = saved.filter { $0.hasPrefix("uid.") }.compactMap { readFile(out + "/" + $0) }
+        #expect(!uids.isEmpty && uids.allSatisfy { $0 != "0\n" }, "\(uids)")
+        print("run e2e hooks: second kill \((gap * 10).rounded() / 10) s after the first with a hook hanging; "
+              + "hang killed \((failedAfter * 10).rounded() / 10) s after its event; hooks ran as uid \(uids.first ?? "?")")
         #expect(daemon.stop().status == .exited(0))
     }
 }
