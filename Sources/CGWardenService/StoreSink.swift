@@ -61,8 +61,9 @@ public final class StoreSink: EventSink, @unchecked Sendable {
         var bytes = 0
         var oldestQueuedAt: UInt64 = 0
         var urgent = false
-        /// The writer holds a batch it has not committed yet.
-        var writing = false
+        /// Events the writer took and has neither committed nor put back:
+        /// still queued, for `flush` and the figures.
+        var inHand = 0
         var stop = false
         var done = false
         var retention: Duration
@@ -162,7 +163,7 @@ public final class StoreSink: EventSink, @unchecked Sendable {
         shared.withLock { $0.urgent = true }
         poke()
         while clock.now().monotonicNanos < deadline {
-            if shared.withLock({ $0.count == 0 && !$0.writing }) { return true }
+            if shared.withLock({ $0.count == 0 && $0.inHand == 0 }) { return true }
             usleep(1000)
         }
         return false
@@ -177,7 +178,7 @@ public final class StoreSink: EventSink, @unchecked Sendable {
     }
 
     public var figures: Figures {
-        shared.withLock { Figures(queued: $0.count, committed: $0.committed, dropped: $0.dropped, failing: $0.failing,
+        shared.withLock { Figures(queued: $0.count + $0.inHand, committed: $0.committed, dropped: $0.dropped, failing: $0.failing,
                                   corruptMoves: $0.corruptMoves) }
     }
 
@@ -237,7 +238,10 @@ public final class StoreSink: EventSink, @unchecked Sendable {
             if let store, !batch.isEmpty {
                 do {
                     try store.append(batch)
-                    shared.withLock { $0.committed += batch.count }
+                    shared.withLock { s in
+                        s.committed += batch.count
+                        s.inHand = 0
+                    }
                     recovered()
                     if try store.usedBytes() > shared.withLock({ $0.maxSize }) { prune() }
                 } catch {
@@ -248,7 +252,7 @@ public final class StoreSink: EventSink, @unchecked Sendable {
                 requeue(batch)
             }
             if let openError { failed(openError) }
-            shared.withLock { $0.writing = false }
+            shared.withLock { $0.inHand = 0 }
             if store != nil, clock.now().monotonicNanos >= nextPrune { prune() }
             if stopping { break }
         }
@@ -281,7 +285,7 @@ public final class StoreSink: EventSink, @unchecked Sendable {
                     s.head = 0
                     s.bytes = 0
                     s.urgent = false
-                    s.writing = !batch.isEmpty
+                    s.inHand = batch.count
                     return (batch, decision.stopping)
                 }
             }
@@ -304,6 +308,7 @@ public final class StoreSink: EventSink, @unchecked Sendable {
             s.bytes = 0
             for e in batch + newer { enqueue(e, into: &s, now: now) }
             s.oldestQueuedAt = now
+            s.inHand = 0
         }
     }
 
