@@ -32,9 +32,9 @@ enum EventsView {
 
     /// What the group is: a pod or container by what Kubernetes calls it, any
     /// other group by its path (its unit is the last name).
-    static func group(_ path: CgroupPath) -> String {
+    static func group(_ path: CgroupPath, pod labels: PodLabels? = nil) -> String {
         if let k = KubernetesIdentity(path: path) {
-            let pod = k.podUID.map { String($0.prefix(8)) } ?? "?"
+            let pod = labels?.display ?? k.podUID.map { String($0.prefix(8)) } ?? "?"
             switch k.level {
             case .pod: return "pod \(pod)"
             case .container: return "pod \(pod) ctr \(k.containerID.map { String($0.prefix(4)) } ?? "?")"
@@ -79,7 +79,7 @@ enum EventsView {
             return head + StatusView.truncateEnd(visible(e.message), rest)
         }
         return head + [
-            StatusView.pad(StatusView.truncate(group(path), groupWidth), groupWidth),
+            StatusView.pad(StatusView.truncate(group(path, pod: e.pod), groupWidth), groupWidth),
             StatusView.pad(StatusView.truncate(died(e), diedWidth), diedWidth),
             StatusView.lpad(StatusView.truncate(memory(e), memoryWidth), memoryWidth),
             e.kind.actor,
@@ -108,7 +108,10 @@ enum EventsView {
             let identity = GroupIdentity(path: path)
             add("cgroup", path.description + (e.cgroupID.map { " (id \($0))" } ?? ""))
             add("unit", identity.unit)
-            add("pod", identity.kubernetes?.podUID.map { uid in uid + (identity.kubernetes?.qos.map { " (\($0.rawValue))" } ?? "") })
+            add("pod", (e.pod?.uid ?? identity.kubernetes?.podUID).map { uid in
+                (e.pod?.qualifiedName.map { $0 + ", uid " } ?? "") + uid
+                    + (identity.kubernetes?.qos.map { " (\($0.rawValue))" } ?? "")
+            })
             add("container", identity.kubernetes?.containerID)
         }
         add("trigger", e.trigger)

@@ -140,6 +140,11 @@ public final class EventStore {
                 delta INTEGER NOT NULL,
                 PRIMARY KEY (event_id, position)) WITHOUT ROWID;
             """),
+        Migration(version: 3, description: "the pod a group is or belongs to: its UID, and its namespace and name where known", sql: """
+            ALTER TABLE events ADD COLUMN pod_uid TEXT;
+            ALTER TABLE events ADD COLUMN pod_namespace BLOB;
+            ALTER TABLE events ADD COLUMN pod_name BLOB;
+            """),
     ]
 
     /// The version this cgwarden writes.
@@ -293,8 +298,10 @@ public final class EventStore {
             insertEvent = try database.prepare("""
                 INSERT INTO events (time_ns, monotonic_ns, kind, guard, cgroup, cgroup_id, trigger, measured, reason, method,
                     memory_before, memory_after, processes, duration_ns, recording, task_command, task_pid, task_uid,
-                    task_constraint, task_oom_cgroup, task_cgroup, task_anon_rss, task_file_rss, task_shmem_rss)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
+                    task_constraint, task_oom_cgroup, task_cgroup, task_anon_rss, task_file_rss, task_shmem_rss, pod_uid,
+                    pod_namespace, pod_name)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24,
+                    ?25, ?26, ?27)
                 """)
             insertCandidate = try database.prepare("""
                 INSERT INTO candidates (event_id, position, path, cgroup_id, rank, score, excluded) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -314,6 +321,7 @@ public final class EventStore {
                     .string(t?.command), .signed(t.map { Int64($0.pid) }), .signed(t?.uid.map { Int64($0) }),
                     .string(t?.constraint), .bytes(t?.oomGroup?.bytes), .bytes(t?.taskGroup?.bytes),
                     .unsigned(t?.anonRSS), .unsigned(t?.fileRSS), .unsigned(t?.shmemRSS),
+                    .string(e.pod?.uid), .bytes(e.pod?.name?.namespace), .bytes(e.pod?.name?.name),
                 ])
                 let id = database.lastInsertRowID
                 for (i, c) in e.candidates.enumerated() {
@@ -339,7 +347,8 @@ public final class EventStore {
         let task = version >= 2
             ? "task_command, task_pid, task_uid, task_constraint, task_oom_cgroup, task_cgroup, task_anon_rss, task_file_rss, task_shmem_rss"
             : "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
-        return base + ", " + task
+        let pod = version >= 3 ? "pod_uid, pod_namespace, pod_name" : "NULL, NULL, NULL"
+        return base + ", " + task + ", " + pod
     }
 
     /// Events matching `query`, oldest first, with their candidates and counters.
@@ -406,6 +415,10 @@ public final class EventStore {
                 constraint: s.text(19), oomGroup: s.blob(20).flatMap(CgroupPath.init(stored:)),
                 taskGroup: s.blob(21).flatMap(CgroupPath.init(stored:)), anonRSS: s.uint64(22), fileRSS: s.uint64(23),
                 shmemRSS: s.uint64(24))
+        }
+        if let uid = s.text(25) {
+            let name = s.blob(26).flatMap { ns in s.blob(27).map { PodName(namespace: ns, name: $0) } }
+            e.pod = PodLabels(uid: uid, qos: e.cgroup.flatMap { KubernetesIdentity(path: $0)?.qos }, name: name)
         }
         return StoredEvent(id: s.int64(0) ?? 0, event: e)
     }

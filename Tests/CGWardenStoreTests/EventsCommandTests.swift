@@ -23,8 +23,9 @@ func sampleStore(_ dir: String) throws -> [Int64] {
     let now = SystemClock().now().wallNanos
     var hostile = Sample.max("/tenants.slice", at: Sample.time(30, now: now))
     hostile.cgroup = CgroupPath(names: [CgroupName("tenants.slice"), CgroupName(bytes: Array("\u{1b}[31mred".utf8))])
-    let pod = Sample.kill("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod0f1e2d3c_4b5a_6978_8a9b_0c1d2e3f4a5b.slice",
+    var pod = Sample.kill("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod0f1e2d3c_4b5a_6978_8a9b_0c1d2e3f4a5b.slice",
                           at: Sample.time(20, now: now))
+    pod.pod = PodLabels(uid: "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b", qos: .besteffort, name: PodName(namespace: "shop", name: "web-0"))
     return try store.append([
         GuardEvent(kind: .started, time: Sample.time(3 * 3600, now: now), reason: "2 guards, own cgroup /system.slice/cgwarden.service"),
         Sample.kill(at: Sample.time(2 * 3600, now: now)),
@@ -50,7 +51,7 @@ func sampleStore(_ dir: String) throws -> [Int64] {
         // An escape sequence in a name is shown escaped, never sent to the terminal.
         #expect(lines[4].contains("/tenants…1b[31mred") && !r.out.contains("\u{1b}"), "\(lines[4])")
         #expect(lines[4].contains("max +61"))
-        #expect(lines[5].contains(" pod 0f1e2d3c       4 procs"), "\(lines[5])")
+        #expect(lines[5].contains(" pod shop/web-0     4 procs"), "\(lines[5])")
     }
 
     @Test func filtersByTimeKindAndGroup() throws {
@@ -86,6 +87,14 @@ func sampleStore(_ dir: String) throws -> [Int64] {
         #expect(j["task"]?["command"]?.stringValue == "stress-ng" && j["task"]?["pid"]?.int64Value == 3131)
         #expect(j["counters"]?["oom_kill"]?.uint64Value == 1)
         #expect(j["message"]?.stringValue?.hasPrefix("the kernel: oom +1, oom_kill +1 in /tenants.slice/b") == true)
+        #expect(j["pod_uid"] == .null && j["pod_name"] == .null)
+        let pod = try JSON.parse(String(cli(["events", "--state-dir", tmp.path, "--json", "--cgroup", "/kubepods.slice/**"]).out
+            .split(separator: "\n")[0]))
+        #expect(pod["pod_uid"]?.stringValue == "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b")
+        #expect(pod["pod_namespace"]?.stringValue == "shop" && pod["pod_name"]?.stringValue == "web-0")
+        #expect(pod["message"]?.stringValue?.contains("(pod shop/web-0)") == true, "\(pod)")
+        let shown = cli(["events", "show", String(ids[4]), "--state-dir", tmp.path]).out
+        #expect(shown.contains("pod:           shop/web-0, uid 0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b (besteffort)"), "\(shown)")
     }
 
     @Test func showPrintsOneEventWholeWithItsCandidatesAndRecording() throws {

@@ -56,7 +56,7 @@ enum Sample {
         let dir = TempDir("cgwarden-store"); defer { dir.remove() }
         let store = try EventStore.openForWriting(directory: dir.path)
         #expect(store.version == EventStore.schemaVersion)
-        #expect(try store.appliedMigrations().map(\.version) == [1, 2])
+        #expect(try store.appliedMigrations().map(\.version) == [1, 2, 3])
         #expect(try store.database.integer("PRAGMA user_version") == Int64(EventStore.schemaVersion))
         let mode = try store.database.prepare("PRAGMA journal_mode")
         try mode.bind([])
@@ -75,12 +75,22 @@ enum Sample {
         kill.cgroupID = .max
         let oom = Sample.oom(at: Sample.time(5))
         let started = GuardEvent(kind: .started, time: Sample.time(1), reason: "1 guard")
-        let ids = try store.append([kill, oom, started])
-        #expect(ids.count == 3 && ids[0] < ids[1] && ids[1] < ids[2])
+        // A pod named by its log directory (its name's bytes kept as they are), and one known by UID only.
+        let uid = "8e6ed7a8-3b1d-4c36-a3d8-2f0b5a1c9e11"
+        let podPath = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod\(uid.replacingDashes).slice"
+        var podKill = Sample.kill(podPath, at: Sample.time(3))
+        podKill.pod = PodLabels(uid: uid, qos: .burstable, name: PodName(namespace: Array("shop".utf8), name: [0x77, 0x65, 0x62, 0xff]))
+        var podOOM = Sample.oom(podPath, at: Sample.time(2))
+        podOOM.pod = PodLabels(uid: uid, qos: .burstable, name: nil)
+        let ids = try store.append([kill, oom, podKill, podOOM, started])
+        #expect(ids.count == 5 && ids == ids.sorted())
         let back = try EventStore.openForReading(directory: dir.path).events(EventQuery())
-        #expect(back.map(\.event) == [kill, oom, started])
+        #expect(back.map(\.event) == [kill, oom, podKill, podOOM, started])
+        #expect(back[2].event.json["pod_namespace"]?.stringValue == "shop" && back[2].event.json["pod_name"]?.stringValue == "web\\xff")
+        #expect(back[3].event.json["pod_uid"]?.stringValue == uid && back[3].event.json["pod_name"] == .null)
         #expect(back.map(\.id) == ids)
         #expect(try store.event(id: ids[1])?.event.task?.command == "stress-ng")
+        #expect(try store.event(id: ids[2])?.event.pod?.qualifiedName == "shop/web\\xff")
         #expect(try store.event(id: 999) == nil)
     }
 
@@ -101,13 +111,37 @@ enum Sample {
             #expect(try reader.events(EventQuery()).first?.event.task == nil)
         }
         let store = try EventStore.openForWriting(directory: dir.path)
-        #expect(store.version == 2)
-        #expect(try store.appliedMigrations().map(\.version) == [1, 2])
+        #expect(store.version == EventStore.schemaVersion)
+        #expect(try store.appliedMigrations().map(\.version) == [1, 2, 3])
         let old = try #require(try store.events(EventQuery()).first)
         #expect(old.event.kind == .kill && old.event.guardName == "tenants" && old.event.cgroup == CgroupPath("/tenants.slice/a"))
         #expect(old.event.candidates.map(\.score) == ["usage 1.0M"])
         try store.append([Sample.oom(at: Sample.time(1))])
         #expect(try store.events(EventQuery(kinds: [.oom])).first?.event.task?.pid == 3131)
+    }
+
+    @Test func aVersion2StoreGainsThePodColumnsAndItsEventsHaveNoPod() throws {
+        let dir = TempDir("cgwarden-store"); defer { dir.remove() }
+        do {
+            let v2 = try EventStore.openForWriting(directory: dir.path, upTo: 2)
+            // What a version-2 cgwarden wrote: the kernel's task, no pod columns.
+            try v2.database.execute("""
+                INSERT INTO events (time_ns, monotonic_ns, kind, cgroup, cgroup_id, task_command, task_pid)
+                VALUES (1790000000000000000, 5, 'oom', CAST('tenants.slice/b' AS BLOB), 77, 'stress-ng', 3131);
+                """)
+            let reader = try EventStore.openForReading(directory: dir.path)
+            #expect(reader.version == 2)
+            #expect(try reader.events(EventQuery()).first?.event.pod == nil)
+        }
+        let store = try EventStore.openForWriting(directory: dir.path)
+        #expect(store.version == 3)
+        var kill = Sample.kill("/kubepods.slice/kubepods-podab12cd34_0000_4000_8000_000000000001.slice", at: Sample.time(1))
+        kill.pod = PodLabels(uid: "ab12cd34-0000-4000-8000-000000000001", qos: KubernetesIdentity(path: kill.cgroup!)?.qos, name: PodName(namespace: "ns", name: "p"))
+        try store.append([kill])
+        let back = try store.events(EventQuery())
+        #expect(back.map { $0.event.kind } == [.oom, .kill])
+        #expect(back[0].event.pod == nil && back[0].event.task?.pid == 3131)
+        #expect(back[1].event.pod == kill.pod)
     }
 
     @Test func aNewerStoreIsRefusedForWritingAndStillRead() throws {
@@ -119,7 +153,7 @@ enum Sample {
         }
         let newer = StoreError.newer(path: dir.path + "/events.db", found: 7, known: EventStore.schemaVersion)
         #expect(throws: newer) { try EventStore.openForWriting(directory: dir.path) }
-        #expect("\(newer)".contains("schema version 7, this cgwarden knows versions up to 2: it was written by a newer cgwarden"))
+        #expect("\(newer)".contains("schema version 7, this cgwarden knows versions up to 3: it was written by a newer cgwarden"))
         #expect(try EventStore.openForReading(directory: dir.path).events(EventQuery()).count == 1)
     }
 
@@ -185,4 +219,9 @@ enum Sample {
         #expect(try Paths.status(dir.path + "/events.db").size <= (1 << 20) + (256 << 10))
         print("store: \(left.count) of 1200 events kept, \(before) -> \(after) bytes in \(r.transactions) transactions")
     }
+}
+
+extension String {
+    /// A pod UID as systemd's cgroup driver writes it in a slice name.
+    var replacingDashes: String { String(map { $0 == "-" ? "_" : $0 }) }
 }
