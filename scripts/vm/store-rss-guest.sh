@@ -12,6 +12,9 @@ if [[ "$(stat -fc %T $CG)" != cgroup2fs || ${IN_CGROUP2_VM:-} != 1 ]]; then
     exit 2
 fi
 BIN=${1:?bin directory} N=${2:-1000} SECS=${3:-30}
+# As the unit's LimitNOFILE=65536: the guest's init leaves the kernel's
+# default of 4096, which the daemon's kept-open descriptors pass near 450 groups.
+ulimit -n 65536
 G=$CG/store-rss
 mkdir -p $G
 echo "+memory +pids" > $G/cgroup.subtree_control
@@ -42,9 +45,17 @@ for load in idle busy; do
         kill -TERM $pid; wait $pid || true
         events=- size=-
         if [[ $store == on ]]; then
-            events=$("$BIN/cgwarden" events --json --state-dir "$state" | wc -l)
+            events=$("$BIN/cgwarden" events --json --state-dir "$state" | grep -o '"kind":"[a-z_]*"' | cut -d'"' -f4 |
+                sort | uniq -c | sort -rn | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2}')
             size=$(du -sk "$state" | awk '{print $1 " KiB"}')
+            "$BIN/cgwarden" events --kind problem --json --state-dir "$state" | grep -o '"message":"[^"]*"' | cut -c1-160 |
+                sed 's/[0-9]\+/N/g' | sort | uniq -c | sort -rn | head -3 | sed "s/^/    $load: /" >> /tmp/store-rss-problems || true
         fi
         echo "| $N | $load | $store | $((rss / 1024)).$(( (rss % 1024) * 10 / 1024 )) MiB | $((hwm / 1024)).$(( (hwm % 1024) * 10 / 1024 )) MiB | $events | $size |"
     done
 done
+if [[ -s /tmp/store-rss-problems ]]; then
+    echo
+    echo "Problem events (most frequent messages, numbers as N):"
+    cat /tmp/store-rss-problems
+fi
