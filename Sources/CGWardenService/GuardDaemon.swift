@@ -89,6 +89,8 @@ public final class GuardDaemon {
     /// guard watches the group) besides reading the group's counters.
     private var watches: [Int32: (id: UInt64, wakes: Bool, emptied: Bool)] = [:]
     private var groupWatches: [UInt64: GroupWatch] = [:]
+    /// The latest snapshot's pod names, for the kernel's events.
+    private var pods = PodNames.empty
     /// The kernel's events: counters, /dev/kmsg, their join.
     let kernel: KernelEvents
     /// The snapshots of the last minutes, written beside each kill.
@@ -254,6 +256,7 @@ public final class GuardDaemon {
         lastSample = snapshot.time.monotonicNanos
         groupsSeen = snapshot.cgroups.count
         recordings?.append(snapshot)
+        pods = snapshot.pods
         record(kernel.observe(snapshot))
         let decision = session.step(snapshot)
         let decided = metrics == nil ? 0 : clock.now().monotonicNanos
@@ -461,8 +464,13 @@ public final class GuardDaemon {
         record(kernel.observe(emptied, at: clock.now()))
     }
 
+    /// The kernel's events, each with the pod its group is in (the latest
+    /// snapshot's table: a removed pod's log directory outlives its cgroup).
     func record(_ events: [GuardEvent]) {
-        for e in events { sink.record(e) }
+        for var e in events {
+            if e.pod == nil, let path = e.cgroup { e.pod = pods.podLabels(for: path) }
+            sink.record(e)
+        }
     }
 
     /// Keeps a PSI trigger armed on memory.pressure of each group a guard
