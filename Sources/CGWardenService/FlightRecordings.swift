@@ -55,7 +55,7 @@ public final class FlightRecordings: @unchecked Sendable {
             Files.close(fd)
             throw error
         }
-        for name in (try? Paths.names(in: fd)) ?? [] where name.hasPrefix(".kill-") {
+        for name in (try? Directories.names(in: fd)) ?? [] where name.hasPrefix(".kill-") {
             try? Paths.remove(name, in: fd)
         }
         return (dir, fd)
@@ -174,7 +174,7 @@ public final class FlightRecordings: @unchecked Sendable {
 
         /// The oldest recordings past `kept` go.
         func prune() {
-            guard let names = try? Paths.names(in: owner.descriptor) else { return }
+            guard let names = try? Directories.names(in: owner.descriptor) else { return }
             let recordings = names.filter { $0.hasPrefix("kill-") && $0.hasSuffix(".jsonl") }.sorted()
             for old in recordings.dropLast(FlightRecordings.kept) { try? Paths.remove(old, in: owner.descriptor) }
         }

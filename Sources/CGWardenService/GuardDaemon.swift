@@ -89,12 +89,12 @@ public final class GuardDaemon {
     /// guard watches the group) besides reading the group's counters.
     private var watches: [Int32: (id: UInt64, wakes: Bool, emptied: Bool)] = [:]
     private var groupWatches: [UInt64: GroupWatch] = [:]
+    /// The latest snapshot's pod names, for the kernel's events.
+    private var pods = PodNames.empty
     /// The kernel's events: counters, /dev/kmsg, their join.
     let kernel: KernelEvents
     /// The snapshots of the last minutes, written beside each kill.
     let recordings: FlightRecordings?
-    /// The latest snapshot's pod names, for the pod of a kernel event.
-    private var pods = PodNames.empty
     private var nodeTriggers: [Int32] = []
     /// PSI triggers on groups' memory.pressure, armed by the helper.
     private var groupTriggers: [ArmRequest: Int32] = [:]
@@ -464,8 +464,8 @@ public final class GuardDaemon {
         record(kernel.observe(emptied, at: clock.now()))
     }
 
-    /// The kernel's events carry the pod of their group, named from the
-    /// latest snapshot's pod table (also for a group removed since).
+    /// The kernel's events, each with the pod its group is in (the latest
+    /// snapshot's table: a removed pod's log directory outlives its cgroup).
     func record(_ events: [GuardEvent]) {
         for var e in events {
             if e.pod == nil, let path = e.cgroup { e.pod = pods.podLabels(for: path) }

@@ -53,25 +53,6 @@ public enum Paths {
         _ = try syscall("unlinkat", path: name) { unlinkat(dir, name, 0) }
     }
 
-    /// The names in the directory held at `dir` (read through a descriptor
-    /// of its own), but `.` and `..`.
-    public static func names(in dir: Int32) throws(SystemError) -> [String] {
-        let fd = try syscall("openat", path: ".") { openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        guard let d = fdopendir(fd) else {
-            let e = errno
-            Files.close(fd)
-            throw SystemError(call: "fdopendir", path: ".", errno: e)
-        }
-        defer { closedir(d) }
-        var out: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name == "." || name == ".." { continue }
-            out.append(name)
-        }
-        return out
-    }
-
     /// `fchmod(fd, mode)`.
     public static func changeMode(_ fd: Int32, mode: mode_t, path: @autoclosure () -> String = "") throws(SystemError) {
         _ = try syscall("fchmod", path: path()) { fchmod(fd, mode) }
