@@ -3,7 +3,7 @@
 # side, inside the cgroup v2 VM only (Docs/performance.md).
 #   scripts/vm/run-in-cgroup2-vm -- scripts/vm/store-rss-guest.sh BIN_DIR [GROUPS] [SECONDS]
 # Four runs: idle (a guard that never fires) and busy (ten observing guards
-# that report a would-be kill at every snapshot, with 50 candidates each),
+# whose trigger always holds: each ranks every group at every snapshot),
 # each with --no-store and with the store. Prints a Markdown table.
 set -euo pipefail
 CG=/sys/fs/cgroup
