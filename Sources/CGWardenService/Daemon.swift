@@ -168,6 +168,8 @@ public enum Daemon {
         }
         do { try store?.start() } catch { log("warning: no event store: \(error)") }
         let status = guardian.run()
+        // The store's last commit runs while the helper shuts down, not after it.
+        store?.beginClose()
         endpoint?.stop()
         guardian.killer.shutdown()
         if let store {

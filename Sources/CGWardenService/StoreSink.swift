@@ -143,10 +143,16 @@ public final class StoreSink: EventSink, @unchecked Sendable {
 
     /// Commits what is queued (waiting at most `closeTimeout`) and stops
     /// the writer; the number of events that could not be written.
-    @discardableResult
-    public func close() -> Int {
+    /// Tells the writer to commit what is queued and stop, without waiting
+    /// (`close` waits): the daemon overlaps it with the helper's shutdown.
+    public func beginClose() {
         shared.withLock { $0.stop = true }
         poke()
+    }
+
+    @discardableResult
+    public func close() -> Int {
+        beginClose()
         let deadline = clock.now().monotonicNanos.addingSaturated(tunables.closeTimeout.nanosecondsClamped)
         while !shared.withLock({ $0.done }) && clock.now().monotonicNanos < deadline { usleep(2000) }
         let (done, left) = shared.withLock { ($0.done, $0.count) }
