@@ -59,17 +59,6 @@ import sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
 open(sys.argv[2], "w").write(doc["data"]["cgwarden.toml"])
 PY
-    # TODO(metrics): until the metrics listener exists, this branch's
-    # configuration has no [metrics] table: it is taken out for the run.
-    if ! out=$("$bin/cgwarden" check-config "$work/etc/cgwarden.toml" 2>&1) && [[ $out == *"metrics: unknown key"* ]]; then
-        /usr/bin/python3 - "$work/etc/cgwarden.toml" <<'PY'
-import re, sys
-p = sys.argv[1]
-t = open(p).read()
-open(p, "w").write(re.sub(r"(?ms)^\[metrics\]\n.*?(?=^\[|\Z)", "", t))
-PY
-        echo "note: [metrics] taken out of the ConfigMap's configuration (no metrics listener in this build)"
-    fi
     cat > "$work/etc/cgwarden.d/test.toml" <<'TOML'
 # Tests/Container: a container at 80% of its own memory.max is this test's runaway.
 [[guard]]
@@ -145,11 +134,26 @@ cgwarden_ctr() {
         -v /run/state-$name:/var/lib/cgwarden:rw -v "$work/etc":/etc/cgwarden:ro \
         "$@" "$image" --log json
 }
-mkdir -p /var/log/pods
+# The kubelet's pod log directories: <namespace>_<name>_<uid> names the pods.
+mkdir -p /var/log/pods/shop_quiet-0_$uid_quiet /var/log/pods/shop_cart-0_$uid_run \
+    /var/log/pods/cgwarden_cgwarden-x7k2p_$uid_cgw
 logs() { "${P[@]}" logs "$1" 2>&1; }
 started() { logs "$1" | grep -q '"kind":"started"'; }
 state() { "${P[@]}" inspect -f "$2" "$1"; }
 cgroup_of() { echo "/kubepods/${2}pod$3/libpod-$("${P[@]}" inspect -f '{{.Id}}' "$1")"; }
+
+# GET PATH on the container's 127.0.0.1:9464, from inside its network
+# namespace (the pod's: what a probe or a scrape reaches): "STATUS BODY".
+http_get() {
+    nsenter -t "$(state cgw '{{.State.Pid}}')" -n /usr/bin/python3 -c '
+import sys, urllib.request, urllib.error
+try:
+    r = urllib.request.urlopen("http://127.0.0.1:9464" + sys.argv[1], timeout=5)
+    print(r.status, r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode())
+' "$1"
+}
 
 if [[ $mode == --capabilities ]]; then
     source "$(dirname "$0")/capabilities.sh"
@@ -167,17 +171,38 @@ t_start() {
     ! logs cgw | grep -E 'warning|"kind":"problem"'
 }
 check "cgwarden's image starts in its container with the DaemonSet's mounts and capabilities" t_start
+t_healthz() {
+    # The readiness probe's request, in the pod's network namespace.
+    healthy() { http_get /healthz | grep -q '^200 ok'; }
+    until_ok 20 healthy || { http_get /healthz; return 1; }
+    echo "info: /healthz: $(http_get /healthz)"
+}
+check "GET /healthz on the metrics port answers 200 (the DaemonSet's readiness and liveness probes)" t_healthz
 own=$(cgroup_of cgw "" $uid_cgw)
 t_own() {
     logs cgw | grep -F "own cgroup $own (id" >/dev/null || { echo "expected own cgroup $own in:"; logs cgw | head -n 3; return 1; }
 }
 check "it finds its own cgroup from inside its cgroup namespace (by its pid)" t_own
 t_sees() {
-    local out
+    local out quiet json
     out=$("${P[@]}" exec cgw /usr/bin/cgwarden status /kubepods --depth 3) || return 1
     echo "$out"
-    local quiet; quiet=$(state quiet '{{.Id}}')
-    grep -q "ctr libpod-${quiet:0:5} .*128.0M" <<< "$out" && grep -q "pod ${uid_quiet:0:8} burstable" <<< "$out"
+    quiet=$(state quiet '{{.Id}}')
+    # Pods by namespace/name (the kubelet's log directories through the
+    # read-only mount), the quiet container with its 128M limit, and
+    # cgwarden's own pod.
+    grep -q "pod shop/quiet-0 " <<< "$out" && grep -q "ctr libpod-${quiet:0:5} .*128.0M" <<< "$out" \
+        && grep -q "pod cgwarden/cgwarden-x7k2p " <<< "$out" || return 1
+    # The same in JSON: the container is a Kubernetes container of its pod.
+    json=$("${P[@]}" exec cgw /usr/bin/cgwarden status "/kubepods/burstable/pod$uid_quiet/libpod-$quiet" --json) || return 1
+    /usr/bin/python3 -c '
+import json, sys
+g = [d for d in json.load(sys.stdin)["cgroups"] if d["path"].endswith("/" + sys.argv[1])]
+k = (g[0].get("kubernetes") or {}) if g else {}
+ok = k.get("level") == "container" and k.get("pod_uid") == sys.argv[2] and k.get("qos") == "burstable" and k.get("pod_name") == "quiet-0"
+print("info: status --json: kubernetes " + json.dumps(k, sort_keys=True))
+sys.exit(0 if ok else 1)
+' "libpod-$quiet" "$uid_quiet" <<< "$json"
 }
 check "inside, cgwarden status shows the host's pods and containers" t_sees
 t_privileges() {
@@ -211,15 +236,30 @@ t_kill() {
     grep -q '^oom_kill 0$' $CG/kubepods/burstable/pod$uid_run/memory.events || { cat $CG/kubepods/burstable/pod$uid_run/memory.events; return 1; }
     until_ok 10 bash -c "${P[*]} logs cgw 2>&1 | grep -F '\"kind\":\"kill\"' | grep -qF '\"cgroup\":\"$run_cg\"'" || { logs cgw | tail -n 5; return 1; }
     logs cgw | grep -F '"kind":"kill"' | grep -F '"method":"cgroup.kill"' | grep -qF '"guard":"container-at-limit"' || return 1
+    # Named by its pod (the kubelet's log directory, read through the mount).
+    logs cgw | grep -F '"kind":"kill"' | grep -F '"pod_namespace":"shop"' | grep -qF '"pod_name":"cart-0"' \
+        || { logs cgw | grep -F '"kind":"kill"'; return 1; }
     echo "info: $(logs cgw | grep -F '"kind":"kill"' | sed 's/.*"message":"\([^"]*\)".*/\1/')"
 }
-check "the runaway container's cgroup is killed through the helper (exit 137, not OOMKilled, kernel oom_kill 0)" t_kill
+check "the runaway container's cgroup is killed through the helper, named by its pod (exit 137, not OOMKilled, kernel oom_kill 0)" t_kill
 t_others() {
     [[ $(state quiet '{{.State.Running}}') == true && $(state cgw '{{.State.Running}}') == true ]] || return 1
     # One kill, of the runaway only.
     [[ $(logs cgw | grep -c '"kind":"kill"') == 1 ]] || { logs cgw | grep '"kind":"kill"'; return 1; }
 }
 check "the quiet container and cgwarden's own keep running; one kill in all" t_others
+t_metrics() {
+    local out
+    out=$(http_get /metrics)
+    [[ $out == "200 "* ]] || { head -c 400 <<< "$out"; return 1; }
+    grep -qx 'cgwarden_kills_total{guard="container-at-limit",result="kill"} 1' <<< "$out" \
+        || { grep '^cgwarden_kills_total' <<< "$out"; return 1; }
+    # The quiet pod's group, labelled with its UID and QoS class.
+    grep -E "^cgwarden_cgroup_memory_current_bytes\{cgroup=\"/kubepods/burstable/pod$uid_quiet\",.*pod_uid=\"$uid_quiet\"" <<< "$out" \
+        | grep -q 'qos="burstable"' || { grep "^cgwarden_cgroup_memory_current_bytes" <<< "$out" | head; return 1; }
+    echo "info: $(grep -c '^cgwarden_' <<< "$out") series; $(grep "^cgwarden_cgroup_memory_current_bytes{cgroup=\"/kubepods/burstable/pod$uid_quiet\"" <<< "$out")"
+}
+check "GET /metrics: the kill counted by guard and result, the pods' groups labelled by pod UID and QoS" t_metrics
 t_refuses_own() {
     local out rc
     out=$("${P[@]}" exec cgw /usr/bin/cgwarden kill "$own" --json 2>&1); rc=$?
