@@ -21,6 +21,7 @@ victim() {
     mkdir -p $d
     setsid bash -c "echo \$\$ > $d/cgroup.procs && exec setpriv --reuid 1000 --regid 1000 --clear-groups sleep 900" \
         </dev/null >/dev/null 2>&1 &
+    disown
     until_ok 10 grep -q . $d/cgroup.procs
     v=${d#$CG}
 }
@@ -59,9 +60,11 @@ variant() {
         esac
     done
     echo "== $label: ${caps[*]:-no capabilities} ${extra[*]}"
+    mkdir -p /run/state-$name
     "${P[@]}" run -d --name $name --network none "${pidns[@]}" --cgroup-parent /kubepods/pod$uid_cgw --memory 128m \
         --cap-drop all "${caps[@]}" --security-opt no-new-privileges --read-only --read-only-tmpfs=false "${extra[@]}" \
-        -v $CG:$CG:rw -v "$work/etc":/etc/cgwarden:ro "$image" --log json "${dargs[@]}" >/dev/null
+        -v $CG:$CG:rw -v /dev/kmsg:/dev/kmsg:ro -v /var/log/pods:/var/log/pods:ro -v /run/state-$name:/var/lib/cgwarden:rw \
+        -v "$work/etc":/etc/cgwarden:ro "$image" "${DS_ARGS[@]}" "${dargs[@]}" >/dev/null
     until_ok 120 bash -c "${P[*]} logs $name 2>&1 | grep -q '\"kind\":\"started\"' || [[ \$(${P[*]} inspect -f '{{.State.Running}}' $name) == false ]]"
     if logs $name | grep -q '"kind":"started"'; then
         local pid; pid=$(state $name '{{.State.Pid}}')
