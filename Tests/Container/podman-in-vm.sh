@@ -74,7 +74,7 @@ post_action_delay = "5s"
   usage_of_limit = "80%"
 TOML
     chmod -R a+rX "$work"
-    "$TOP/scripts/vm/run-in-cgroup2-vm" -t 1200 -- "$(readlink -f "$0")" "$(readlink -f "$archive")" "$work" "${3:-}"
+    "$TOP/scripts/vm/run-in-cgroup2-vm" -t "$([[ ${3:-} == --capabilities ]] && echo 3600 || echo 1200)" -- "$(readlink -f "$0")" "$(readlink -f "$archive")" "$work" "${3:-}"
     exit $?
 fi
 
