@@ -71,9 +71,14 @@ vmstat_oom() { awk '$1 == "oom_kill" {print $2}' /proc/vmstat; }
 meminfo() { awk -v k="$1:" '$1 == k {print $2 * 1024}' /proc/meminfo; }
 cgfile() { cat "$CG/$1/$2" 2>/dev/null; }
 cg_value() { awk -v k="$3" '$1 == k {print $2}' "$CG/$1/$2" 2>/dev/null; }
-nprocs() {   # processes in a group's whole subtree (0 once it is gone)
+shopt -s globstar nullglob
+nprocs() {   # processes in a group's whole subtree (0 once it is gone); no exec
     [[ -n $1 && -d $CG/$1 ]] || { echo 0; return; }
-    find "$CG/$1" -name cgroup.procs -exec cat {} + 2>/dev/null | wc -l
+    local n=0 f p
+    for f in "$CG/$1"/**/cgroup.procs; do
+        mapfile -t p < "$f" 2>/dev/null && n=$((n + ${#p[@]}))
+    done
+    echo $n
 }
 
 # --- units -----------------------------------------------------------------------
@@ -339,6 +344,7 @@ run_one() {   # run_one ROUND SCENARIO GUARD
     echo "swap_total=$(meminfo SwapTotal)" >> "$RD/meta.txt"
     if ! "setup_$scen" "$guard"; then log "setup failed"; echo "error=setup" >> "$RD/meta.txt"; teardown; return 1; fi
     if ! start_guard "$scen" "$guard"; then log "guard failed to start"; echo "error=guard" >> "$RD/meta.txt"; teardown; return 1; fi
+    log "loads and guard ready"
     nap 2
     for u in "${LOADS[@]}"; do UNIT_CG[$u]=$(unit_cgroup "$u" | sed 's|^/||'); done
     echo "threshold_kind=$THRESHOLD_KIND" >> "$RD/meta.txt"
@@ -349,6 +355,8 @@ run_one() {   # run_one ROUND SCENARIO GUARD
         || { echo "error=runaway" >> "$RD/meta.txt"; teardown; return 1; }
     UNIT_CG[$RUNAWAY.service]=$(unit_cgroup "$RUNAWAY.service" | sed 's|^/||')
     echo "runaway=$RUNAWAY.service" >> "$RD/meta.txt"
+    # "before": once the runaway has made its first step (it is then in its group).
+    until_ok 30 test -s "$WORK/trace" || log "warning: no trace from the runaway"
     snapshot before
     local pid end=$((SECONDS + 400))
     pid=$(systemctl show -P MainPID "$RUNAWAY.service")
@@ -370,6 +378,7 @@ run_one() {   # run_one ROUND SCENARIO GUARD
         fi
     done
     ((SECONDS < end)) || echo "timeout=1" >> "$RD/meta.txt"
+    log "runaway gone (or full)"
     nap 5
     echo "end_uptime=$(cut -d' ' -f1 /proc/uptime)" >> "$RD/meta.txt"
     guard_figures end
@@ -385,20 +394,20 @@ run_one() {   # run_one ROUND SCENARIO GUARD
     cp "$WORK/trace" "$RD/trace" 2>/dev/null
     journalctl -q --no-pager -o short-monotonic --after-cursor="$RUN_CURSOR" > "$RD/journal.txt" 2>&1
     teardown
-    log "done: runaway $(awk -F'\t' -v u="$RUNAWAY.service" '$1 == u {print $3, $5}' "$RD/units.tsv")," \
+    log "done: runaway $(tr '\t' '\n' < "$RD/units.tsv" | grep -E "^(Result|ExecMainStatus)=" | tail -n 2 | tr '\n' ' ')" \
         "oom_kill +$(( $(vmstat_oom) - $(sed -n 's/^vmstat_oom_kill_before=//p' "$RD/meta.txt") ))"
 }
 teardown() {
-    local s
-    for s in "${LOADS[@]}"; do systemctl kill --signal=SIGKILL "$s" 2>/dev/null; done
-    systemctl stop "${LOADS[@]}" 2>/dev/null
+    # One systemctl per step (each costs ~1 s under TCG); systemd stops
+    # the slices after their units, inner ones first.
+    ((${#LOADS[@]})) && systemctl kill --signal=SIGKILL "${LOADS[@]}" 2>/dev/null
+    ((${#LOADS[@]})) && systemctl stop "${LOADS[@]}" 2>/dev/null
     stop_guard
     swap_off
-    # Outermost slices last: a slice goes once its children are gone.
-    for ((s = ${#SLICES[@]} - 1; s >= 0; s--)); do systemctl stop "${SLICES[$s]}" 2>/dev/null; done
+    ((${#SLICES[@]})) && systemctl stop "${SLICES[@]}" 2>/dev/null
     systemctl reset-failed 2>/dev/null
+    # No daemon-reload here (~5-9 s under TCG): the next run's setup reloads.
     rm -f "${SLICES[@]/#/$UNITDIR/}"
-    systemctl daemon-reload
     # Let the node settle: the killed loads' memory back, page cache refilled.
     until_ok 60 bash -c "(( \$(awk '\$1 == \"MemAvailable:\" {print \$2}' /proc/meminfo) > $MEMTOTAL_KIB * 80 / 100 ))" \
         || log "warning: MemAvailable stays at $(meminfo MemAvailable) after the run"
