@@ -94,6 +94,11 @@ class Run:
         for tag, unit, cg, n in rows(os.path.join(path, "unit-procs.tsv")):
             self.unit_cgroup[unit] = cg
             self.procs[unit][tag] = int(n)
+        # The runaway was running when "before" was taken (it had stepped);
+        # a count of 0 then is a read that raced its start.
+        runaway = self.meta.get("runaway", "")
+        if runaway in self.procs and self.procs[runaway].get("before", 0) == 0:
+            self.procs[runaway]["before"] = 1
         self.slices = defaultdict(dict)
         for r in rows(os.path.join(path, "slices.tsv")):
             tag, sl, oom, cur, n = (r + [""] * 5)[:5]
@@ -163,16 +168,37 @@ class Run:
             return d["cgroup"]
         return self.pid_cgroup(d.get("pid", ""))
 
-    def runaway_killer(self):
-        """Who ended the runaway: the kill whose target holds it."""
+    def runaway_kill(self):
+        """The kill that ended the runaway: the first whose target holds it."""
         if not self.runaway_cg:
             return None
         pid = self.units.get(self.runaway, {}).get("ExecMainPID")
         for kill in self.kills:
             _, who, d = kill
             if d.get("pid") == pid or (d.get("cgroup") and (self.runaway_cg + "/").startswith(d["cgroup"] + "/")):
-                return who
+                return kill
         return None
+
+    def runaway_killer(self):
+        kill = self.runaway_kill()
+        return kill[1] if kill else None
+
+    def ended_by(self):
+        """'cgwarden: group tenant a', 'kernel: process (memcg OOM)', ..."""
+        kill = self.runaway_kill()
+        if kill is None:
+            return "nobody (%s)" % self.runaway_status if self.runaway_status == "alive" else "? (%s)" % self.runaway_status
+        _, who, d = kill
+        if d.get("cgroup") and who != "kernel":
+            return "%s: group %s" % (who, group_label(d["cgroup"]) if d["cgroup"].endswith(".slice") else label(d["cgroup"]))
+        if who == "kernel":
+            kind = {"CONSTRAINT_MEMCG": "memcg OOM", "CONSTRAINT_NONE": "global OOM"}.get(d.get("constraint"), d.get("constraint"))
+            return "kernel: process (%s)" % kind
+        return "%s: process (%s)" % (who, d.get("signal", "?"))
+
+    def guard_kills(self):
+        """Kills by the guard itself (not the kernel's)."""
+        return [k for k in self.kills if k[1] not in ("kernel",)]
 
     # -- figures ----------------------------------------------------------------------
     @property
@@ -227,7 +253,7 @@ class Run:
         if not own:
             desc = "nothing"
         elif died_group == total_group and len(group_units) > 1:
-            desc = "whole %s (%d processes)" % (group_label(self.runaway_group), died_group)
+            desc = "whole %s (%d process%s)" % (group_label(self.runaway_group), died_group, "" if died_group == 1 else "es")
         elif died_group == 1:
             desc = "1 process (the allocator)"
         else:
@@ -253,7 +279,11 @@ class Run:
         main = self.guard_procs[0]["hwm"] / 1024
         total = sum(p["hwm"] for p in self.guard_procs) / 1024
         pss = sum(p["pss"] for p in self.guard_procs) / 1024
-        return main, total, pss, len(self.guard_procs)
+        try:
+            peak = int(self.meta["guard_memory_peak"]) / 1048576
+        except (KeyError, ValueError):
+            peak = None
+        return main, total, pss, len(self.guard_procs), peak
 
     def guard_cpu(self):
         try:
@@ -312,19 +342,22 @@ def main():
     for scen in sorted({r.scenario for r in runs}):
         print("### " + SCENARIO_NAMES.get(scen, "Scenario " + str(scen)))
         print()
-        print("| guard | runaway ended by | what died | collateral (other groups) | threshold → runaway dead (s) "
-              "| kernel OOM kills: /proc/vmstat; per group | guard VmHWM MiB: main; all processes (Pss) "
-              "| guard CPU ms in the run (window s); at start |")
+        print("| guard | runaway ended by | died in the runaway's group | collateral (other groups) "
+              "| threshold → runaway dead (s) | kernel OOM kills: node; per group "
+              "| guard memory MiB: RSS peak of the main process; Pss of all; unit's memory.peak "
+              "| guard CPU: ms during the run (run s, % of one CPU); ms at start |")
         print("|---|---|---|---|---|---|---|---|")
+        notes = []
         for guard in GUARD_ORDER + sorted({g for (s, g) in by if s == scen} - set(GUARD_ORDER)):
             rs = [r for r in by.get((scen, guard), []) if not r.error]
             errs = [r for r in by.get((scen, guard), []) if r.error]
+            name = GUARD_NAMES.get(guard, guard)
             if not rs and not errs:
                 continue
             if not rs:
-                print("| %s | (failed: %s) |||||||" % (GUARD_NAMES.get(guard, guard), ", ".join(r.error for r in errs)))
+                print("| %s | (failed: %s) |||||||" % (name, ", ".join(r.error for r in errs)))
                 continue
-            killers = tally([(r.runaway_killer() or "?") + " (" + r.runaway_status + ")" for r in rs])
+            killers = tally([r.ended_by() for r in rs])
             what = tally([r.what_died()[0] for r in rs])
             coll = tally([r.what_died()[1] for r in rs])
             times = rng([seconds(r.time_to_death_ms) for r in rs], "%.1f")
@@ -332,22 +365,31 @@ def main():
             oom = rng([o[0] for o in ooms]) + "; " + tally([", ".join(o[1]) or "–" for o in ooms])
             mem = [r.guard_memory() for r in rs]
             if any(mem):
-                memtext = "%s; %s (%s)" % (rng([m[0] for m in mem if m], "%.1f"), rng([m[1] for m in mem if m], "%.1f"),
-                                           rng([m[2] for m in mem if m], "%.1f"))
+                memtext = "%s; %s; %s" % (rng([m[0] for m in mem if m], "%.1f"), rng([m[2] for m in mem if m], "%.1f"),
+                                          rng([m[4] for m in mem if m and m[4] is not None], "%.1f"))
             else:
                 memtext = "–"
             cpu = [r.guard_cpu() for r in rs]
             if any(cpu):
-                cputext = "%s (%s); %s" % (rng([c[0] for c in cpu if c]), rng([c[1] for c in cpu if c], "%.0f"),
-                                           rng([c[2] for c in cpu if c]))
+                cputext = "%s (%s s, %s %%); %s" % (
+                    rng([c[0] for c in cpu if c]), rng([c[1] for c in cpu if c], "%.0f"),
+                    rng([c[0] / 10 / c[1] for c in cpu if c and c[1] > 0], "%.1f"), rng([c[2] for c in cpu if c]))
             else:
                 cputext = "–"
             n = "" if len(rs) == 1 else " ×%d" % len(rs)
             if errs:
                 n += ", %d failed" % len(errs)
-            print("| %s%s | %s | %s | %s | %s | %s | %s | %s |" % (GUARD_NAMES.get(guard, guard), n, killers, what, coll,
+            print("| %s%s | %s | %s | %s | %s | %s | %s | %s |" % (name, n, killers, what, coll,
                                                                  times, oom, memtext, cputext))
+            if guard != "none" and not any(r.guard_kills() for r in rs):
+                first = [r.ended_by() for r in rs]
+                notes.append("%s killed nothing in %s: the runaway was ended by %s."
+                             % (name, "this run" if len(rs) == 1 else "these %d runs" % len(rs), tally(first)))
         print()
+        for line in notes:
+            print("- " + line)
+        if notes:
+            print()
     if "--runs" in sys.argv:
         print("### Every run")
         print()
@@ -361,7 +403,7 @@ def main():
                                             "" if t0 is None else " @%+.1f" % (t - t0)) for t, who, d in r.kills) or "–"
             what, coll = r.what_died()
             print("| s%s %s r%d | %s | %s | %s | %s | %s | %s |" % (
-                r.scenario, r.guard, r.round, (r.runaway_killer() or "?") + " (" + r.runaway_status + ")",
+                r.scenario, r.guard, r.round, r.ended_by(),
                 step[1] if step else "–", "%.0f" % r.time_to_death_ms if r.time_to_death_ms is not None else "–",
                 what, coll, kills))
 
