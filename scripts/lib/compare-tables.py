@@ -187,7 +187,7 @@ class Run:
         """'cgwarden: group tenant a', 'kernel: process (memcg OOM)', ..."""
         kill = self.runaway_kill()
         if kill is None:
-            return "nobody (%s)" % self.runaway_status if self.runaway_status == "alive" else "? (%s)" % self.runaway_status
+            return "nobody: alive at the end" if self.runaway_status == "alive" else "? (%s)" % self.runaway_status
         _, who, d = kill
         if d.get("cgroup") and who != "kernel":
             return "%s: group %s" % (who, group_label(d["cgroup"]) if d["cgroup"].endswith(".slice") else label(d["cgroup"]))
@@ -195,6 +195,11 @@ class Run:
             kind = {"CONSTRAINT_MEMCG": "memcg OOM", "CONSTRAINT_NONE": "global OOM"}.get(d.get("constraint"), d.get("constraint"))
             return "kernel: process (%s)" % kind
         return "%s: process (%s)" % (who, d.get("signal", "?"))
+
+    def group_kill(self):
+        """The runaway ended by a guard's kill of a whole group (not a process)."""
+        kill = self.runaway_kill()
+        return bool(kill and kill[1] != "kernel" and kill[2].get("cgroup"))
 
     def guard_kills(self):
         """Kills by the guard itself (not the kernel's)."""
@@ -252,7 +257,7 @@ class Run:
         died_group = sum(d for _, _, d, _ in own)
         if not own:
             desc = "nothing"
-        elif died_group == total_group and len(group_units) > 1:
+        elif died_group == total_group and (len(group_units) > 1 or self.group_kill()):
             desc = "whole %s (%d process%s)" % (group_label(self.runaway_group), died_group, "" if died_group == 1 else "es")
         elif died_group == 1:
             desc = "1 process (the allocator)"
@@ -383,8 +388,15 @@ def main():
                                                                  times, oom, memtext, cputext))
             if guard != "none" and not any(r.guard_kills() for r in rs):
                 first = [r.ended_by() for r in rs]
-                notes.append("%s killed nothing in %s: the runaway was ended by %s."
-                             % (name, "this run" if len(rs) == 1 else "these %d runs" % len(rs), tally(first)))
+                full = [r for r in rs if r.meta.get("runaway_full")]
+                line = ("%s killed nothing in %s: the runaway was ended by %s."
+                        % (name, "this run" if len(rs) == 1 else "these %d runs" % len(rs), tally(first)))
+                if full:
+                    line += (" In %d of them it got all it asked for (%s MiB) and lived 15 s more, MemAvailable "
+                             "then %s MiB%s." % (len(full), full[0].trace[-1][1] if full[0].trace else "?",
+                                                  rng([int(r.meta.get("memavailable_after", "0")) / 1048576 for r in full]),
+                                                  ", with swap" if any(int(r.meta.get("swap_total", "0") or 0) for r in full) else ""))
+                notes.append(line)
         print()
         for line in notes:
             print("- " + line)
