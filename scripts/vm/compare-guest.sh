@@ -138,11 +138,16 @@ start_guard() {   # start_guard SCENARIO GUARD
             fi
             echo "oomd_conf=$(systemd-analyze cat-config systemd/oomd.conf 2>/dev/null | grep -E '^[A-Z]' | tr '\n' ' ')" >> "$RD/meta.txt"
             GUARD_UNIT=systemd-oomd.service
-            systemctl start systemd-oomd.service || return 1
+            # Restarted, not started: the slices' ManagedOOM*= settings
+            # already pulled it in through its socket during the setup, with
+            # the configuration of that moment.
+            systemctl restart systemd-oomd.service || return 1
             # Ready when it lists the monitored slices.
             until_ok 30 bash -c "oomctl dump --no-pager 2>/dev/null | grep 'Path: /$OOMD_SLICE\$' >/dev/null" \
                 || { oomctl dump --no-pager; return 1; }
             oomctl dump --no-pager > "$RD/oomctl-dump.txt" 2>&1
+            grep -q "^Default Memory Pressure Duration: $([[ $guard == oomd-tuned ]] && echo "$OOMD_TUNED_DURATION" || echo 20s)\$" \
+                "$RD/oomctl-dump.txt" || { log "systemd-oomd: duration not applied"; head -n 5 "$RD/oomctl-dump.txt"; return 1; }
             ;;
         cgwarden)
             mkdir -p /etc/cgwarden
