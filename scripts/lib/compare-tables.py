@@ -100,9 +100,11 @@ class Run:
         if runaway in self.procs and self.procs[runaway].get("before", 0) == 0:
             self.procs[runaway]["before"] = 1
         self.slices = defaultdict(dict)
+        self.slice_procs = defaultdict(dict)
         for r in rows(os.path.join(path, "slices.tsv")):
             tag, sl, oom, cur, n = (r + [""] * 5)[:5]
             self.slices[sl][tag] = int(oom or 0)
+            self.slice_procs[sl][tag] = int(n or 0)
         self.trace = []
         for r in rows(os.path.join(path, "trace")):
             f = r[0].split()
@@ -249,22 +251,27 @@ class Run:
         return sorted(out, key=lambda x: x[1])
 
     def what_died(self):
-        own, other = [], []
-        group_units = [u for u, cg in self.unit_cgroup.items() if group_of(cg) == self.runaway_group]
-        for unit, name, died, before in self.died():
-            (own if unit in group_units else other).append((unit, name, died, before))
-        total_group = sum(self.procs[u].get("before", 0) for u in group_units)
-        died_group = sum(d for _, _, d, _ in own)
-        if not own:
+        """From the process counts of the watched groups (slices.tsv): they are
+        read first, before the per-unit counts, which a fast kill (scenario 1:
+        a few seconds after the runaway's start under TCG) can overtake."""
+        own = self.slice_procs.get(self.runaway_group, {})
+        before, after = own.get("before", 0), own.get("after", 0)
+        died_group = max(0, before - after)
+        name = group_label(self.runaway_group)
+        if died_group == 0:
             desc = "nothing"
-        elif died_group == total_group and (len(group_units) > 1 or self.group_kill()):
-            desc = "whole %s (%d process%s)" % (group_label(self.runaway_group), died_group, "" if died_group == 1 else "es")
-        elif died_group == 1:
-            desc = "1 process (the allocator)"
+        elif after == 0 and (before > 1 or self.group_kill()):
+            desc = "whole %s (%d process%s)" % (name, died_group, "" if died_group == 1 else "es")
         else:
-            desc = "%d of %d processes of %s" % (died_group, total_group, group_label(self.runaway_group))
-        coll = ", ".join("%s: %d of %d" % (name, d, b) for _, name, d, b in other) or "none"
-        return desc, coll
+            desc = "%d of %d processes of %s" % (died_group, before, name)
+        other = []
+        for sl, v in sorted(self.slice_procs.items()):
+            if sl == self.runaway_group:
+                continue
+            b, a2 = v.get("before", 0), v.get("after", 0)
+            if b > a2:
+                other.append("%s: %d of %d" % (group_label(sl), b - a2, b))
+        return desc, ", ".join(other) or "none"
 
     def kernel_ooms(self):
         try:
