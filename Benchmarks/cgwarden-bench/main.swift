@@ -4,6 +4,7 @@
 //   cgwarden-bench walk [--sizes 100,1000,10000] [--cgwarden PATH]
 //   cgwarden-bench policy [--groups 10000]
 //   cgwarden-bench pods [--entries 110,1000,20000]   (a directory in /tmp; no VM needed)
+//   cgwarden-bench metrics [--groups 1000] [--cgwarden PATH]
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -111,6 +112,8 @@ func main() {
         switch command {
         case "policy":
             try PolicyBenchmark.run(groups: Int(option("groups") ?? "10000") ?? 10000)
+        case "metrics":
+            try MetricsBenchmark.run(groups: Int(option("groups") ?? "1000") ?? 1000, cgwarden: option("cgwarden"))
         case "walk":
             let sizes = (option("sizes") ?? "100,1000,10000").split(separator: ",").compactMap { Int($0) }
             try WalkBenchmark.run(sizes: sizes, cgwarden: option("cgwarden"))
