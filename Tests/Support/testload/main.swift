@@ -6,10 +6,10 @@
 //   cgwarden-testload alloc --cgroup DIR --mib N [--step-mib S] [--interval-ms T] [--hold-s H]
 //                           [--mark-bytes B --mark-file FILE]
 //       join DIR, allocate and touch N MiB in steps of S MiB every T ms, hold H s, exit 0;
-//       with --mark-bytes, write to FILE the CLOCK_MONOTONIC time (ns) at which DIR's
-//       memory.current reached B bytes: "after N" (read after each 64 KiB touched), or,
-//       when the process was killed before that read, "before N" (written before the
-//       64 KiB that could reach it, the memory controller charging up to 256 KiB at once)
+//       with --mark-bytes, append to FILE the CLOCK_MONOTONIC time (ns) at which DIR's
+//       memory.current reached B bytes: "after N" (read after each 64 KiB touched), and
+//       before it "before N" (written before the 64 KiB that could reach it, the memory
+//       controller charging up to 256 KiB at once), for when the process is killed first
 //   cgwarden-testload sleep --cgroup DIR [--hold-s H]
 //       join DIR and sleep
 //   cgwarden-testload spawn --cgroup DIR --count N [--hold-s H]
@@ -122,7 +122,9 @@ case "alloc":
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         let text = "\(kind) \(UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))\n"
-        let fd = open(options["mark-file"]!, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // Appended, one write each: a kill between opening and writing the
+        // second mark must not lose the first (O_TRUNC did).
+        let fd = open(options["mark-file"]!, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { fail("cannot write \(options["mark-file"]!): \(String(cString: strerror(errno)))") }
         _ = text.withCString { write(fd, $0, strlen($0)) }
         close(fd)
