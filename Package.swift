@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Dependency direction (see Docs/architecture.md):
-//   cgwarden (main) -> CGWardenCommands -> CGWardenService -> CGWardenActions -> CGWardenSandbox -> CGWardenIO -> CGWardenCore
+//   cgwarden (main) -> CGWardenCommands -> CGWardenService -> CGWardenActions -> CGWardenSandbox -> CGWardenSystem -> CGWardenCore
+//                                                                            -> CGWardenIO -> CGWardenSystem
 //                                                          -> CGWardenPolicy -> CGWardenCore, TOML
 // CGWardenCore, TOML and CGWardenPolicy are pure: no file access, no syscalls, no Foundation.
 let package = Package(
@@ -27,23 +28,32 @@ let package = Package(
         // libsystemd: sd_notify (READY, STATUS, WATCHDOG) and journal fields for the daemon.
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // The one system-call layer of the I/O edges: SystemError, the errno/EINTR
-        // funnel, and the kernel's wake-up sources (poll, signalfd, inotify, PSI triggers).
-        .target(name: "CGWardenSystem", dependencies: ["CShims"]),
-        .target(name: "CGWardenIO", dependencies: ["CGWardenCore", "CGWardenSystem", "CShims"]),
+        // funnel, every wrapper (files, listings, processes, sockets, credentials,
+        // clocks), the bounded read buffer, and the kernel's wake-up sources
+        // (poll, signalfd, inotify, PSI triggers). Core for the values its calls
+        // take and give (names as listed, paths, timestamps).
+        .target(name: "CGWardenSystem", dependencies: ["CGWardenCore", "CShims"]),
+        .target(name: "CGWardenIO", dependencies: ["CGWardenCore", "CGWardenSystem"]),
+        // The metrics endpoint's HTTP side: a small HTTP/1.1 responder on a
+        // thread of its own over non-blocking sockets and one poll (no NIO:
+        // two GET paths do not need its threads and memory).
+        .target(name: "CGWardenEndpoint", dependencies: ["CGWardenCore", "CGWardenSystem"]),
         // Sandbox primitives: seccomp filters, spawned helpers on a socketpair,
         // opening beneath a directory, dropping privileges.
-        .target(name: "CGWardenSandbox", dependencies: ["CGWardenCore", "CGWardenIO", "CShims", "CSeccomp"]),
+        .target(name: "CGWardenSandbox", dependencies: ["CGWardenCore", "CGWardenSystem", "CShims", "CSeccomp"]),
         // The kill path: the privileged helper, its launcher, the client.
-        .target(name: "CGWardenActions", dependencies: ["CGWardenCore", "CGWardenIO", "CGWardenSandbox", "CShims"]),
+        .target(name: "CGWardenActions",
+                dependencies: ["CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenSandbox"]),
         // Orchestration between the commands and the libraries: the snapshot
         // source, the privileged start, the policy session and replay, the daemon.
         .target(name: "CGWardenService",
                 dependencies: ["CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenPolicy", "CGWardenActions",
-                               "CGWardenSandbox", "CSystemd"]),
+                               "CGWardenSandbox", "CGWardenEndpoint", "CSystemd"]),
         .target(
             name: "CGWardenCommands",
             dependencies: [
-                "CGWardenCore", "CGWardenIO", "CGWardenPolicy", "CGWardenActions", "CGWardenSandbox", "CGWardenService",
+                "CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenPolicy", "CGWardenActions", "CGWardenSandbox",
+                "CGWardenService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "cgwarden", dependencies: ["CGWardenCommands"]),
@@ -56,22 +66,38 @@ let package = Package(
             path: "Tests/Support/testclient"),
         // Reproducible benchmarks on a real kernel (scripts/bench; Docs/performance.md).
         .executableTarget(
-            name: "cgwarden-bench", dependencies: ["CGWardenIO", "CGWardenCore", "CGWardenPolicy", "CGWardenActions", "CShims"],
+            name: "cgwarden-bench",
+            dependencies: ["CGWardenSystem", "CGWardenIO", "CGWardenCore", "CGWardenPolicy", "CGWardenActions",
+                           "CGWardenService", "CGWardenEndpoint", "CShims"],
             path: "Benchmarks/cgwarden-bench"),
+        // Fuzzing (Tests/Fuzz/README.md): kernel-file parsers, TOML and the config
+        // loader, the helper's wire decoders. A seeded mutation run by default
+        // (scripts/test); libFuzzer's driver when built with -DCGWARDEN_LIBFUZZER
+        // and libFuzzer's instrumentation (scripts/fuzz).
+        .target(name: "CFuzzDriver", path: "Tests/Fuzz/CFuzzDriver"),
+        .executableTarget(
+            name: "cgwarden-fuzz",
+            dependencies: ["CGWardenCore", "TOML", "CGWardenPolicy", "CGWardenCommands", "CFuzzDriver"],
+            path: "Tests/Fuzz/Harness"),
         // Fixture trees and guards shared by the test targets.
         .target(name: "CGWardenTestSupport", dependencies: ["CShims"], path: "Tests/Support/TestSupport"),
         .testTarget(name: "CGWardenCoreTests", dependencies: ["CGWardenCore"]),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"]),
         .testTarget(name: "CGWardenPolicyTests", dependencies: ["CGWardenPolicy", "CGWardenCore"]),
-        .testTarget(name: "CGWardenIOTests", dependencies: ["CGWardenIO", "CGWardenCore", "CGWardenTestSupport"]),
+        .testTarget(name: "CGWardenIOTests",
+                    dependencies: ["CGWardenIO", "CGWardenSystem", "CGWardenCore", "CGWardenTestSupport"]),
         .testTarget(
             name: "CGWardenActionsTests",
-            dependencies: ["CGWardenActions", "CGWardenSandbox", "CGWardenIO", "CGWardenCore", "CGWardenTestSupport"]),
+            dependencies: ["CGWardenActions", "CGWardenSandbox", "CGWardenSystem", "CGWardenIO", "CGWardenCore",
+                           "CGWardenTestSupport"]),
         .testTarget(name: "CGWardenCommandsTests", dependencies: ["CGWardenCommands", "CGWardenTestSupport"]),
+        .testTarget(name: "CGWardenServiceTests",
+                    dependencies: ["CGWardenService", "CGWardenPolicy", "CGWardenSystem", "CGWardenCore", "CGWardenEndpoint",
+                                   "CGWardenTestSupport"]),
         .testTarget(
             name: "KernelTests",
-            dependencies: ["CGWardenCommands", "CGWardenActions", "CGWardenSandbox", "CGWardenIO", "CGWardenCore",
-                           "CGWardenPolicy", "CGWardenTestSupport"]),
+            dependencies: ["CGWardenCommands", "CGWardenActions", "CGWardenSandbox", "CGWardenSystem", "CGWardenIO",
+                           "CGWardenCore", "CGWardenPolicy", "CGWardenService", "CGWardenEndpoint", "CGWardenTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,6 +5,7 @@ import CShims
 import CGWardenCore
 import CGWardenIO
 import CGWardenPolicy
+import CGWardenSystem
 
 //   cgwarden-bench daemon-reaction --cgwarden PATH [--trials 20] [--rates 32,max] [--limits 64,256]
 //                                  [--high-limits 64] [--threshold 80] [--compare PATH --compare-name NAME]

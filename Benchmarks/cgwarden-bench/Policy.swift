@@ -4,6 +4,7 @@ import Glibc
 import CGWardenCore
 import CGWardenIO
 import CGWardenPolicy
+import CGWardenSystem
 
 /// `cgwarden-bench policy`: the cost of a decision beside the cost of the
 /// snapshot it is made on.

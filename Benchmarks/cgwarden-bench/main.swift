@@ -7,6 +7,8 @@
 //   cgwarden-bench daemon-reaction --cgwarden PATH [--trials 20] [--rates 32,max] [--limits 64,256] [--high-limits 64]
 //                                  [--compare PATH --compare-name NAME]
 //   cgwarden-bench daemon-idle --cgwarden PATH [--also PATH] [--sizes 0,100,1000] [--near-at 100] [--churn-minutes 10]
+//   cgwarden-bench pods [--entries 110,1000,20000]   (a directory in /tmp; no VM needed)
+//   cgwarden-bench metrics [--groups 1000] [--cgwarden PATH]
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -102,12 +104,20 @@ func main() {
         print("\(groups) groups, \(fmt(us / Double(times * max(groups, 1)))) µs per group per sample")
         return
     }
+    if command == "pods" {
+        // A directory in /tmp, no cgroup: runs on any machine.
+        let sizes = (option("entries") ?? "110,1000,20000").split(separator: ",").compactMap { Int($0) }.filter { $0 >= 0 && $0 <= 100_000 }
+        do { try PodsBenchmark.run(entries: sizes) } catch { fail("\(error)") }
+        return
+    }
     requireCgroup2VM()
     raiseDescriptorLimit()
     do {
         switch command {
         case "policy":
             try PolicyBenchmark.run(groups: Int(option("groups") ?? "10000") ?? 10000)
+        case "metrics":
+            try MetricsBenchmark.run(groups: Int(option("groups") ?? "1000") ?? 1000, cgwarden: option("cgwarden"))
         case "walk":
             let sizes = (option("sizes") ?? "100,1000,10000").split(separator: ",").compactMap { Int($0) }
             try WalkBenchmark.run(sizes: sizes, cgwarden: option("cgwarden"))

@@ -2,8 +2,8 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
 import CGWardenSandbox
+import CGWardenSystem
 
 /// The unprivileged side's half of naming a group: its id, taken the way the
 /// helper will check it (beneath the root, no symlinks, no mount crossing).
@@ -17,7 +17,7 @@ public enum CgroupResolution {
         } catch {
             return .failure(.failed(.system(HelperStepFailure(.open, detail: "the cgroup root \(root)", errno: error.errno))))
         }
-        defer { close(rootFD) }
+        defer { Files.close(rootFD) }
         let dir: Int32
         do {
             dir = try fs.openGroup(path, beneath: rootFD)

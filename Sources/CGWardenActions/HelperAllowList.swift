@@ -51,6 +51,7 @@ public enum HelperAllowList {
         // The channel.
         .init("recvfrom", "recv(2) of a request on the SOCK_SEQPACKET channel"),
         .init("sendto", "send(2) of a reply, with MSG_NOSIGNAL"),
+        .init("sendmsg", "a reply that carries an armed PSI trigger's descriptor (SCM_RIGHTS)"),
         // Memory: every Swift allocation.
         .init("brk", "malloc: growing and trimming the main heap"),
         .init("mmap", "malloc: blocks above the mmap threshold (128 KiB+: a big cgroup.procs)"),
@@ -69,6 +70,8 @@ public enum HelperAllowList {
         .init("kill", "the fallback: SIGKILL each pid of cgroup.procs (only signal 9, only to a pid > 0)",
               when: SyscallPermission.positivePIDWithSIGKILL),
         .init("fgetxattr", "the attributes request: user.oomd_* and trusted.oomd_* of a group"),
+        .init("pidfd_open", "a handle on each process of a group before cgroup.kill, for process_mrelease"),
+        .init("process_mrelease", "reaping a killed process's memory before its exit completes (Linux 5.15+)"),
         // Time and the runtime.
         .init("clock_gettime", "deadlines; a real system call where the clocksource has no vDSO (hpet, as in the QEMU VM)"),
         .init("restart_syscall", "the kernel resuming an interrupted poll after SIGSTOP/SIGCONT"),

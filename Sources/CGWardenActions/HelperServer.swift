@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
+import CGWardenSystem
 
 /// What the helper does with one request: decode, resolve beneath the root,
 /// apply the refusal rules, act. No I/O of its own beyond `fs` and the
@@ -27,16 +27,54 @@ public final class HelperServer {
         self.forbidden = forbidden
     }
 
-    /// The reply packet to one request packet. Never fails: anything
-    /// unreadable gets an error reply.
-    public func handle(_ packet: [UInt8]) -> [UInt8] {
+    /// The reply packet to one request packet, and the descriptor that goes
+    /// with it (an armed PSI trigger; the caller sends and then closes it).
+    /// Never fails: anything unreadable gets an error reply.
+    public func handle(_ packet: [UInt8]) -> (reply: [UInt8], descriptor: Int32?) {
         let request: HelperRequest
         do {
             request = try HelperRequest.decode(packet)
         } catch {
-            return HelperReply.error(error).encoded(requestID: error.requestID)
+            return (HelperReply.error(error).encoded(requestID: error.requestID), nil)
         }
-        return reply(to: request).encoded(requestID: request.requestID)
+        if request.action == .armPressure {
+            let (reply, fd) = arm(request)
+            return (reply.encoded(requestID: request.requestID), fd)
+        }
+        return (reply(to: request).encoded(requestID: request.requestID), nil)
+    }
+
+    /// When the triggers of the last minute were armed (monotonic ns).
+    private var recentArms: [UInt64] = []
+
+    /// Resolves the group as for `attributes` (read-only: protected and own
+    /// groups too), then arms the trigger on its memory.pressure.
+    func arm(_ request: HelperRequest) -> (HelperReply, Int32?) {
+        guard let spec = request.pressure else { return (.error(WireError(.malformed, "no trigger")), nil) }
+        let now = executor.clock.now().monotonicNanos
+        recentArms.removeAll { now.subtractingSaturated($0) >= 60_000_000_000 }
+        guard recentArms.count < executor.tunables.pressureArmsPerMinute else {
+            return (.failed(HelperStepFailure(.armTrigger, detail: "\(recentArms.count) triggers armed in the last minute",
+                                              errno: EAGAIN)), nil)
+        }
+        let path: CgroupPath
+        switch HelperPath.parse(request.path) {
+        case .success(let p): path = p
+        case .failure(let problem): return (.refused(.invalidPath(problem)), nil)
+        }
+        let dir: Int32
+        do { dir = try fs.openGroup(path, beneath: root) } catch { return (HelperServer.resolutionReply(error, path: path), nil) }
+        defer { fs.close(dir) }
+        do {
+            let status = try fs.status(dir)
+            if !status.isDirectory { return (.refused(.notADirectory), nil) }
+            if let stale = KillRules.staleness(expected: request.cgroupID, found: status.inode) { return (.refused(stale), nil) }
+            let fd = try fs.armPressure(in: dir, spec)
+            recentArms.append(now)
+            return (.armed, fd)
+        } catch {
+            return (.failed(HelperStepFailure(.armTrigger, path: path, errno: error.errno)), nil)
+        }
     }
 
     public func reply(to request: HelperRequest) -> HelperReply {
@@ -51,6 +89,10 @@ public final class HelperServer {
             return .error(WireError(.disabled, "the forbidden system call was allowed", requestID: request.requestID))
         case .kill, .check, .attributes:
             return serve(request)
+        case .armPressure:
+            let (reply, fd) = arm(request)
+            if let fd { fs.close(fd) }
+            return reply
         }
     }
 
@@ -70,7 +112,7 @@ public final class HelperServer {
             return HelperServer.resolutionReply(error, path: path)
         }
         defer { fs.close(dir) }
-        let status: NodeStatus
+        let status: FileStatus
         do {
             status = try fs.status(dir)
         } catch {

@@ -2,22 +2,8 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
 import CGWardenSandbox
-import CShims
-
-/// What `fstat` says of an opened node.
-public struct NodeStatus: Equatable, Sendable {
-    public var inode: UInt64
-    public var uid: UInt32
-    public var isDirectory: Bool
-
-    public init(inode: UInt64, uid: UInt32, isDirectory: Bool) {
-        self.inode = inode
-        self.uid = uid
-        self.isDirectory = isDirectory
-    }
-}
+import CGWardenSystem
 
 /// The file calls of the kill helper, behind one small type that tests
 /// replace (a fake cgroupfs in memory). Every descriptor is relative to a
@@ -44,7 +30,7 @@ public protocol HelperFileSystem {
     func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int
     /// One `write` of the whole value (`1` to cgroup.kill).
     func write(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError)
-    func status(_ fd: Int32) throws(SystemError) -> NodeStatus
+    func status(_ fd: Int32) throws(SystemError) -> FileStatus
     /// `fgetxattr`: the value's length, or nil when the attribute is not set
     /// (ENODATA), the file system has none (ENOTSUP) or it is over `buffer`
     /// (ERANGE: no valid preference is that long).
@@ -53,15 +39,26 @@ public protocol HelperFileSystem {
     /// changed since it was last read, or after `milliseconds`.
     func waitForChange(_ fd: Int32, milliseconds: Int32)
     func close(_ fd: Int32)
+    /// Opens `memory.pressure` of the group `dir` read-write and writes the
+    /// trigger (with its NUL, as the kernel wants): the armed descriptor.
+    func armPressure(in dir: Int32, _ spec: PressureTriggerSpec) throws(SystemError) -> Int32
 }
 
-/// Sends SIGKILL (the fallback's per-pid kill), behind a type tests replace.
+/// Sends SIGKILL (the fallback's per-pid kill) and gives a dying process's
+/// memory back early, behind a type tests replace.
 public protocol ProcessSignaller {
     /// `kill(pid, SIGKILL)`; a process already gone (ESRCH) is not an error.
     func sigkill(_ pid: Int32) throws(SystemError)
+    /// `pidfd_open(pid)`: a handle on the process that outlives its pid's reuse; nil when it is gone.
+    func pidfd(_ pid: Int32) -> Int32?
+    /// `process_mrelease(pidfd)` (Linux 5.15+): reaps the memory of a process
+    /// that was SIGKILLed without waiting for its exit to complete (a task in
+    /// D state, a big address space). True when it did.
+    func releaseMemory(_ pidfd: Int32) -> Bool
+    func closeHandle(_ pidfd: Int32)
 }
 
-/// The real calls, all in the helper's seccomp allow-list.
+/// The real calls (CGWardenSystem's wrappers), all in the helper's seccomp allow-list.
 public struct LinuxHelperFileSystem: HelperFileSystem {
     public var resolver: BeneathResolver
 
@@ -69,12 +66,13 @@ public struct LinuxHelperFileSystem: HelperFileSystem {
 
     public func openGroup(_ path: CgroupPath, beneath root: Int32) throws(SystemError) -> Int32 {
         let flags = O_RDONLY | O_NONBLOCK
-        if path.isRoot { return try openat(root, ".", flags | O_DIRECTORY | O_NOFOLLOW, "/") }
+        if path.isRoot { return try Files.open(".", in: root, flags | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, path: "/") }
         return try openBeneath(root, path, flags: flags, resolver: resolver)
     }
 
     public func openFile(_ name: String, in dir: Int32, forWriting: Bool) throws(SystemError) -> Int32 {
-        try openat(dir, name, (forWriting ? O_WRONLY : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, name)
+        try Files.open(name, in: dir, (forWriting ? O_WRONLY : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+                       path: name)
     }
 
     public func openSubgroup(_ name: CgroupName, in dir: Int32) throws(SystemError) -> Int32 {
@@ -82,72 +80,68 @@ public struct LinuxHelperFileSystem: HelperFileSystem {
     }
 
     public func openParent(_ dir: Int32) throws(SystemError) -> Int32 {
-        try openat(dir, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, "..")
-    }
-
-    private func openat(_ dir: Int32, _ name: String, _ flags: Int32, _ what: String) throws(SystemError) -> Int32 {
-        while true {
-            let fd = Glibc.openat(dir, name, flags | O_CLOEXEC)
-            if fd >= 0 { return fd }
-            if errno != EINTR { throw SystemError(call: "openat", path: what, errno: errno) }
-        }
+        try Files.open("..", in: dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, path: "..")
     }
 
     public func subgroupNames(_ dir: Int32) throws(SystemError) -> [CgroupName] {
         // A fresh descriptor: its offset starts at 0 (no lseek in the allow-list).
-        let fd = try openat(dir, ".", O_RDONLY | O_DIRECTORY, ".")
-        defer { Glibc.close(fd) }
-        return try readSubdirectories(fd).map(\.name).sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+        let fd = try Files.open(".", in: dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, path: ".")
+        defer { Files.close(fd) }
+        return try Directories.subdirectories(fd).map(\.name).sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
     }
 
     public func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
-        while true {
-            let n = Glibc.pread(fd, buffer.baseAddress!, buffer.count, 0)
-            if n >= 0 { return n }
-            if errno != EINTR { throw SystemError(call: "read", path: "", errno: errno) }
-        }
+        try Files.pread(fd, into: buffer, offset: 0)
     }
 
     public func write(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) {
-        while true {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n >= 0 { return }
-            if errno != EINTR { throw SystemError(call: "write", path: "", errno: errno) }
-        }
+        try Files.write(fd, bytes)
     }
 
-    public func status(_ fd: Int32) throws(SystemError) -> NodeStatus {
-        var st = stat()
-        if fstat(fd, &st) != 0 { throw SystemError(call: "fstat", path: "", errno: errno) }
-        return NodeStatus(inode: UInt64(st.st_ino), uid: st.st_uid, isDirectory: st.st_mode & S_IFMT == S_IFDIR)
+    public func status(_ fd: Int32) throws(SystemError) -> FileStatus {
+        try Files.status(fd)
     }
 
     public func attribute(_ name: String, of fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int? {
-        while true {
-            let n = cgw_fgetxattr(fd, name, buffer.baseAddress, buffer.count)
-            if n >= 0 { return n }
-            switch errno {
-            case EINTR: continue
-            case ENODATA, EOPNOTSUPP, ERANGE: return nil
-            default: throw SystemError(call: "fgetxattr", path: name, errno: errno)
-            }
+        do {
+            return try Files.extendedAttribute(name, of: fd, into: buffer, path: name)
+        } catch where error.errno == ENODATA || error.errno == EOPNOTSUPP || error.errno == ERANGE {
+            return nil
         }
     }
 
     public func waitForChange(_ fd: Int32, milliseconds: Int32) {
-        var p = pollfd(fd: fd, events: Int16(POLLPRI), revents: 0)
-        _ = poll(&p, 1, max(0, milliseconds))
+        _ = try? Poller.wait([Poller.Interest(fd: fd, events: Int16(POLLPRI))], milliseconds: max(0, milliseconds))
     }
 
-    public func close(_ fd: Int32) { _ = Glibc.close(fd) }
+    public func close(_ fd: Int32) { Files.close(fd) }
+
+    public func armPressure(in dir: Int32, _ spec: PressureTriggerSpec) throws(SystemError) -> Int32 {
+        let fd = try Files.open("memory.pressure", in: dir, O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, path: "memory.pressure")
+        var text = Array(spec.description.utf8)
+        text.append(0)
+        do {
+            try Files.write(fd, text, path: "memory.pressure")
+        } catch {
+            Files.close(fd)
+            throw error
+        }
+        return fd
+    }
 }
 
 public struct LinuxSignaller: ProcessSignaller {
     public init() {}
 
     public func sigkill(_ pid: Int32) throws(SystemError) {
-        if Glibc.kill(pid, SIGKILL) != 0 && errno != ESRCH {
-            throw SystemError(call: "kill", path: String(pid), errno: errno)
-        }
+        do {
+            try Processes.signal(pid, SIGKILL)
+        } catch where error.errno == ESRCH {}
     }
+
+    public func pidfd(_ pid: Int32) -> Int32? { try? Processes.pidfd(pid) }
+
+    public func releaseMemory(_ pidfd: Int32) -> Bool { (try? Processes.releaseMemory(pidfd)) != nil }
+
+    public func closeHandle(_ pidfd: Int32) { Files.close(pidfd) }
 }

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
+import CGWardenSystem
 
 /// Kills, checks and reads one opened group: what the helper does after a
 /// request passed resolution and the refusal rules. Every system call goes
@@ -12,14 +12,14 @@ public struct KillExecutor {
     public var signaller: ProcessSignaller
     public var clock: Clock
     public var tunables: KillTunables
-    let buffer: GrowingBuffer
+    let buffer: ReadBuffer
 
     public init(fs: HelperFileSystem, signaller: ProcessSignaller, clock: Clock, tunables: KillTunables = .standard) {
         self.fs = fs
         self.signaller = signaller
         self.clock = clock
         self.tunables = tunables
-        self.buffer = GrowingBuffer()
+        self.buffer = ReadBuffer()
     }
 
     // MARK: kill
@@ -39,16 +39,22 @@ public struct KillExecutor {
         let deadline = start.addingSaturated(UInt64(timeoutMillis) * 1_000_000)
 
         var fallback: FallbackReason? = forceFallback ? .forced : nil
+        // Handles on the processes before they die: their memory can then be
+        // reaped at once (process_mrelease), not when each exit completes.
+        let handles = fallback == nil ? processHandles(dir) : []
+        defer { for fd in handles { signaller.closeHandle(fd) } }
+        var released: UInt32 = 0
         if fallback == nil {
             switch writeControl("cgroup.kill", "1", in: dir) {
-            case .success: break
+            case .success:
+                for fd in handles where signaller.releaseMemory(fd) { released &+= 1 }
             case .failure(let e) where e.errno == ENOENT: fallback = .noCgroupKill
             case .failure(let e) where e.errno == EOPNOTSUPP: fallback = .notSupported
             case .failure(let e): return .failed(HelperStepFailure(.writeKill, errno: e.errno))
             }
         }
         var report = KillReport(method: fallback == nil ? .cgroupKill : .freezeAndSignal, fallbackReason: fallback,
-                                memoryBefore: before)
+                                memoryBefore: before, released: released)
         var empty: Bool
         if fallback == nil {
             empty = waitUntil(events, deadline: deadline) { !$0.populated }
@@ -197,6 +203,12 @@ public struct KillExecutor {
         return refusal
     }
 
+    /// pidfds of the first `tunables.releaseMemoryOf` processes of the subtree.
+    func processHandles(_ dir: Int32) -> [Int32] {
+        guard tunables.releaseMemoryOf > 0, let pids = try? collectPIDs(dir) else { return [] }
+        return pids.prefix(tunables.releaseMemoryOf).compactMap { signaller.pidfd($0) }
+    }
+
     /// Every pid listed in the subtree.
     func collectPIDs(_ dir: Int32) throws(SystemError) -> [Int32] {
         var all: [Int32] = []
@@ -255,24 +267,10 @@ public struct KillExecutor {
     func now() -> UInt64 { clock.now().monotonicNanos }
 }
 
-/// One reusable buffer for whole control files; a read that fills it grows
-/// it and reads again from offset 0 (cgroup.procs of a big group), up to
-/// `ControlFileSize.maximum` (EFBIG beyond).
-final class GrowingBuffer {
-    private var storage = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 8)
-
-    deinit { storage.deallocate() }
-
+extension ReadBuffer {
+    /// Reads the whole file open at `fd` with one `pread` from offset 0
+    /// through `fs` (see `ReadBuffer.read`).
     func read(_ fd: Int32, fs: HelperFileSystem) throws(SystemError) -> Bytes {
-        while true {
-            let n = try fs.read(fd, into: storage)
-            if n < storage.count {
-                return Bytes(start: storage.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
-            }
-            guard let size = ControlFileSize.grown(from: storage.count) else { throw ControlFileSize.tooLarge() }
-            let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
-            storage.deallocate()
-            storage = bigger
-        }
+        try read { b throws(SystemError) in try fs.read(fd, into: b) }
     }
 }

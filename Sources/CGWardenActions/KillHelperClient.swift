@@ -2,8 +2,8 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
 import CGWardenSandbox
+import CGWardenSystem
 
 /// A request the helper did not carry out: refused by its rules, or failed.
 public enum HelperRequestError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -50,6 +50,8 @@ public final class KillHelperClient {
         public var requestTimeout: Duration = .seconds(10)
         /// Beyond a kill's own timeout, how long to wait for its reply.
         public var replyGrace: Duration = .seconds(5)
+        /// What the timeouts are measured on.
+        public var clock: any Clock = SystemClock()
 
         public init() {}
     }
@@ -100,8 +102,7 @@ public final class KillHelperClient {
     /// even where `cgroup.kill` exists.
     public func kill(_ target: CgroupTarget, timeout: Duration = .milliseconds(Int64(KillTunables.defaultKillTimeoutMillis)),
                      forceFallback: Bool = false) -> KillOutcome {
-        let ms = UInt32(clamping: max(1, timeout.components.seconds.multipliedSaturated(by: 1000)
-                                          .addingSaturated(timeout.components.attoseconds / 1_000_000_000_000_000)))
+        let ms = UInt32(clamping: max(1, timeout.millisecondsClamped))
         let id = takeID()
         let r = exchange(HelperRequest.kill(target, id: id, timeoutMillis: min(ms, HelperWire.maxTimeoutMillis),
                                             forceFallback: forceFallback).encoded(),
@@ -136,6 +137,30 @@ public final class KillHelperClient {
             if case .failed(let f) = KillHelperClient.otherOutcome(other) { throw .failed(f) }
             throw .failed(.protocolError("unexpected reply to attributes"))
         case .failure(let f): throw .failed(f)
+        }
+    }
+
+    /// A PSI trigger armed on `target`'s memory.pressure by the helper: the
+    /// descriptor to poll for POLLPRI (the caller closes it).
+    public func armPressure(on target: CgroupTarget, _ spec: PressureTriggerSpec) throws(HelperRequestError) -> Int32 {
+        let id = takeID()
+        var passed: Int32?
+        let r = exchange(HelperRequest.armPressure(target, spec, id: id).encoded(), id: id,
+                         timeout: configuration.requestTimeout, descriptor: { passed = $0 })
+        switch r {
+        case .success(.armed):
+            guard let passed else { throw .failed(.protocolError("armed without a descriptor")) }
+            return passed
+        case .success(let other):
+            if let passed { Files.close(passed) }
+            switch KillHelperClient.otherOutcome(other) {
+            case .refused(let why): throw .refused(why)
+            case .failed(let f): throw .failed(f)
+            default: throw .failed(.protocolError("unexpected reply to arm-pressure"))
+            }
+        case .failure(let f):
+            if let passed { Files.close(passed) }
+            throw .failed(f)
         }
     }
 
@@ -198,7 +223,8 @@ public final class KillHelperClient {
     /// it); one that dies or stays silent with the request in flight fails
     /// it, and is replaced.
     private func exchange(_ packet: [UInt8], id: UInt32?, timeout: Duration,
-                          answered: (UInt32) -> Void = { _ in }) -> Result<HelperReply, HelperFailure> {
+                          answered: (UInt32) -> Void = { _ in },
+                          descriptor: ((Int32) -> Void)? = nil) -> Result<HelperReply, HelperFailure> {
         if channel == nil, let f = start() { return .failure(f) }
         do {
             try channel!.send(packet)
@@ -208,18 +234,27 @@ public final class KillHelperClient {
         } catch {
             return .failure(failInFlight(.protocolError("send: \(error)")))
         }
-        let deadline = Deadline(after: timeout)
+        let deadline = Deadline(after: timeout, clock: configuration.clock)
         while true {
             let message: [UInt8]
             do {
                 let ms = deadline.millisecondsLeft()
-                guard let m = try channel!.receive(maximumSize: HelperWire.maxReplySize, timeout: .milliseconds(Int64(ms))) else {
+                guard let m = try channel!.receiveWithDescriptor(maximumSize: HelperWire.maxReplySize,
+                                                                 timeout: .milliseconds(Int64(ms)),
+                                                                 acceptDescriptor: descriptor != nil) else {
                     return .failure(failInFlight(.helperDied(nil)))
                 }
-                message = m
+                message = m.message
+                if let fd = m.descriptor {
+                    // Only the reply to this request may carry one; any other is closed.
+                    if let descriptor, let id, let d = try? HelperReply.decode(message), d.requestID == id {
+                        descriptor(fd)
+                    } else {
+                        Files.close(fd)
+                    }
+                }
             } catch .timedOut {
-                return .failure(failInFlight(.timedOut(milliseconds: UInt64(clamping: timeout.components.seconds).multipliedSaturated(by: 1000)
-                    .addingSaturated(UInt64(clamping: timeout.components.attoseconds / 1_000_000_000_000_000)))))
+                return .failure(failInFlight(.timedOut(milliseconds: timeout.millisecondsClamped)))
             } catch {
                 return .failure(failInFlight(.protocolError("receive: \(error)")))
             }
@@ -311,7 +346,7 @@ final class DirectSpawner: HelperSpawner {
         do {
             let h = try HelperProcess(executable: configuration.executable,
                                       arguments: configuration.settings.arguments(launcher: false),
-                                      environment: configuration.environment)
+                                      environment: configuration.environment, clock: configuration.clock)
             current = h
             return SpawnedHelper(channel: h.channel, pid: h.pid, previous: previous)
         } catch {
@@ -339,7 +374,7 @@ final class LauncherSpawner: HelperSpawner {
     init(_ configuration: KillHelperClient.Configuration) throws(ChannelError) {
         launcher = try HelperProcess(executable: configuration.executable,
                                      arguments: configuration.settings.arguments(launcher: true),
-                                     environment: configuration.environment)
+                                     environment: configuration.environment, clock: configuration.clock)
     }
 
     func respawn() throws(HelperFailure) -> SpawnedHelper {
@@ -357,15 +392,17 @@ final class LauncherSpawner: HelperSpawner {
         do {
             reply = try LauncherWire.decode(message)
         } catch {
-            if let fd { close(fd) }
+            if let fd { Files.close(fd) }
             throw .protocolError("launcher: \(error)")
         }
         switch reply.result {
         case .success(let pid):
             guard let fd else { throw .protocolError("the launcher passed no channel") }
-            return SpawnedHelper(channel: PacketChannel(adopting: fd), pid: pid, previous: reply.previous)
+            let channel = PacketChannel(adopting: fd)
+            channel.clock = launcher.clock
+            return SpawnedHelper(channel: channel, pid: pid, previous: reply.previous)
         case .failure(let f):
-            if let fd { close(fd) }
+            if let fd { Files.close(fd) }
             throw .unavailable("the launcher could not spawn a helper: errno \(f.errno)")
         }
     }

@@ -2,9 +2,8 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
 import CGWardenSandbox
-import CShims
+import CGWardenSystem
 
 /// The two privileged processes of the kill path, as `cgwarden kill-helper`
 /// runs them: the helper itself, and the launcher that spawns helpers for an
@@ -53,7 +52,7 @@ public enum KillHelperProcess {
         do { channel = try PacketChannel.inherited() } catch { fail("kill-helper", "\(error) (run by cgwarden itself, not by hand)") }
         let root: Int32
         do { root = try openPathDirectory(settings.root) } catch { fail("kill-helper", "cannot open the cgroup root: \(error)") }
-        let rootIsCgroup2 = cgw_fstatfs_type(root) == CGW_CGROUP2_SUPER_MAGIC
+        let rootIsCgroup2 = (try? Files.fileSystemType(root)) == FileSystemMagic.cgroup2
         let fs = LinuxHelperFileSystem()
         let own = OwnCgroupSearch.locate(pid: getpid(), root: root, fs: fs)
         let info = HelperInfo(pid: getpid(), seccomp: true, rootIsCgroup2: rootIsCgroup2,
@@ -70,17 +69,19 @@ public enum KillHelperProcess {
         }
         // From here on, only the allow-list.
         while true {
-            let reply: [UInt8]
+            var reply: [UInt8]
+            var descriptor: Int32?
             do {
                 guard let packet = try channel.receive(maximumSize: HelperWire.maxRequestSize) else { exit(0) }
-                reply = server.handle(packet)
+                (reply, descriptor) = server.handle(packet)
             } catch .messageTooLarge(let size) {
                 reply = HelperReply.error(WireError(.oversize, "request of \(size) bytes (at most \(HelperWire.maxRequestSize))"))
                     .encoded(requestID: 0)
             } catch {
                 exit(2)
             }
-            do { try channel.send(reply) } catch { exit(0) }
+            do { try channel.send(reply, passing: descriptor) } catch { exit(0) }
+            if let descriptor { Files.close(descriptor) }
         }
     }
 
@@ -119,7 +120,8 @@ public enum KillHelperProcess {
         let arguments = settings.arguments(launcher: false)
         let environment = helperEnvironment
         var current: HelperProcess?
-        var lastSpawn: Int64 = 0
+        let clock = SystemClock()
+        var lastSpawn: UInt64 = 0
         while true {
             let message: [UInt8]
             do {
@@ -137,13 +139,8 @@ public enum KillHelperProcess {
             }
             let previous = current?.end()
             current = nil
-            let wait = lastSpawn + minimumSpawnIntervalMillis * 1_000_000 - Deadline.now()
-            if wait > 0 {
-                var ts = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
-                var rest = timespec()
-                while nanosleep(&ts, &rest) != 0 && errno == EINTR { ts = rest }
-            }
-            lastSpawn = Deadline.now()
+            clock.sleep(until: lastSpawn.addingSaturated(UInt64(minimumSpawnIntervalMillis) * 1_000_000))
+            lastSpawn = clock.now().monotonicNanos
             do {
                 let h = try HelperProcess(arguments: arguments, environment: environment)
                 let r = LauncherWire.Reply(result: .success(h.pid), previous: previous)
@@ -158,13 +155,16 @@ public enum KillHelperProcess {
             }
         }
         // The other side is gone: its helper sees end-of-file and leaves.
-        current?.end(grace: .seconds(2))
+        // Long enough for a kill in flight to finish (the daemon waits at most
+        // 10 s for populated 0): ending the helper mid-fallback could leave a
+        // group frozen.
+        current?.end(grace: .seconds(15))
         exit(0)
     }
 
     static func fail(_ who: String, _ message: String) -> Never {
         let line = "cgwarden \(who): \(message)\n"
-        _ = line.withCString { write(2, $0, strlen($0)) }
+        _ = try? Files.write(2, Array(line.utf8))
         exit(1)
     }
 }

@@ -30,6 +30,19 @@ public struct KillTunables: Equatable, Sendable {
     /// cost of a missed wake-up.
     public var pollSliceMillis: Int32 = 1_000
 
+    /// Processes whose memory is reaped right after `cgroup.kill` with
+    /// process_mrelease (one pidfd each, taken before the kill): a group's
+    /// memory is usually in a few big processes, and the rest exit soon
+    /// enough; the bound keeps a fork bomb from costing a descriptor per pid.
+    public var releaseMemoryOf = 256
+
+    /// PSI triggers a helper arms per minute: each cgroup with a trigger
+    /// gets a kernel thread (psimon) polling it while the descriptor lives,
+    /// so a compromised unprivileged side must not make them fast (the
+    /// launcher also bounds respawns). The daemon arms a few dozen at start
+    /// and then one per new watched group.
+    public var pressureArmsPerMinute = 120
+
     public init() {}
 
     public static let standard = KillTunables()

@@ -4,6 +4,7 @@ import Glibc
 import CGWardenCore
 import CGWardenIO
 import CGWardenSandbox
+import CGWardenSystem
 
 /// Finds cgwarden's own cgroup beneath a root, in any cgroup namespace.
 ///
@@ -62,7 +63,7 @@ public enum OwnCgroupSearch {
     /// side, without a helper: `explain`).
     public static func locate(root: String) -> OwnCgroup {
         guard let dir = try? openPathDirectory(root) else { return .unknown }
-        defer { close(dir) }
+        defer { Files.close(dir) }
         return locate(pid: getpid(), root: dir, fs: LinuxHelperFileSystem())
     }
 }

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
+import CGWardenSystem
 
 /// The one walk of the kill path over a group and every group below it,
 /// pre-order, at any depth: the protection check before a kill, the dry

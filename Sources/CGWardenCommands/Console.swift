@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import CGWardenSystem
 
 /// Where a command writes: standard output and error, or buffers in tests.
 public final class Console: @unchecked Sendable {
@@ -23,15 +21,7 @@ public final class Console: @unchecked Sendable {
     public func error(_ s: String) { writeErr(s + "\n") }
 
     static func writeAll(_ fd: Int32, _ s: String) {
-        var s = s
-        s.withUTF8 { buf in
-            var off = 0
-            while off < buf.count {
-                let n = write(fd, buf.baseAddress! + off, buf.count - off)
-                if n < 0 { if errno == EINTR { continue }; return }
-                off += n
-            }
-        }
+        try? Files.writeAll(fd, s)
     }
 }
 

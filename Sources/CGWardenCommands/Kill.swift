@@ -52,7 +52,7 @@ public struct Kill: ConsoleCommand {
     public var allowSharedUser = false
 
     @Option(help: "How long to wait for the group to be empty (e.g. 10s, 500ms).")
-    public var timeout = TimeSpan.milliseconds(UInt64(KillTunables.defaultKillTimeoutMillis))
+    public var timeout: Duration = .milliseconds(Int64(KillTunables.defaultKillTimeoutMillis))
 
     @Flag(help: "Use the fallback (freeze, SIGKILL each pid, thaw) even where cgroup.kill exists.")
     public var fallback = false
@@ -115,7 +115,7 @@ public struct Kill: ConsoleCommand {
             if case .wouldKill = outcome { report.attributes = try? client.attributes(of: target) }
             return finish(outcome)
         }
-        return finish(client.kill(target, timeout: .nanoseconds(Int64(timeout.nanoseconds)), forceFallback: fallback))
+        return finish(client.kill(target, timeout: timeout, forceFallback: fallback))
     }
 }
 

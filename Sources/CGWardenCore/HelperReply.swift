@@ -67,6 +67,7 @@ public struct HelperStepFailure: Error, Equatable, Sendable, CustomStringConvert
         case readProcs
         case signal
         case readAttribute
+        case armTrigger
 
         public var description: String {
             switch self {
@@ -78,6 +79,7 @@ public struct HelperStepFailure: Error, Equatable, Sendable, CustomStringConvert
             case .readProcs: return "read cgroup.procs"
             case .signal: return "kill"
             case .readAttribute: return "fgetxattr"
+            case .armTrigger: return "arm a PSI trigger on memory.pressure of"
             }
         }
     }
@@ -118,9 +120,11 @@ public enum HelperReply: Equatable, Sendable {
     case checked(CheckReport)
     case attributes(CgroupAttributes)
     case error(WireError)
+    /// A PSI trigger is armed; its descriptor travels with this packet.
+    case armed
 
     enum Kind: UInt8 {
-        case pong = 1, killed, incomplete, refused, failed, checked, attributes, error
+        case pong = 1, killed, incomplete, refused, failed, checked, attributes, error, armed
     }
 
     var kind: Kind {
@@ -133,6 +137,7 @@ public enum HelperReply: Equatable, Sendable {
         case .checked: return .checked
         case .attributes: return .attributes
         case .error: return .error
+        case .armed: return .armed
         }
     }
 
@@ -160,6 +165,7 @@ public enum HelperReply: Equatable, Sendable {
             w.u64(r.durationNanos)
             w.optionalU64(r.memoryBefore)
             w.optionalU64(r.memoryAfter)
+            w.u32(r.released)
         case .refused(let why):
             why.encode(into: &w)
         case .failed(let f):
@@ -182,6 +188,8 @@ public enum HelperReply: Equatable, Sendable {
         case .error(let e):
             w.u8(e.kind.rawValue)
             w.string(e.message, limit: 1024)
+        case .armed:
+            break
         }
         return w.bytes
     }
@@ -224,7 +232,8 @@ public enum HelperReply: Equatable, Sendable {
             }
             let report = KillReport(method: method, fallbackReason: reason, rounds: try r.u16(), signalled: try r.u32(),
                                     remaining: try r.u32(), durationNanos: try r.u64(),
-                                    memoryBefore: try r.optionalU64(), memoryAfter: try r.optionalU64())
+                                    memoryBefore: try r.optionalU64(), memoryAfter: try r.optionalU64(),
+                                    released: try r.u32())
             reply = kind == .killed ? .killed(report) : .incomplete(report)
         case .refused:
             reply = .refused(try HelperRefusal.decode(from: &r))
@@ -254,6 +263,8 @@ public enum HelperReply: Equatable, Sendable {
             let k = try r.u8()
             guard let ek = WireError.Kind(rawValue: k) else { throw WireError(.malformed, "error kind \(k)") }
             reply = .error(WireError(ek, try r.string(max: 1024, what: "message"), requestID: id))
+        case .armed:
+            reply = .armed
         }
         try r.end()
         return (id, reply)

@@ -8,6 +8,9 @@
 ///    16  timeout    u32  ms to wait for `populated 0` (kill only, else 0)
 ///    20  path len   u16  then the path: the names' own bytes joined by `/`
 ///                        (HelperPath syntax), any bytes but NUL
+///
+/// `armPressure` only, after the path: level u8 (0 some, 1 full), stall u32
+/// and window u32 in microseconds (PressureTriggerSpec).
 public enum HelperAction: UInt8, Equatable, Sendable, CaseIterable, CustomStringConvertible {
     /// Liveness and configuration: the reply is `pong(HelperInfo)`.
     case ping = 1
@@ -17,6 +20,11 @@ public enum HelperAction: UInt8, Equatable, Sendable, CaseIterable, CustomString
     /// Owner and preference xattrs of a group (read-only: no refusal for
     /// protected or own groups).
     case attributes = 4
+    /// Opens the group's `memory.pressure`, arms a PSI trigger on it and
+    /// passes the descriptor back (SCM_RIGHTS): the unprivileged side cannot
+    /// open the file for writing (mode 0644 root), and the trigger keeps
+    /// working for whoever holds the descriptor.
+    case armPressure = 5
     /// Tests only: the helper makes a system call outside its allow-list.
     /// Honoured only by a helper spawned with CGWARDEN_HELPER_TEST_HOOKS=1
     /// (Docs/security.md); any other helper answers `disabled`.
@@ -28,12 +36,39 @@ public enum HelperAction: UInt8, Equatable, Sendable, CaseIterable, CustomString
         case .kill: return "kill"
         case .check: return "check"
         case .attributes: return "attributes"
+        case .armPressure: return "arm-pressure"
         case .testForbiddenSyscall: return "test-forbidden-syscall"
         }
     }
 
     /// Whether the request names a cgroup (path and id).
-    public var namesCgroup: Bool { self == .kill || self == .check || self == .attributes }
+    public var namesCgroup: Bool { self == .kill || self == .check || self == .attributes || self == .armPressure }
+}
+
+/// A PSI trigger: `some|full STALL WINDOW` (Documentation/accounting/psi.rst).
+public struct PressureTriggerSpec: Equatable, Hashable, Sendable, CustomStringConvertible {
+    public var full: Bool
+    public var stallMicros: UInt32
+    public var windowMicros: UInt32
+
+    /// The kernel's bounds on a window.
+    public static let windows: ClosedRange<UInt32> = 500_000...10_000_000
+
+    public init(full: Bool, stallMicros: UInt32, windowMicros: UInt32) {
+        self.full = full
+        self.stallMicros = stallMicros
+        self.windowMicros = windowMicros
+    }
+
+    /// What is written to the pressure file.
+    public var description: String { "\(full ? "full" : "some") \(stallMicros) \(windowMicros)" }
+
+    /// Why the kernel would refuse it, or nil.
+    public var problem: String? {
+        if !PressureTriggerSpec.windows.contains(windowMicros) { return "window \(windowMicros) µs outside 500 ms...10 s" }
+        if stallMicros == 0 || stallMicros > windowMicros { return "stall \(stallMicros) µs outside 1 µs...the window" }
+        return nil
+    }
 }
 
 public struct HelperRequest: Equatable, Sendable {
@@ -45,15 +80,22 @@ public struct HelperRequest: Equatable, Sendable {
     public var cgroupID: UInt64
     public var timeoutMillis: UInt32
     public var forceFallback: Bool
+    /// `armPressure` only.
+    public var pressure: PressureTriggerSpec?
 
     public init(requestID: UInt32, action: HelperAction, path: [UInt8] = [], cgroupID: UInt64 = 0,
-                timeoutMillis: UInt32 = 0, forceFallback: Bool = false) {
+                timeoutMillis: UInt32 = 0, forceFallback: Bool = false, pressure: PressureTriggerSpec? = nil) {
         self.requestID = requestID
         self.action = action
         self.path = path
         self.cgroupID = cgroupID
         self.timeoutMillis = timeoutMillis
         self.forceFallback = forceFallback
+        self.pressure = pressure
+    }
+
+    public static func armPressure(_ t: CgroupTarget, _ spec: PressureTriggerSpec, id: UInt32) -> HelperRequest {
+        HelperRequest(requestID: id, action: .armPressure, path: t.path.bytes, cgroupID: t.id, pressure: spec)
     }
 
     public static func kill(_ t: CgroupTarget, id: UInt32, timeoutMillis: UInt32, forceFallback: Bool = false) -> HelperRequest {
@@ -79,6 +121,11 @@ public struct HelperRequest: Equatable, Sendable {
         w.u32(timeoutMillis)
         // Whole, however long: the decoder refuses an oversize request.
         w.blob(path, limit: Int(UInt16.max))
+        if let pressure {
+            w.u8(pressure.full ? 1 : 0)
+            w.u32(pressure.stallMicros)
+            w.u32(pressure.windowMicros)
+        }
         return w.bytes
     }
 
@@ -97,6 +144,15 @@ public struct HelperRequest: Equatable, Sendable {
         let cgroupID = try r.u64()
         let timeout = try r.u32()
         let path = try r.blob(max: HelperPath.maxLength, what: "path")
+        var pressure: PressureTriggerSpec?
+        if action == .armPressure {
+            let level = try r.u8()
+            let stall = try r.u32(), window = try r.u32()
+            if level > 1 { throw WireError(.malformed, "\(action): pressure level \(level)", requestID: id) }
+            let spec = PressureTriggerSpec(full: level == 1, stallMicros: stall, windowMicros: window)
+            if let problem = spec.problem { throw WireError(.malformed, "\(action): \(problem)", requestID: id) }
+            pressure = spec
+        }
         try r.end()
         func bad(_ why: String) -> WireError { WireError(.malformed, "\(action): \(why)", requestID: id) }
         if flags & ~HelperWire.forceFallbackFlag != 0 { throw bad("unknown flags \(flags)") }
@@ -113,6 +169,6 @@ public struct HelperRequest: Equatable, Sendable {
             throw bad("a timeout on a request that is not kill")
         }
         return HelperRequest(requestID: id, action: action, path: path, cgroupID: cgroupID,
-                             timeoutMillis: timeout, forceFallback: flags != 0)
+                             timeoutMillis: timeout, forceFallback: flags != 0, pressure: pressure)
     }
 }

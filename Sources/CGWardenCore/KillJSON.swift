@@ -15,6 +15,7 @@ extension KillReport {
             ("rounds", .uint(UInt64(rounds))), ("signalled", .uint(UInt64(signalled))),
             ("remaining", .uint(UInt64(remaining))), ("duration_ns", .uint(durationNanos)),
             ("memory_before", .number(memoryBefore)), ("memory_after", .number(memoryAfter)),
+            ("released", .uint(UInt64(released))),
         ])
     }
 }

@@ -49,9 +49,13 @@ public struct KillReport: Equatable, Sendable {
     /// `memory.current` before and after; nil without the memory controller.
     public var memoryBefore: UInt64?
     public var memoryAfter: UInt64?
+    /// Processes whose memory was given back before they finished exiting
+    /// (`process_mrelease`, Linux 5.15+).
+    public var released: UInt32
 
     public init(method: KillMethod, fallbackReason: FallbackReason? = nil, rounds: UInt16 = 1, signalled: UInt32 = 0,
-                remaining: UInt32 = 0, durationNanos: UInt64 = 0, memoryBefore: UInt64? = nil, memoryAfter: UInt64? = nil) {
+                remaining: UInt32 = 0, durationNanos: UInt64 = 0, memoryBefore: UInt64? = nil, memoryAfter: UInt64? = nil,
+                released: UInt32 = 0) {
         self.method = method
         self.fallbackReason = fallbackReason
         self.rounds = rounds
@@ -60,6 +64,7 @@ public struct KillReport: Equatable, Sendable {
         self.durationNanos = durationNanos
         self.memoryBefore = memoryBefore
         self.memoryAfter = memoryAfter
+        self.released = released
     }
 }
 

@@ -55,7 +55,10 @@ public enum LauncherWire {
         try r.end()
         let previous: HelperTermination?
         switch kind {
-        case 0: previous = nil
+        case 0:
+            // No previous helper has no status either: one layout per reply.
+            if code != 0 { throw WireError(.malformed, "launcher reply: status \(code) of no previous helper") }
+            previous = nil
         case 1: previous = .exited(code)
         case 2: previous = .signaled(code)
         default: throw WireError(.malformed, "launcher termination kind \(kind)")

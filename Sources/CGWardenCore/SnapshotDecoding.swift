@@ -10,7 +10,7 @@ public struct SnapshotDecodingError: Error, Equatable, Sendable, CustomStringCon
 extension Snapshot {
     /// A recording line: `{"time": {...}, "root": ..., "system": {...}, "cgroups": [...]}`.
     public init(json: JSON) throws(SnapshotDecodingError) {
-        let d = Decoder(json, at: "")
+        let d = JSONFields(json, at: "")
         let time = try d.object("time")
         self.init(root: try d.string("root"),
                   time: Timestamp(monotonicNanos: try time.uint("monotonic_ns"), wallNanos: try time.uint("wall_ns")),
@@ -31,7 +31,7 @@ extension Snapshot {
 }
 
 /// Typed access to a JSON object with the path of every field for errors.
-struct Decoder {
+struct JSONFields {
     let value: JSON
     let at: String
 
@@ -57,21 +57,21 @@ struct Decoder {
         return v
     }
 
-    func object(_ key: String) throws(SnapshotDecodingError) -> Decoder {
+    func object(_ key: String) throws(SnapshotDecodingError) -> JSONFields {
         let v = try raw(key)
         guard case .object = v else { throw fail(key, "is not an object") }
-        return Decoder(v, at: name(key))
+        return JSONFields(v, at: name(key))
     }
 
-    func optionalObject(_ key: String) throws(SnapshotDecodingError) -> Decoder? {
+    func optionalObject(_ key: String) throws(SnapshotDecodingError) -> JSONFields? {
         guard let v = optional(key) else { return nil }
         guard case .object = v else { throw fail(key, "is not an object or null") }
-        return Decoder(v, at: name(key))
+        return JSONFields(v, at: name(key))
     }
 
-    func array(_ key: String) throws(SnapshotDecodingError) -> [Decoder] {
+    func array(_ key: String) throws(SnapshotDecodingError) -> [JSONFields] {
         guard let a = try raw(key).arrayValue else { throw fail(key, "is not an array") }
-        return a.enumerated().map { Decoder($1, at: "\(name(key))[\($0)]") }
+        return a.enumerated().map { JSONFields($1, at: "\(name(key))[\($0)]") }
     }
 
     func string(_ key: String) throws(SnapshotDecodingError) -> String {
@@ -116,8 +116,8 @@ struct Decoder {
 }
 
 extension Pressure {
-    init(_ d: Decoder) throws(SnapshotDecodingError) {
-        func line(_ l: Decoder) throws(SnapshotDecodingError) -> PressureLine {
+    init(_ d: JSONFields) throws(SnapshotDecodingError) {
+        func line(_ l: JSONFields) throws(SnapshotDecodingError) -> PressureLine {
             PressureLine(avg10: try l.double("avg10"), avg60: try l.double("avg60"), avg300: try l.double("avg300"),
                          total: try l.uint("total"))
         }
@@ -126,7 +126,7 @@ extension Pressure {
 }
 
 extension SystemSnapshot {
-    init(_ d: Decoder) throws(SnapshotDecodingError) {
+    init(_ d: JSONFields) throws(SnapshotDecodingError) {
         self.init(meminfo: MemInfo(memTotal: try d.uint("mem_total"), memAvailable: try d.uint("mem_available"),
                                    swapTotal: try d.uint("swap_total"), swapFree: try d.uint("swap_free")),
                   pressure: try d.optionalObject("pressure").map { p throws(SnapshotDecodingError) in try Pressure(p) },
@@ -135,7 +135,7 @@ extension SystemSnapshot {
 }
 
 extension CgroupSnapshot {
-    init(_ d: Decoder) throws(SnapshotDecodingError) {
+    init(_ d: JSONFields) throws(SnapshotDecodingError) {
         let pathText = try d.string("path")
         guard let path = CgroupPath(pathText) else { throw d.fail("path", "'\(pathText)' is not a cgroup path") }
         var g = CgroupSnapshot(path: path, id: try d.uint("id"))

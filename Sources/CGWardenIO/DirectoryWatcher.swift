@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CGWardenSystem
 
 /// Tells which directories gained or lost entries since the last look, so
 /// that repeated snapshots list only those (a cgroup directory lists ~50
@@ -20,45 +21,32 @@ public protocol DirectoryWatcher: AnyObject {
 /// inotify(7) on the directories: `IN_CREATE | IN_DELETE | IN_MOVED_*` fire on
 /// cgroupfs for `mkdir`/`rmdir` of child groups (checked on the test kernel).
 public final class InotifyWatcher: DirectoryWatcher {
-    private let fd: Int32
+    private let inotify: Inotify
 
     /// nil when inotify is unavailable.
     public init?() {
-        fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        if fd < 0 { return nil }
+        guard let i = try? Inotify() else { return nil }
+        inotify = i
     }
-
-    deinit { close(fd) }
 
     static let events = UInt32(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)
 
     public func watch(_ dir: Int32) -> Int32? {
         // inotify takes a path; the descriptor's magic link names exactly the
         // directory already open, whatever happened to its path since.
-        let wd = inotify_add_watch(fd, "/proc/self/fd/\(dir)", InotifyWatcher.events | UInt32(IN_ONLYDIR))
-        return wd >= 0 ? wd : nil
+        try? inotify.add("/proc/self/fd/\(dir)", mask: InotifyWatcher.events | UInt32(IN_ONLYDIR))
     }
 
     public func unwatch(_ watch: Int32) {
-        _ = inotify_rm_watch(fd, watch)
+        inotify.remove(watch)
     }
 
     public func changes() -> (watches: Set<Int32>, all: Bool) {
         var changed = Set<Int32>()
         var all = false
-        let size = 64 * 1024
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
-        defer { buffer.deallocate() }
-        while true {
-            let n = read(fd, buffer, size)
-            if n <= 0 { break }   // EAGAIN: drained
-            var offset = 0
-            while offset + MemoryLayout<inotify_event>.size <= n {
-                let event = buffer.load(fromByteOffset: offset, as: inotify_event.self)
-                if event.mask & UInt32(IN_Q_OVERFLOW) != 0 { all = true }
-                if event.mask & InotifyWatcher.events != 0 { changed.insert(event.wd) }
-                offset += MemoryLayout<inotify_event>.size + Int(event.len)
-            }
+        inotify.drain(bufferSize: 64 * 1024) { watch, mask in
+            if mask & UInt32(IN_Q_OVERFLOW) != 0 { all = true }
+            if mask & InotifyWatcher.events != 0 { changed.insert(watch) }
         }
         return (changed, all)
     }

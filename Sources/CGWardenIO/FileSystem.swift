@@ -3,31 +3,8 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CShims
 import CGWardenCore
-@_exported import CGWardenSystem
-
-/// One entry of a directory listing.
-public struct DirectoryEntry: Equatable, Sendable {
-    /// `unknown`: the file system did not say (d_type DT_UNKNOWN); opening it
-    /// with O_DIRECTORY tells.
-    public enum Kind: Sendable { case directory, unknown }
-    /// The name's bytes as the kernel lists them.
-    public var name: CgroupName
-    /// For a cgroup directory, its cgroup id.
-    public var inode: UInt64
-    public var kind: Kind
-}
-
-/// File status fields cgwarden uses.
-public struct FileStatus: Equatable, Sendable {
-    public var inode: UInt64
-    public var mode: UInt32
-    public var uid: UInt32
-    public var gid: UInt32
-    public var isDirectory: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
-    public var isSymlink: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFLNK) }
-}
+import CGWardenSystem
 
 /// The file-system calls of the read side, behind one small type that tests
 /// can replace (e.g. to make a cgroup vanish in the middle of a walk).
@@ -59,6 +36,9 @@ public protocol FileSystem: Sendable {
     /// before their names are even decoded (a cgroup directory lists ~50
     /// control files for each child group).
     func subdirectories(_ dir: Int32) throws(SystemError) -> [DirectoryEntry]
+    /// The same, stopping after `limit` entries (a directory that is not a
+    /// cgroup's may hold any number).
+    func subdirectories(_ dir: Int32, limit: Int) throws(SystemError) -> [DirectoryEntry]
     func status(_ fd: Int32) throws(SystemError) -> FileStatus
     /// `fstatfs(fd).f_type`: tells cgroup2 from tmpfs and from an ordinary directory.
     func fileSystemType(_ fd: Int32) throws(SystemError) -> Int64
@@ -67,117 +47,76 @@ public protocol FileSystem: Sendable {
     func extendedAttribute(_ fd: Int32, _ name: String) throws(SystemError) -> String?
 }
 
-/// The real calls.
+extension FileSystem {
+    /// For replacements that list everything anyway.
+    public func subdirectories(_ dir: Int32, limit: Int) throws(SystemError) -> [DirectoryEntry] {
+        Array(try subdirectories(dir).prefix(limit))
+    }
+}
+
+/// The real calls (CGWardenSystem's wrappers).
 public struct LinuxFileSystem: FileSystem {
     public init() {}
 
     public func openDirectory(_ name: CgroupName, in dir: Int32) throws(SystemError) -> Int32 {
-        let fd = name.withCString { n in retryEINTR { openat(dir, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) } }
-        if fd < 0 { throw SystemError(call: "openat", path: "", errno: errno) }
-        return fd
+        try Files.open(name, in: dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
     }
 
     public func openDirectory(path: String) throws(SystemError) -> Int32 {
-        let fd = retryEINTR { openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-        if fd < 0 { throw SystemError(call: "openat", path: "", errno: errno) }
-        return fd
+        try Files.open(path, in: AT_FDCWD, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
     }
 
     public func openFile(_ name: String, in dir: Int32) throws(SystemError) -> Int32 {
-        let fd = retryEINTR { openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) }
-        if fd < 0 { throw SystemError(call: "openat", path: "", errno: errno) }
-        return fd
+        try Files.open(name, in: dir, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
     }
 
     public func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int) throws(SystemError) -> Int {
-        while true {
-            let n = Glibc.pread(fd, buffer.baseAddress!, buffer.count, off_t(offset))
-            if n >= 0 { return n }
-            if errno != EINTR { throw SystemError(call: "read", path: "", errno: errno) }
-        }
+        try Files.pread(fd, into: buffer, offset: offset)
     }
 
-    public func close(_ fd: Int32) {
-        // Linux releases the descriptor even when close reports EINTR: never retry.
-        _ = Glibc.close(fd)
-    }
+    public func close(_ fd: Int32) { Files.close(fd) }
 
     public func subdirectories(_ dir: Int32) throws(SystemError) -> [DirectoryEntry] {
-        if lseek(dir, 0, SEEK_SET) < 0 { throw SystemError(call: "lseek", path: "", errno: errno) }
-        return try readSubdirectories(dir)
+        try Files.rewind(dir)
+        return try Directories.subdirectories(dir)
+    }
+
+    public func subdirectories(_ dir: Int32, limit: Int) throws(SystemError) -> [DirectoryEntry] {
+        try Files.rewind(dir)
+        return try Directories.subdirectories(dir, limit: limit)
     }
 
     public func status(_ fd: Int32) throws(SystemError) -> FileStatus {
-        var st = stat()
-        if fstat(fd, &st) < 0 { throw SystemError(call: "fstat", path: "", errno: errno) }
-        return FileStatus(inode: UInt64(st.st_ino), mode: UInt32(st.st_mode), uid: st.st_uid, gid: st.st_gid)
+        try Files.status(fd)
     }
 
     public func extendedAttribute(_ fd: Int32, _ name: String) throws(SystemError) -> String? {
-        var buffer = [UInt8](repeating: 0, count: 256)
-        let n = buffer.withUnsafeMutableBytes { cgw_fgetxattr(fd, name, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == ENODATA || errno == ENOTSUP || errno == EPERM { return nil }
-            throw SystemError(call: "fgetxattr", path: "", errno: errno)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 1)
+        defer { buffer.deallocate() }
+        do {
+            let n = try Files.extendedAttribute(name, of: fd, into: buffer)
+            return String(decoding: UnsafeRawBufferPointer(rebasing: buffer[0..<n]), as: UTF8.self)
+        } catch where error.errno == ENODATA || error.errno == ENOTSUP || error.errno == EPERM {
+            return nil
         }
-        return String(decoding: buffer[0..<n], as: UTF8.self)
     }
 
     public func fileSystemType(_ fd: Int32) throws(SystemError) -> Int64 {
-        let type = cgw_fstatfs_type(fd)
-        if type == -1 { throw SystemError(call: "fstatfs", path: "", errno: errno) }
-        return Int64(type)
+        try Files.fileSystemType(fd)
     }
 }
 
-@inline(__always)
-func retryEINTR(_ body: () -> Int32) -> Int32 {
-    while true {
-        let r = body()
-        if r >= 0 || errno != EINTR { return r }
+extension ReadBuffer {
+    /// Reads the whole file open at `fd` with one `pread` from offset 0
+    /// through `fs` (see `ReadBuffer.read`).
+    func read(_ fd: Int32, fs: FileSystem) throws(SystemError) -> Bytes {
+        try read { b throws(SystemError) in try fs.pread(fd, into: b, offset: 0) }
     }
-}
 
-/// statfs magic numbers (linux/magic.h).
-public enum FileSystemMagic {
-    public static let cgroup2 = Int64(CGW_CGROUP2_SUPER_MAGIC)
-    public static let cgroup1 = Int64(CGW_CGROUP_SUPER_MAGIC)
-    public static let tmpfs = Int64(CGW_TMPFS_MAGIC)
-}
-
-/// The entries of a directory that are (or may be) directories, read with
-/// `getdents64` from the descriptor's current offset to the end. Regular
-/// files and symlinks are skipped before their names are decoded.
-/// (The kill helper calls this on a fresh descriptor: its allow-list has no lseek.)
-public func readSubdirectories(_ dir: Int32) throws(SystemError) -> [DirectoryEntry] {
-    var out: [DirectoryEntry] = []
-    // 32 KiB holds ~800 entries: a cgroup with few children lists in one call.
-    let size = 32 * 1024
-    let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
-    defer { buffer.deallocate() }
-    while true {
-        let n = cgw_getdents64(dir, buffer, size)
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw SystemError(call: "getdents64", path: "", errno: errno)
-        }
-        if n == 0 { return out }
-        var offset = 0
-        while offset < n {
-            var ino: UInt64 = 0
-            var type: UInt8 = 0
-            var namePtr: UnsafePointer<CChar>?
-            offset += cgw_dirent_at(buffer, offset, &ino, &type, &namePtr)
-            let kind: DirectoryEntry.Kind
-            switch Int32(type) {
-            case Int32(DT_DIR): kind = .directory
-            case Int32(DT_UNKNOWN): kind = .unknown
-            default: continue
-            }
-            let length = strlen(namePtr!)
-            let name = UnsafeRawBufferPointer(start: namePtr!, count: length)
-            if name.elementsEqual(".".utf8) || name.elementsEqual("..".utf8) { continue }
-            out.append(DirectoryEntry(name: CgroupName(bytes: Array(name)), inode: ino, kind: kind))
-        }
+    /// Opens `name` below `dir`, reads it whole and closes it.
+    func readFile(_ name: String, in dir: Int32, fs: FileSystem) throws(SystemError) -> Bytes {
+        let fd = try fs.openFile(name, in: dir)
+        defer { fs.close(fd) }
+        return try read(fd, fs: fs)
     }
 }

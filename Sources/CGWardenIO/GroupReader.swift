@@ -2,69 +2,51 @@
 import Glibc
 #endif
 import CGWardenCore
+import CGWardenSystem
 
-/// The control files of a cgroup that cgwarden reads.
-public enum CgroupFile: String, CaseIterable, Sendable {
-    case current = "memory.current"
-    case max = "memory.max"
-    case high = "memory.high"
-    case low = "memory.low"
-    case min = "memory.min"
-    case peak = "memory.peak"
-    case swapCurrent = "memory.swap.current"
-    case swapMax = "memory.swap.max"
-    case events = "memory.events"
-    case eventsLocal = "memory.events.local"
-    case pressure = "memory.pressure"
-    case stat = "memory.stat"
-    case cgroupEvents = "cgroup.events"
-    case procs = "cgroup.procs"
-    case cgroupStat = "cgroup.stat"
-    case subtreeControl = "cgroup.subtree_control"
-    case controllers = "cgroup.controllers"
+/// The control files of a cgroup that cgwarden reads: each file's name,
+/// the snapshot field it fills, and whether the memory controller makes it,
+/// written once (`info`). The raw value is the file's place in tables
+/// indexed by file (the sampler's kept-open descriptors).
+public enum CgroupFile: Int, CaseIterable, Sendable {
+    case current, max, high, low, min, peak, swapCurrent, swapMax, events, eventsLocal, pressure, stat,
+         cgroupEvents, procs, cgroupStat, subtreeControl, controllers
 
-    public var name: String { rawValue }
-
-    /// Position in `allCases`, for tables indexed by file.
-    public var index: Int {
+    /// Name, the field it is read for, and whether it exists only with the memory controller.
+    private var info: (name: String, field: SnapshotFields, memoryController: Bool) {
         switch self {
-        case .current: return 0
-        case .max: return 1
-        case .high: return 2
-        case .low: return 3
-        case .min: return 4
-        case .peak: return 5
-        case .swapCurrent: return 6
-        case .swapMax: return 7
-        case .events: return 8
-        case .eventsLocal: return 9
-        case .pressure: return 10
-        case .stat: return 11
-        case .cgroupEvents: return 12
-        case .procs: return 13
-        case .cgroupStat: return 14
-        case .subtreeControl: return 15
-        case .controllers: return 16
+        case .current: return ("memory.current", .usage, true)
+        case .max: return ("memory.max", .limits, true)
+        case .high: return ("memory.high", .limits, true)
+        case .low: return ("memory.low", .limits, true)
+        case .min: return ("memory.min", .limits, true)
+        case .peak: return ("memory.peak", .peak, true)
+        case .swapCurrent: return ("memory.swap.current", .swap, true)
+        case .swapMax: return ("memory.swap.max", .swap, true)
+        case .events: return ("memory.events", .events, true)
+        case .eventsLocal: return ("memory.events.local", .eventsLocal, true)
+        // PSI files exist without the memory controller (the root has them).
+        case .pressure: return ("memory.pressure", .pressure, false)
+        case .stat: return ("memory.stat", .stat, true)
+        case .cgroupEvents: return ("cgroup.events", .populated, false)
+        case .procs: return ("cgroup.procs", [.procs, .procCount], false)
+        case .cgroupStat: return ("cgroup.stat", .cgroupStat, false)
+        case .subtreeControl: return ("cgroup.subtree_control", [], false)
+        case .controllers: return ("cgroup.controllers", [], false)
         }
     }
 
+    public var name: String { info.name }
+    /// The snapshot fields this file is read for.
+    public var field: SnapshotFields { info.field }
+    /// Made by the memory controller: present only where it is enabled.
+    public var needsMemoryController: Bool { info.memoryController }
+    /// Position in `allCases`, for tables indexed by file.
+    public var index: Int { rawValue }
+
     /// The files a set of fields needs, for a group with or without the memory controller.
     public static func files(for fields: SnapshotFields, memory: Bool) -> [CgroupFile] {
-        var out: [CgroupFile] = []
-        if memory {
-            if fields.contains(.usage) { out.append(.current) }
-            if fields.contains(.limits) { out += [.max, .high, .low, .min] }
-            if fields.contains(.peak) { out.append(.peak) }
-            if fields.contains(.swap) { out += [.swapCurrent, .swapMax] }
-            if fields.contains(.events) { out.append(.events) }
-            if fields.contains(.eventsLocal) { out.append(.eventsLocal) }
-            if fields.contains(.stat) { out.append(.stat) }
-        }
-        if fields.contains(.pressure) { out.append(.pressure) }
-        if fields.contains(.populated) { out.append(.cgroupEvents) }
-        if fields.contains(.procs) || fields.contains(.procCount) { out.append(.procs) }
-        if fields.contains(.cgroupStat) { out.append(.cgroupStat) }
-        return out
+        allCases.filter { !$0.field.isDisjoint(with: fields) && (memory || !$0.needsMemoryController) }
     }
 }
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CGWardenCore
+import CGWardenSystem
 
 /// Whether a directory is a cgroup v2 hierarchy with the memory controller.
 public enum HierarchyCheck: Equatable, Sendable {

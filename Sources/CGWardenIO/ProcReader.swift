@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CGWardenCore
+import CGWardenSystem
 
 /// A /proc file that could not be read or parsed.
 public struct ProcError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CGWardenCore
+import CGWardenSystem
 
 /// Takes repeated snapshots of a hierarchy, as the daemon does every
 /// interval: directory and file descriptors stay open between samples and
@@ -172,7 +173,7 @@ public final class Sampler {
     private func read(_ node: Node, memoryEnabled: Bool, fields: SnapshotFields, into result: inout WalkResult) -> Bool {
         if node.memoryEnabled != memoryEnabled {
             // Enabling the controller creates memory.* files; disabling removes them.
-            for f in CgroupFile.allCases where f.name.hasPrefix("memory.") && f != .pressure && node.files[f.index] >= 0 {
+            for f in CgroupFile.allCases where f.needsMemoryController && node.files[f.index] >= 0 {
                 fs.close(node.files[f.index])
                 node.files[f.index] = -1
             }
@@ -287,7 +288,7 @@ struct KeptOpenAccess: GroupFileAccess {
         let fd = node.files[file.index]
         if fd >= 0 { return try buffer.read(fd, fs: fs) }
         if node.absent.contains(file) { return nil }
-        guard !keepOpen.isDisjoint(with: KeptOpenAccess.field(of: file)) else {
+        guard !keepOpen.isDisjoint(with: file.field) else {
             return try buffer.readFile(file.name, in: node.dir, fs: fs)
         }
         let opened: Int32
@@ -310,22 +311,5 @@ struct KeptOpenAccess: GroupFileAccess {
 
     mutating func attributes() throws(SystemError) -> CgroupAttributes {
         try Self.readAttributes(dir: node.dir, fs: fs)
-    }
-
-    static func field(of file: CgroupFile) -> SnapshotFields {
-        switch file {
-        case .current: return .usage
-        case .max, .high, .low, .min: return .limits
-        case .peak: return .peak
-        case .swapCurrent, .swapMax: return .swap
-        case .events: return .events
-        case .eventsLocal: return .eventsLocal
-        case .pressure: return .pressure
-        case .stat: return .stat
-        case .cgroupEvents: return .populated
-        case .procs: return [.procs, .procCount]
-        case .cgroupStat: return .cgroupStat
-        case .subtreeControl, .controllers: return []
-        }
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CGWardenCore
+import CGWardenSystem
 
 /// Plain files: the configuration and its drop-ins, and recordings.
 public enum TextFiles {
@@ -13,41 +14,22 @@ public enum TextFiles {
     /// The whole file's bytes. Only a regular file is read (a FIFO or a
     /// device at a configuration path would block or never end).
     public static func bytes(_ path: String) throws(SystemError) -> [UInt8] {
-        let fd = retryEINTR { open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }
-        if fd < 0 { throw SystemError(call: "open", path: path, errno: errno) }
-        defer { close(fd) }
-        var st = stat()
-        if fstat(fd, &st) != 0 { throw SystemError(call: "fstat", path: path, errno: errno) }
-        if st.st_mode & S_IFMT != S_IFREG { throw SystemError(call: "open", path: path, errno: EINVAL) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError(call: "read", path: path, errno: errno)
-            }
-            if n == 0 { break }
-            bytes += chunk[0..<n]
-        }
-        return bytes
+        let fd = try Files.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        defer { Files.close(fd) }
+        if !(try Files.status(fd, path: path)).isRegularFile { throw SystemError(call: "open", path: path, errno: EINVAL) }
+        return try Files.readToEnd(fd, chunk: 65536, path: path)
     }
 
     /// Names of the regular files in `dir` ending in `suffix`, sorted bytewise;
     /// empty when the directory does not exist.
     public static func names(in dir: String, suffix: String) throws(SystemError) -> [String] {
-        guard let d = opendir(dir) else {
-            if errno == ENOENT || errno == ENOTDIR { return [] }
-            throw SystemError(call: "opendir", path: dir, errno: errno)
+        let all: [String]
+        do {
+            all = try Directories.names(dir)
+        } catch where error.errno == ENOENT || error.errno == ENOTDIR {
+            return []
         }
-        defer { closedir(d) }
-        var out: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            guard name.hasSuffix(suffix), !name.hasPrefix(".") else { continue }
-            out.append(name)
-        }
-        return out.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        return all.filter { $0.hasSuffix(suffix) && !$0.hasPrefix(".") }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     /// The configuration `path` and its drop-ins, `<dir of path>/cgwarden.d/*.toml`
@@ -71,29 +53,13 @@ public final class LineWriter {
 
     /// Creates or truncates `path` (mode 0644).
     public init(path: String) throws(SystemError) {
-        let fd = retryEINTR { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
-        if fd < 0 { throw SystemError(call: "open", path: path, errno: errno) }
-        self.fd = fd
+        self.fd = try Files.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o644)
         self.path = path
     }
 
-    deinit { close(fd) }
+    deinit { Files.close(fd) }
 
     public func write(line: String) throws(SystemError) {
-        var s = line + "\n"
-        var failure: Int32 = 0
-        s.withUTF8 { b in
-            var off = 0
-            while off < b.count {
-                let n = Glibc.write(fd, b.baseAddress! + off, b.count - off)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    return
-                }
-                off += n
-            }
-        }
-        if failure != 0 { throw SystemError(call: "write", path: path, errno: failure) }
+        try Files.writeAll(fd, line + "\n", path: path)
     }
 }

@@ -125,8 +125,10 @@ struct ConfigTableReader {
         errors.append(ConfigError(origin: origin(location), key: key, message: message))
     }
 
-    static let topKeys = ["daemon", "protect", "honor_xattrs", "guard", "min_kill_size", "post_action_delay"]
-    static let daemonKeys = ["interval", "user", "group", "allow_shared_user", "dry_run"]
+    static let topKeys = ["daemon", "protect", "honor_xattrs", "guard", "hook", "metrics", "min_kill_size", "post_action_delay"]
+    static let metricsKeys = ["listen", "max_groups"]
+    static let daemonKeys = ["interval", "user", "group", "allow_shared_user", "dry_run", "max_running_hooks"]
+    static let hookKeys = ["name", "command", "events", "timeout"]
     static let guardKeys = ["name", "match", "trigger", "combine", "candidates", "rank", "min_kill_size",
                             "post_action_delay", "prefer", "avoid", "qos_order", "mode", "max_victim_procs",
                             "max_victim_share"]
@@ -148,6 +150,31 @@ struct ConfigTableReader {
                 config.daemon.allowSharedUser = allow
             }
             if let entry = daemon.entry("dry_run"), let dryRun = bool(entry, "daemon.dry_run") { config.daemon.dryRun = dryRun }
+            if let entry = daemon.entry("max_running_hooks") {
+                if case .integer(let n) = entry.node.value, n >= 1, n <= 64 {
+                    config.daemon.maximumRunningHooks = Int(n)
+                } else {
+                    fail(entry.node.location, "daemon.max_running_hooks", "must be a whole number from 1 to 64")
+                }
+            }
+        }
+        if let metricsEntry = root.entry("metrics"), let metrics = table(metricsEntry, "metrics") {
+            checkKeys(metrics, allowed: ConfigTableReader.metricsKeys, context: "metrics")
+            if let entry = metrics.entry("listen"), let text = string(entry, "metrics.listen") {
+                switch ListenAddress.parse(text) {
+                case .success(let address): config.metrics.listen = address
+                case .failure(let why): fail(entry.node.location, "metrics.listen", why.description)
+                }
+            }
+            if let entry = metrics.entry("max_groups") {
+                if case .integer(let n) = entry.node.value, n >= 1, n <= MetricsSettings.maximumGroupsLimit {
+                    config.metrics.maximumGroups = Int(n)
+                } else {
+                    fail(entry.node.location, "metrics.max_groups",
+                         "must be a whole number from 1 to \(MetricsSettings.maximumGroupsLimit) (each group is up to "
+                         + "\(MetricsSettings.seriesPerGroup) series)")
+                }
+            }
         }
         if let entry = root.entry("protect") { config.protect += patterns(entry, "protect") }
         if let entry = root.entry("honor_xattrs"), let honor = bool(entry, "honor_xattrs") { config.honorAttributes = honor }
@@ -157,6 +184,7 @@ struct ConfigTableReader {
         if let entry = root.entry("post_action_delay"), let delay = duration(entry, "post_action_delay") {
             defaults.postActionDelay = delay
         }
+        if let hookEntry = root.entry("hook") { readHooks(hookEntry, into: &config) }
         guard let guardEntry = root.entry("guard") else { return }
         guard let list = guardEntry.node.value.arrayValue, list.allSatisfy({ $0.value.tableValue != nil }) else {
             fail(guardEntry.node.location, "guard", "guards are written as [[guard]] tables")
@@ -183,7 +211,7 @@ struct ConfigTableReader {
 
     struct GuardDefaults {
         var minKillSize: UInt64?
-        var postActionDelay: TimeSpan?
+        var postActionDelay: Duration?
     }
 
     mutating func readGuard(_ node: TOMLNode, defaults: GuardDefaults) -> Guard? {
@@ -286,7 +314,7 @@ struct ConfigTableReader {
         }
         func modifier(_ modifier: TriggerModifier) -> TOMLTable.Entry? { table.entry(modifier.rawValue) }
         let kindContext = "\(context): \(kindKey.rawValue)"
-        var sustain = TimeSpan.zero
+        var sustain = Duration.zero
         if let entry = modifier(.for), let span = duration(entry, "\(context): for") { sustain = span }
         func pressureOptions() -> (level: PressureLevel, window: PressureWindow)? {
             var level = PressureLevel.some, window = PressureWindow.avg10
@@ -369,6 +397,69 @@ struct ConfigTableReader {
         return "unknown key (known here: \(known.joined(separator: ", ")))"
     }
 
+    /// `[[hook]]` tables: a drop-in's hook of the same name replaces one.
+    mutating func readHooks(_ entry: TOMLTable.Entry, into config: inout Config) {
+        guard let list = entry.node.value.arrayValue, list.allSatisfy({ $0.value.tableValue != nil }) else {
+            fail(entry.node.location, "hook", "hooks are written as [[hook]] tables")
+            return
+        }
+        let kinds = Set(GuardEvent.Kind.allCases.map(\.rawValue))
+        for node in list {
+            let table = node.value.tableValue!
+            let before = errors.count
+            guard let nameEntry = table.entry("name"), let name = string(nameEntry, "hook.name"), !name.isEmpty else {
+                fail(node.location, "hook", "needs a name")
+                continue
+            }
+            let context = "hook '\(name)'"
+            checkKeys(table, allowed: ConfigTableReader.hookKeys, context: context)
+            var command: [String] = []
+            if let c = table.entry("command") {
+                if let parts = c.node.value.arrayValue?.compactMap(\.value.stringValue), !parts.isEmpty,
+                   parts.count == c.node.value.arrayValue?.count {
+                    if parts[0].hasPrefix("/") {
+                        command = parts
+                    } else {
+                        fail(c.node.location, "\(context): command", "'\(parts[0])' is not an absolute path (no shell runs it, no PATH is searched)")
+                    }
+                } else {
+                    fail(c.node.location, "\(context): command", "must be a list of strings: the program's absolute path, then its arguments")
+                }
+            } else {
+                fail(node.location, context, "needs a command, e.g. [\"/usr/local/bin/notify\", \"--quiet\"]")
+            }
+            var hook = Hook(name: name, origin: origin(node.location), command: command)
+            if let e = table.entry("events") {
+                let values = e.node.value.arrayValue?.compactMap(\.value.stringValue) ?? e.node.value.stringValue.map { [$0] } ?? []
+                if values.isEmpty { fail(e.node.location, "\(context): events", "must be an event kind or a list of them") }
+                for v in values where !kinds.contains(v) {
+                    fail(e.node.location, "\(context): events", "'\(v)' is not an event kind (\(kinds.sorted().joined(separator: ", ")))")
+                }
+                if values.contains("hook_failed") {
+                    fail(e.node.location, "\(context): events", "a hook cannot run on hook failures (it could run itself without end)")
+                }
+                hook.events = Set(values)
+            }
+            if let t = table.entry("timeout"), let timeout = duration(t, "\(context): timeout") {
+                if timeout < .milliseconds(100) || timeout > .seconds(600) {
+                    fail(t.node.location, "\(context): timeout", "must be between 100ms and 10m")
+                } else {
+                    hook.timeout = timeout
+                }
+            }
+            guard errors.count == before else { continue }
+            if let i = config.hooks.firstIndex(where: { $0.name == name }) {
+                if config.hooks[i].origin.file == file {
+                    fail(node.location, context, "a second hook with this name (the first is at line \(config.hooks[i].origin.line))")
+                } else {
+                    config.hooks[i] = hook
+                }
+            } else {
+                config.hooks.append(hook)
+            }
+        }
+    }
+
     mutating func table(_ entry: TOMLTable.Entry, _ key: String) -> TOMLTable? {
         guard let table = entry.node.value.tableValue else {
             fail(entry.node.location, key, "must be a table, not \(article(entry.node.value.typeName))")
@@ -438,15 +529,15 @@ struct ConfigTableReader {
         return nil
     }
 
-    mutating func duration(_ entry: TOMLTable.Entry, _ key: String) -> TimeSpan? {
+    mutating func duration(_ entry: TOMLTable.Entry, _ key: String) -> Duration? {
         guard let text = entry.node.value.stringValue else {
             fail(entry.node.location, key, "must be a duration like \"10s\", not \(article(entry.node.value.typeName))")
             return nil
         }
-        switch TimeSpan.parsing(text) {
+        switch Duration.parsing(text) {
         case .success(let span): return span
         case .failure(.tooLarge):
-            fail(entry.node.location, key, "'\(text)' is too long (at most \(TimeSpan.maximum.nanoseconds / 3_600_000_000_000)h, "
+            fail(entry.node.location, key, "'\(text)' is too long (at most \(Duration.maximum.nanosecondsClamped / 3_600_000_000_000)h, "
                  + "about 292 years: durations are signed 64-bit nanoseconds)")
         case .failure(.malformed):
             fail(entry.node.location, key, "'\(text)' is not a duration (write e.g. \"500ms\", \"10s\", \"5m\")")

@@ -12,14 +12,18 @@ public struct Decision: Equatable, Sendable {
     /// What each observing guard would kill now (nothing is killed for them).
     public var observed: [Victim]
     public var noVictimReason: String?
+    /// The ids of the groups some guard watches (what the daemon watches for
+    /// changes, matched once per snapshot by the evaluator).
+    public var watchedIDs: Set<UInt64>
 
     public init(time: Timestamp, guards: [GuardDecision], victim: Victim?, observed: [Victim] = [],
-                noVictimReason: String?) {
+                noVictimReason: String?, watchedIDs: Set<UInt64> = []) {
         self.time = time
         self.guards = guards
         self.victim = victim
         self.observed = observed
         self.noVictimReason = noVictimReason
+        self.watchedIDs = watchedIDs
     }
 
     /// The eligible candidates of the guard that chose `victim`, in kill
@@ -96,7 +100,7 @@ public struct TriggerResult: Equatable, Sendable {
     /// The condition holds in this snapshot.
     public var holding: Bool
     /// For how long it has held (0 when it does not hold).
-    public var heldFor: TimeSpan
+    public var heldFor: Duration
     /// Held for the sustain time: counts for the guard.
     public var fired: Bool
 
@@ -149,13 +153,16 @@ public struct Candidate: Equatable, Sendable {
         case own
         case ancestorOfOwn(CgroupPath)
         case protected(CgroupPattern)
+        /// A group below it is protected: the helper refuses it (cgroup.kill
+        /// would kill the protected group too).
+        case holdsProtected(CgroupPath, CgroupPattern)
         case omitted
         case noMemoryAccounting
         case noProcesses
         case belowMinimum(UInt64, minimum: UInt64)
         case alreadyKilled
         /// Its rank key needs history it does not have yet (growth of a new group).
-        case rankNotKnownYet(seenFor: TimeSpan, needs: TimeSpan)
+        case rankNotKnownYet(seenFor: Duration, needs: Duration)
         /// A kill of it would take more than the guard allows at once; its
         /// children are candidates in its place.
         case overBlastRadius(BlastRadius)
@@ -180,12 +187,13 @@ public struct Candidate: Equatable, Sendable {
             case .own: return "cgwarden's own cgroup"
             case .ancestorOfOwn(let own): return "an ancestor of cgwarden's own cgroup (\(own))"
             case .protected(let p): return "protected by '\(p)'"
+            case .holdsProtected(let below, let p): return "holds \(below), protected by '\(p)'"
             case .omitted: return "omitted by user.oomd_omit"
             case .noMemoryAccounting: return "no memory accounting (controller off)"
             case .noProcesses: return "no processes"
             case .belowMinimum(let c, let m): return "uses \(Units.size(c)), below min_kill_size \(Units.size(m))"
             case .alreadyKilled: return "already killed"
-            case .rankNotKnownYet(let seen, let needs): return "rank not known yet (seen for \(seen), needs \(needs))"
+            case .rankNotKnownYet(let seen, let needs): return "rank not known yet (seen for \(seen.text), needs \(needs.text))"
             case .overBlastRadius(let b): return "too big to kill at once: \(b); its children are candidates instead"
             }
         }
@@ -227,25 +235,36 @@ public struct Candidate: Equatable, Sendable {
 // MARK: - JSON (Docs/explain-json.md)
 
 extension Decision {
-    public var json: JSON {
+    public var json: JSON { json(pods: .empty) }
+
+    /// With the namespace and name of the groups in pods, from `pods`.
+    public func json(pods: PodNames) -> JSON {
         .object([
             ("time", .object([("monotonic_ns", .uint(time.monotonicNanos)), ("wall_ns", .uint(time.wallNanos))])),
             ("victim", victim.map { v in
                 .object([("guard", .string(v.guardName)), ("path", .string(v.path.description)),
-                         ("id", .uint(v.id)), ("reason", .string(v.reason))])
+                         ("id", .uint(v.id)), ("reason", .string(v.reason))] + podFields(v.path, pods))
             } ?? .null),
             ("observed", .array(observed.map { v in
                 .object([("guard", .string(v.guardName)), ("path", .string(v.path.description)),
-                         ("id", .uint(v.id)), ("reason", .string(v.reason))])
+                         ("id", .uint(v.id)), ("reason", .string(v.reason))] + podFields(v.path, pods))
             })),
             ("no_victim_reason", .string(noVictimReason)),
-            ("guards", .array(guards.map(\.json))),
+            ("guards", .array(guards.map { $0.json(pods: pods) })),
         ])
     }
 }
 
+/// `pod_namespace`, `pod_name` of a group in a pod (null when not in one, or not named).
+func podFields(_ path: CgroupPath, _ pods: PodNames) -> [(String, JSON)] {
+    let name = pods.podLabels(for: path)?.name
+    return [("pod_namespace", .string(name?.namespaceText)), ("pod_name", .string(name?.nameText))]
+}
+
 extension GuardDecision {
-    public var json: JSON {
+    public var json: JSON { json(pods: .empty) }
+
+    public func json(pods: PodNames) -> JSON {
         .object([
             ("name", .string(name)),
             ("mode", .string(mode.rawValue)),
@@ -257,7 +276,7 @@ extension GuardDecision {
                 .object([("path", .string(w.path.description)), ("id", .uint(w.id)), ("fired", .bool(w.fired)),
                          ("triggers", .array(w.triggers.map { t in
                              .object([("trigger", .string(triggers[t.index].description)), ("measured", .string(t.measured)),
-                                      ("holding", .bool(t.holding)), ("held_for_s", .double(t.heldFor.seconds)),
+                                      ("holding", .bool(t.holding)), ("held_for_s", .double(t.heldFor.totalSeconds)),
                                       ("fired", .bool(t.fired))])
                          }))])
             })),
@@ -266,7 +285,7 @@ extension GuardDecision {
                          ("score", .double(c.score)), ("score_text", .string(c.scoreText)),
                          ("preference", .string(c.preference.rawValue)),
                          ("preference_reason", .string(c.preferenceReason)),
-                         ("excluded", .string(c.excluded))])
+                         ("excluded", .string(c.excluded))] + podFields(c.path, pods))
             })),
             ("headroom", .array(headroom.map { h in
                 .object([("trigger", .string(triggers[h.trigger].description)), ("headroom", .double(h.headroom)),

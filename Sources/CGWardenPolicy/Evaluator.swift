@@ -26,12 +26,12 @@ public struct Evaluator: Sendable {
     /// there is no rate at all (its first snapshot) or one over a span too
     /// short to tell a runaway from a page-cache fill. A guard that ranks by
     /// growth does not act on a candidate whose growth is unknown.
-    public static let growthKnownAfter = TimeSpan.seconds(1)
+    public static let growthKnownAfter = Duration.seconds(1)
 
     /// How long a fired guard waits for the growth of new candidates before
     /// it acts on those it knows (the new ones are then left out): a tenant
     /// who makes a fresh group every half second must not hold a guard off.
-    public static let historyWaitLimit = TimeSpan.seconds(5)
+    public static let historyWaitLimit = Duration.seconds(5)
 
     public init(config: Config, ownCgroup: CgroupPath?, detail: Detail = .holding) {
         self.config = config
@@ -59,6 +59,10 @@ public struct Evaluator: Sendable {
                                    holding: &newHolding, ranking: ranking))
         }
         next.holdingSince = newHolding
+        var watchedIDs = Set<UInt64>()
+        for matched in matchMemo.values {
+            for group in 0..<table.count where matched[group] { watchedIDs.insert(table.figures[group].id) }
+        }
         var samples: [UInt64: PolicyState.Sample] = [:]
         samples.reserveCapacity(table.count)
         for f in table.figures {
@@ -68,7 +72,8 @@ public struct Evaluator: Sendable {
         next.previous = samples
         let choice = choose(guards, now: now, state: &next)
         return (Decision(time: snapshot.time, guards: guards, victim: choice.victim, observed: choice.observed,
-                         noVictimReason: choice.victim == nil ? choice.reasons.joined(separator: "; ") : nil), next)
+                         noVictimReason: choice.victim == nil ? choice.reasons.joined(separator: "; ") : nil,
+                         watchedIDs: watchedIDs), next)
     }
 
     // MARK: one guard
@@ -93,14 +98,14 @@ public struct Evaluator: Sendable {
                     nearest[triggerIndex] = TriggerHeadroom(trigger: triggerIndex, headroom: h, path: table.paths[group],
                                                             id: figures.id)
                 }
-                var held = TimeSpan.zero
+                var held = Duration.zero
                 if m.holding {
                     anyHolding = true
                     let key = PolicyState.HoldKey(guardIndex: index, triggerIndex: triggerIndex,
                                                   group: trigger.kind.isNodeWide ? 0 : figures.id)
                     let since = newHolding[key] ?? state.holdingSince[key] ?? now
                     newHolding[key] = since
-                    held = TimeSpan(nanoseconds: now.subtractingSaturated(since))
+                    held = .nanoseconds(now.subtractingSaturated(since))
                 }
                 results.append(TriggerResult(index: triggerIndex, measurement: m.value, holding: m.holding,
                                              heldFor: held, fired: m.holding && held >= trigger.sustain))
@@ -149,9 +154,9 @@ public struct Evaluator: Sendable {
             if g.mode == .act && victim != nil { continue }
             let label = g.mode == .observe ? "observing guard '\(g.name)'" : "guard '\(g.name)'"
             if let until = gd.waitingUntil {
-                let left = TimeSpan(nanoseconds: until.monotonicNanos.subtractingSaturated(now))
+                let left = Duration.nanoseconds(until.monotonicNanos.subtractingSaturated(now))
                 if g.mode == .act {
-                    reasons.append("\(label) fired but waits \(left) more after killing \(gd.lastVictim?.description ?? "?")")
+                    reasons.append("\(label) fired but waits \(left.text) more after killing \(gd.lastVictim?.description ?? "?")")
                 }
                 continue
             }
@@ -161,11 +166,11 @@ public struct Evaluator: Sendable {
             if !unknown.isEmpty {
                 let since = state.waitingForHistory[g.name] ?? now
                 state.waitingForHistory[g.name] = since
-                let waited = TimeSpan(nanoseconds: now.subtractingSaturated(since))
+                let waited = Duration.nanoseconds(now.subtractingSaturated(since))
                 if waited < Evaluator.historyWaitLimit {
                     if g.mode == .act {
                         reasons.append("\(label) fired but waits for the \(g.rank.rawValue) of \(unknown.count) new "
-                                       + "group\(unknown.count == 1 ? "" : "s") to be known (at most \(TimeSpan(nanoseconds: Evaluator.historyWaitLimit.nanoseconds.subtractingSaturated(waited.nanoseconds))) more)")
+                                       + "group\(unknown.count == 1 ? "" : "s") to be known (at most \((Evaluator.historyWaitLimit - waited).text) more)")
                     }
                     continue
                 }

@@ -53,7 +53,7 @@ public struct PolicyState: Equatable, Sendable {
     /// a decision): its post-action delay starts now.
     public mutating func recordAction(guard g: Guard, victim: CgroupPath, id: UInt64, at time: Timestamp) {
         let a = Action(guardName: g.name, time: time, victim: victim,
-                       until: time.monotonicNanos.addingSaturated(g.postActionDelay.nanoseconds))
+                       until: time.monotonicNanos.addingSaturated(g.postActionDelay.nanosecondsClamped))
         lastAction[g.name] = a
         lastKill = a
         killed.insert(id)
@@ -63,7 +63,7 @@ public struct PolicyState: Equatable, Sendable {
     /// starts (so that it reports once per incident), nothing else waits.
     public mutating func recordObservation(guard g: Guard, victim: CgroupPath, at time: Timestamp) {
         lastAction[g.name] = Action(guardName: g.name, time: time, victim: victim,
-                                    until: time.monotonicNanos.addingSaturated(g.postActionDelay.nanoseconds))
+                                    until: time.monotonicNanos.addingSaturated(g.postActionDelay.nanosecondsClamped))
     }
 
     /// The state carried over a reload from `old` to `new`: the timers of a

@@ -24,36 +24,36 @@ struct Ranking {
         var excluded: [Candidate] = []
         var k = 0
         while k < pool.count {
-            let (ci, wi) = pool[k]
+            let (candidate, watchedGroup) = pool[k]
             k += 1
-            let f = table.figures[ci]
-            var cand = Candidate(path: table.paths[ci], id: f.id, rankKey: g.rank, score: 0,
-                                 current: f.current ?? 0, protection: protection[ci] ?? 0,
+            let f = table.figures[candidate]
+            var cand = Candidate(path: table.paths[candidate], id: f.id, rankKey: g.rank, score: 0,
+                                 current: f.current ?? 0, protection: protection[candidate] ?? 0,
                                  preference: .normal, preferenceReason: nil, exclusion: nil, rank: nil)
-            let (pref, prefReason, omitted) = preference(ci, guard: g, watched: wi)
+            let (pref, prefReason, omitted) = preference(candidate, guard: g, watched: watchedGroup)
             cand.preference = pref
             cand.preferenceReason = prefReason
-            let score = self.score(g.rank, ci, protection: cand.protection)
+            let score = self.score(g.rank, candidate, protection: cand.protection)
             cand.score = score ?? 0
-            var why = exclusion(ci, guard: g) ?? (omitted ? .omitted : nil)
+            var why = exclusion(candidate, guard: g) ?? (omitted ? .omitted : nil)
                 ?? (state.killed.contains(cand.id) ? .alreadyKilled : nil)
             // Blast radius: too big a kill is replaced by the group's own children.
-            if why == nil, let over = overCap(ci, guard: g) {
+            if why == nil, let over = overCap(candidate, guard: g) {
                 why = over
-                for c in table.children[ci] where !seen[c] {
+                for c in table.children[candidate] where !seen[c] {
                     seen[c] = true
-                    pool.append((c, wi))
+                    pool.append((c, watchedGroup))
                 }
             }
             if why == nil, score == nil {
-                let seenFor = TimeSpan(nanoseconds: now.subtractingSaturated(state.firstSeen[f.id] ?? now))
+                let seenFor = Duration.nanoseconds(now.subtractingSaturated(state.firstSeen[f.id] ?? now))
                 why = .rankNotKnownYet(seenFor: seenFor, needs: Evaluator.growthKnownAfter)
             }
             if let why {
                 cand.exclusion = why
                 excluded.append(cand)
             } else {
-                eligible.append((cand, g.qosOrder ? qosRank(ci) : 0))
+                eligible.append((cand, g.qosOrder ? qosRank(candidate) : 0))
             }
         }
         let tier: (Candidate.Preference) -> Int = { $0 == .prefer ? 0 : $0 == .normal ? 1 : 2 }
@@ -92,7 +92,9 @@ struct Ranking {
         let path = table.paths[i], f = table.figures[i]
         if path.isRoot { return .root }
         if let own = ownCgroup, own.isWithin(path) { return own == path ? .own : .ancestorOfOwn(own) }
-        if let p = config.protect.first(where: { $0.matches(path) }) { return .protected(p) }
+        if !config.protect.isEmpty, let (j, k) = table.protectedInSubtree(config.protect)[i] {
+            return j == i ? .protected(config.protect[k]) : .holdsProtected(table.paths[j], config.protect[k])
+        }
         guard f.hasMemory, let current = f.current else { return .noMemoryAccounting }
         if let populated = f.populated, !populated { return .noProcesses }
         if f.populated == nil, f.nrProcs == 0 { return .noProcesses }
@@ -156,7 +158,7 @@ struct Ranking {
         case .usage: return Double(current)
         case .usageAboveProtection: return Double(current > protection ? current - protection : 0)
         case .growth:
-            guard let first = state.firstSeen[f.id], now.subtractingSaturated(first) >= Evaluator.growthKnownAfter.nanoseconds,
+            guard let first = state.firstSeen[f.id], now.subtractingSaturated(first) >= Evaluator.growthKnownAfter.nanosecondsClamped,
                   let g = state.growth[f.id] else { return nil }
             return g
         case .pressure: return f.pressure?.some.avg10 ?? 0

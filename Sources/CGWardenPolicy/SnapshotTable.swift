@@ -103,6 +103,27 @@ final class SnapshotTable {
     /// What the path tells of group `i` (a unit, a Kubernetes level).
     func identity(_ i: Int) -> GroupIdentity { GroupIdentity(path: paths[i]) }
 
+    /// For each group, a protected group of its subtree (itself when it is
+    /// one) and the index of the pattern that protects it. The kill helper
+    /// refuses a group with a protected group anywhere below it (cgroup.kill
+    /// would kill that too), so the policy must not choose one. Computed once
+    /// per snapshot, when a guard ranks candidates; a table serves one
+    /// evaluation, so one `protect` list.
+    func protectedInSubtree(_ patterns: [CgroupPattern]) -> [(group: Int, pattern: Int)?] {
+        if let protectedCache { return protectedCache }
+        var found = [(group: Int, pattern: Int)?](repeating: nil, count: count)
+        for i in 0..<count {
+            if let k = patterns.firstIndex(where: { $0.matches(paths[i]) }) { found[i] = (i, k) }
+        }
+        // Pre-order: a child comes after its parent, so backwards is bottom-up.
+        for i in stride(from: count - 1, through: 0, by: -1) where parent[i] >= 0 && found[parent[i]] == nil {
+            found[parent[i]] = found[i]
+        }
+        protectedCache = found
+        return found
+    }
+    private var protectedCache: [(group: Int, pattern: Int)?]?
+
     /// Effective protection by group index, computed once per snapshot.
     lazy var protection: [Int: UInt64] = effectiveProtection()
 

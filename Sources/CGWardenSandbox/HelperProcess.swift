@@ -2,8 +2,7 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
-import CShims
+import CGWardenSystem
 
 /// A helper process: a new image of a program (by default the running
 /// binary, `/proc/self/exe`) started with `posix_spawn` and connected to this
@@ -43,29 +42,42 @@ public final class HelperProcess {
     public let channel: PacketChannel
     /// Set once the helper has been reaped.
     public private(set) var termination: HelperTermination?
+    /// What waiting for the helper's exit is measured on.
+    public let clock: any Clock
 
     /// Spawns `executable` with `arguments` (argv[1...]); argv[0] is `argv0`.
     /// Standard input is /dev/null; output and error are inherited, so that a
     /// helper's one-line setup error reaches the operator.
     public init(executable: String = "/proc/self/exe", argv0: String = "cgwarden", arguments: [String],
-                environment: [String] = HelperProcess.defaultEnvironment) throws(ChannelError) {
+                environment: [String] = HelperProcess.defaultEnvironment,
+                clock: any Clock = SystemClock()) throws(ChannelError) {
+        self.clock = clock
         let (parentEnd, childEnd) = try PacketChannel.makePair()
         // dup2(3, 3) would be a no-op that may keep FD_CLOEXEC (glibc clears it
         // since 2.29; do not rely on it): keep the child's end above 3.
         var childSocket = childEnd.descriptor
         if childSocket <= HelperProcess.childDescriptor {
-            childSocket = fcntl(childEnd.descriptor, F_DUPFD_CLOEXEC, HelperProcess.childDescriptor + 1)
-            if childSocket < 0 { throw .system(SystemError(call: "fcntl(F_DUPFD_CLOEXEC)", path: "", errno: errno)) }
+            do {
+                childSocket = try Files.duplicate(childEnd.descriptor, atLeast: HelperProcess.childDescriptor + 1)
+            } catch {
+                throw .system(error)
+            }
             childEnd.close()
         }
         // The parent's copy of the child's end is closed at once, so that the
         // helper's death reads as end-of-file on `channel`.
         defer {
-            if childSocket != childEnd.descriptor { _ = Glibc.close(childSocket) }
+            if childSocket != childEnd.descriptor { Files.close(childSocket) }
             childEnd.close()
         }
-        pid = try HelperProcess.spawn(executable, [argv0] + arguments, environment, childSocket: childSocket)
+        do {
+            pid = try Processes.spawn(executable, argv: [argv0] + arguments, environment: environment,
+                                      passing: childSocket, as: HelperProcess.childDescriptor)
+        } catch {
+            throw .system(error)
+        }
         channel = parentEnd
+        channel.clock = clock
     }
 
     deinit {
@@ -76,16 +88,13 @@ public final class HelperProcess {
     /// Sends `signal` unless the helper was reaped (its pid may be another
     /// process's by then).
     public func signal(_ signal: Int32 = SIGKILL) {
-        if termination == nil { _ = Glibc.kill(pid, signal) }
+        if termination == nil { _ = try? Processes.signal(pid, signal) }
     }
 
     /// Reaps the helper if it has ended, without blocking.
     public func reapIfExited() -> HelperTermination? {
         if let termination { return termination }
-        var status: Int32 = 0
-        var rc: pid_t
-        repeat { rc = waitpid(pid, &status, WNOHANG) } while rc < 0 && errno == EINTR
-        guard rc == pid else { return nil }
+        guard let status = (try? Processes.wait(pid, block: false)) ?? nil else { return nil }
         termination = HelperTermination(waitStatus: status)
         return termination
     }
@@ -93,14 +102,12 @@ public final class HelperProcess {
     /// Waits up to `timeout` for the helper to end and reaps it; nil if it
     /// still runs (it is not killed).
     public func waitForExit(timeout: Duration) -> HelperTermination? {
-        let deadline = Deadline(after: timeout)
-        var pause = 1_000_000   // 1 ms, doubling to 50 ms
+        let deadline = Deadline(after: timeout, clock: clock)
+        var pause: UInt64 = 1_000_000   // 1 ms, doubling to 50 ms
         while true {
             if let t = reapIfExited() { return t }
             if deadline.hasPassed { return nil }
-            var ts = timespec(tv_sec: 0, tv_nsec: pause)
-            var rest = timespec()
-            _ = nanosleep(&ts, &rest)
+            clock.sleep(until: clock.now().monotonicNanos.addingSaturated(pause))
             pause = min(pause * 2, 50_000_000)
         }
     }
@@ -113,66 +120,17 @@ public final class HelperProcess {
     public func end(grace: Duration = .zero, ownExitWait: Duration = .seconds(10)) -> HelperTermination? {
         channel.close()
         if grace > .zero, let t = waitForExit(timeout: grace) { return t }
-        if termination == nil && Glibc.kill(pid, SIGKILL) != 0 && errno == EPERM {
-            return waitForExit(timeout: ownExitWait)
+        if termination == nil {
+            do {
+                try Processes.signal(pid, SIGKILL)
+            } catch where error.errno == EPERM {
+                return waitForExit(timeout: ownExitWait)
+            } catch {}
         }
-        var status: Int32 = 0
-        while termination == nil && waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        termination = termination ?? HelperTermination(waitStatus: status)
+        if termination == nil {
+            // A pid that is not ours to reap (ECHILD) reads as status 0.
+            termination = HelperTermination(waitStatus: ((try? Processes.wait(pid, block: true)) ?? nil) ?? 0)
+        }
         return termination
-    }
-
-    private static func spawn(_ path: String, _ argv: [String], _ environment: [String],
-                              childSocket: Int32) throws(ChannelError) -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        func check(_ rc: Int32, _ call: String) throws(ChannelError) {
-            if rc != 0 { throw .system(SystemError(call: call, path: path, errno: rc)) }
-        }
-        // File actions run in order in the child, before execve.
-        try check(posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0), "posix_spawn_file_actions_addopen")
-        try check(posix_spawn_file_actions_adddup2(&actions, childSocket, childDescriptor), "posix_spawn_file_actions_adddup2")
-        let rc = cgw_spawn_addclosefrom(&actions, childDescriptor + 1)
-        if rc == ENOSYS {
-            try addCloseActions(&actions, from: childDescriptor + 1)
-        } else {
-            try check(rc, "posix_spawn_file_actions_addclosefrom_np")
-        }
-        // The parent may ignore SIGPIPE or block signals in its threads.
-        var none = sigset_t(), all = sigset_t()
-        sigemptyset(&none)
-        sigfillset(&all)
-        try check(posix_spawnattr_setsigmask(&attributes, &none), "posix_spawnattr_setsigmask")
-        try check(posix_spawnattr_setsigdefault(&attributes, &all), "posix_spawnattr_setsigdefault")
-        try check(posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)),
-                  "posix_spawnattr_setflags")
-        var pid: pid_t = 0
-        var cArgv = argv.map { strdup($0) } + [nil]
-        var cEnv = environment.map { strdup($0) } + [nil]
-        defer {
-            cArgv.forEach { free($0) }
-            cEnv.forEach { free($0) }
-        }
-        try check(posix_spawn(&pid, path, &actions, &attributes, &cArgv, &cEnv), "posix_spawn")
-        return pid
-    }
-
-    /// glibc before 2.34: one close action per descriptor from `first` up in
-    /// /proc/self/fd (close actions on fds closed by then are ignored).
-    private static func addCloseActions(_ actions: inout posix_spawn_file_actions_t, from first: Int32) throws(ChannelError) {
-        guard let dir = opendir("/proc/self/fd") else {
-            throw .system(SystemError(call: "opendir", path: "/proc/self/fd", errno: errno))
-        }
-        defer { closedir(dir) }
-        let own = dirfd(dir)
-        while let e = readdir(dir) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard let fd = Int32(name), fd >= first, fd != own else { continue }
-            posix_spawn_file_actions_addclose(&actions, fd)
-        }
     }
 }

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CGWardenCore
-import CGWardenIO
+import CGWardenSystem
 import CShims
 import Synchronization
 
@@ -55,11 +55,7 @@ public func openBeneath(_ directory: Int32, _ path: CgroupPath, flags: Int32,
 /// O_CLOEXEC (it grants no reading; a symlink in `path` itself is followed:
 /// this path is configuration, not a request).
 public func openPathDirectory(_ path: String) throws(SystemError) -> Int32 {
-    while true {
-        let fd = open(path, cgw_o_path | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 { return fd }
-        if errno != EINTR { throw SystemError(call: "open", path: path, errno: errno) }
-    }
+    try Files.open(path, cgw_o_path | O_DIRECTORY | O_CLOEXEC)
 }
 
 /// Set once openat2 answered ENOSYS.
@@ -69,11 +65,7 @@ private let beneathResolve: UInt64 =
     cgw_resolve_beneath | cgw_resolve_no_symlinks | cgw_resolve_no_magiclinks | cgw_resolve_no_xdev
 
 private func openat2Beneath(_ directory: Int32, _ path: CgroupPath, flags: Int32) throws(SystemError) -> Int32 {
-    while true {
-        let fd = path.withCString { cgw_openat2(directory, $0, UInt64(UInt32(bitPattern: flags)), 0, beneathResolve) }
-        if fd >= 0 { return fd }
-        if errno != EINTR { throw SystemError(call: "openat2", path: path.description, errno: errno) }
-    }
+    try Files.open(path, beneath: directory, flags, resolve: beneathResolve)
 }
 
 /// Every intermediate component opened with O_PATH | O_NOFOLLOW |
@@ -81,55 +73,38 @@ private func openat2Beneath(_ directory: Int32, _ path: CgroupPath, flags: Int32
 /// is ELOOP, another mount than `directory`'s is EXDEV.
 private func walkBeneath(_ directory: Int32, _ path: CgroupPath, flags: Int32) throws(SystemError) -> Int32 {
     func fail(_ call: String, _ e: Int32) -> SystemError { SystemError(call: call, path: path.description, errno: e) }
-    let root = try FileIdentity(directory, path)
+    let root = try Files.identity(directory, path: path.description)
     if !root.isDirectory { throw fail("openBeneath", ENOTDIR) }
     var current = directory   // not ours to close while it is `directory`
-    defer { if current != directory { close(current) } }
+    defer { if current != directory { Files.close(current) } }
     let names = path.names
     for (i, name) in names.enumerated() {
         let isLast = i == names.count - 1
         let f = isLast ? flags : (cgw_o_path | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC)
-        var fd: Int32
-        repeat { fd = name.withCString { openat(current, $0, f, 0) } } while fd < 0 && errno == EINTR
-        if fd < 0 {
-            let e = errno
+        let fd: Int32
+        do {
+            fd = try Files.open(name, in: current, f)
+        } catch {
             // O_DIRECTORY on a symlink says ENOTDIR: openat2 says ELOOP there.
-            if e == ENOTDIR && !isLast && isSymlink(current, name) { throw fail("openat", ELOOP) }
-            throw fail("openat", e)
+            if error.errno == ENOTDIR && !isLast && isSymlink(current, name) { throw fail("openat", ELOOP) }
+            throw fail("openat", error.errno)
         }
         let id: FileIdentity
-        do { id = try FileIdentity(fd, path) } catch { close(fd); throw error }
+        do { id = try Files.identity(fd, path: path.description) } catch { Files.close(fd); throw error }
         var e: Int32 = 0
         if id.isSymlink { e = ELOOP } else if !id.isOnSameMount(as: root) { e = EXDEV } else if !isLast && !id.isDirectory { e = ENOTDIR }
         if e != 0 {
-            close(fd)
+            Files.close(fd)
             throw fail("openBeneath", e)
         }
         if isLast { return fd }
-        if current != directory { close(current) }
+        if current != directory { Files.close(current) }
         current = fd
     }
     preconditionFailure("a path below the root has a component")
 }
 
-/// Type and mount of an open descriptor (statx).
-private struct FileIdentity {
-    var mode: UInt32
-    var device: UInt64
-    /// stx_mnt_id (Linux 5.8+).
-    var mountID: UInt64?
-
-    init(_ fd: Int32, _ path: CgroupPath) throws(SystemError) {
-        var raw = cgw_file_identity()
-        if cgw_file_identity(fd, &raw) != 0 { throw SystemError(call: "statx", path: path.description, errno: errno) }
-        mode = raw.mode
-        device = raw.device
-        mountID = raw.has_mount_id != 0 ? raw.mount_id : nil
-    }
-
-    var isDirectory: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
-    var isSymlink: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFLNK) }
-
+extension FileIdentity {
     /// Mount IDs where the kernel has them (exact, bind mounts included);
     /// else `st_dev` of directories only: overlayfs reports the lower or
     /// upper layer's `st_dev` for files (a false EXDEV), and a mount point is
@@ -141,6 +116,5 @@ private struct FileIdentity {
 }
 
 private func isSymlink(_ directory: Int32, _ name: CgroupName) -> Bool {
-    var st = stat()
-    return name.withCString { fstatat(directory, $0, &st, AT_SYMLINK_NOFOLLOW) } == 0 && st.st_mode & S_IFMT == S_IFLNK
+    (try? Files.status(of: name, in: directory))?.isSymlink ?? false
 }

@@ -1,8 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CGWardenIO
-import CShims
+import CGWardenSystem
 
 /// Why a ``PacketChannel`` or ``HelperProcess`` operation failed.
 public enum ChannelError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -40,6 +39,8 @@ public enum ChannelError: Error, Equatable, Sendable, CustomStringConvertible {
 public final class PacketChannel {
     /// The socket descriptor (-1 once closed).
     public private(set) var descriptor: Int32
+    /// What receive timeouts are measured on.
+    public var clock: any Clock = SystemClock()
 
     /// Takes ownership of `descriptor`.
     public init(adopting descriptor: Int32) {
@@ -50,10 +51,9 @@ public final class PacketChannel {
 
     /// A connected pair, both ends close-on-exec.
     public static func makePair() throws(ChannelError) -> (PacketChannel, PacketChannel) {
-        var fds: [Int32] = [-1, -1]
-        let rc = socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds)
-        if rc != 0 { throw .system(SystemError(call: "socketpair", path: "", errno: errno)) }
-        return (PacketChannel(adopting: fds[0]), PacketChannel(adopting: fds[1]))
+        let fds: (Int32, Int32)
+        do { fds = try Sockets.packetPair() } catch { throw .system(error) }
+        return (PacketChannel(adopting: fds.0), PacketChannel(adopting: fds.1))
     }
 
     /// The spawned side: adopts the channel its parent placed at `descriptor`
@@ -61,22 +61,15 @@ public final class PacketChannel {
     /// SOCK_SEQPACKET socket, and marks it close-on-exec. Call before a
     /// seccomp filter (uses `fstat`, `getsockopt`, `fcntl`).
     public static func inherited(descriptor: Int32 = HelperProcess.childDescriptor) throws(ChannelError) -> PacketChannel {
-        var st = stat()
-        if fstat(descriptor, &st) != 0 { throw .notAPacketSocket(descriptor: descriptor) }
-        var type: Int32 = 0
-        var length = socklen_t(MemoryLayout<Int32>.size)
-        guard st.st_mode & S_IFMT == S_IFSOCK,
-              getsockopt(descriptor, SOL_SOCKET, SO_TYPE, &type, &length) == 0,
-              type == Int32(SOCK_SEQPACKET.rawValue)
-        else { throw .notAPacketSocket(descriptor: descriptor) }
-        if fcntl(descriptor, F_SETFD, FD_CLOEXEC) != 0 { throw .system(SystemError(call: "fcntl", path: "", errno: errno)) }
+        guard Sockets.isPacketSocket(descriptor) else { throw .notAPacketSocket(descriptor: descriptor) }
+        do { try Files.setCloseOnExec(descriptor) } catch { throw .system(error) }
         return PacketChannel(adopting: descriptor)
     }
 
     /// Closes the descriptor (idempotent); the peer then reads end-of-file.
     public func close() {
         if descriptor >= 0 {
-            _ = Glibc.close(descriptor)
+            Files.close(descriptor)
             descriptor = -1
         }
     }
@@ -85,20 +78,16 @@ public final class PacketChannel {
     /// `MSG_NOSIGNAL`: a closed peer gives ``ChannelError/closed``, never SIGPIPE.
     public func send(_ message: [UInt8], passing fd: Int32? = nil) throws(ChannelError) {
         if message.isEmpty { throw .emptyMessage }
-        let n: Int
-        if let fd {
-            n = message.withUnsafeBytes { cgw_send_with_fd(descriptor, $0.baseAddress, $0.count, fd) }
-        } else {
-            n = message.withUnsafeBytes { b in
-                while true {
-                    let r = Glibc.send(descriptor, b.baseAddress, b.count, Int32(MSG_NOSIGNAL))
-                    if r >= 0 || errno != EINTR { return r }
-                }
+        let sent = message.withUnsafeBytes { b in
+            Result { () throws(SystemError) in
+                if let fd { return try Sockets.send(descriptor, b, passing: fd) }
+                return try Sockets.send(descriptor, b)
             }
         }
-        if n < 0 {
-            if errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN { throw .closed }
-            throw .system(SystemError(call: "send", path: "", errno: errno))
+        switch sent {
+        case .success: return
+        case .failure(let e) where e.errno == EPIPE || e.errno == ECONNRESET || e.errno == ENOTCONN: throw .closed
+        case .failure(let e): throw .system(e)
         }
     }
 
@@ -117,23 +106,24 @@ public final class PacketChannel {
         if let timeout { try waitReadable(timeout: timeout) }
         var buffer = [UInt8](repeating: 0, count: max(1, maximumSize))
         var passed: Int32 = -1
-        let n: Int = buffer.withUnsafeMutableBytes { raw in
-            if acceptDescriptor { return cgw_recv_with_fd(descriptor, raw.baseAddress, raw.count, &passed) }
-            while true {
-                let r = recv(descriptor, raw.baseAddress, raw.count, Int32(MSG_TRUNC))
-                if r >= 0 || errno != EINTR { return r }
+        let received = buffer.withUnsafeMutableBytes { raw in
+            Result { () throws(SystemError) in
+                if acceptDescriptor { return try Sockets.receive(descriptor, into: raw, descriptor: &passed) }
+                return try Sockets.receive(descriptor, into: raw)
             }
         }
-        if n < 0 {
-            if errno == ECONNRESET { return nil }
-            throw .system(SystemError(call: "recv", path: "", errno: errno))
+        let n: Int
+        switch received {
+        case .success(let count): n = count
+        case .failure(let e) where e.errno == ECONNRESET: return nil
+        case .failure(let e): throw .system(e)
         }
         if n == 0 {
-            if passed >= 0 { _ = Glibc.close(passed) }
+            if passed >= 0 { Files.close(passed) }
             return nil
         }
         if n > buffer.count {
-            if passed >= 0 { _ = Glibc.close(passed) }
+            if passed >= 0 { Files.close(passed) }
             throw .messageTooLarge(size: n)
         }
         buffer.removeSubrange(n...)
@@ -142,46 +132,18 @@ public final class PacketChannel {
 
     /// Polls until readable (a message or end-of-file) or `timeout` passes.
     func waitReadable(timeout: Duration) throws(ChannelError) {
-        let deadline = Deadline(after: timeout)
+        let deadline = Deadline(after: timeout, clock: clock)
         while true {
-            var pfd = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
             let remaining = deadline.millisecondsLeft()
-            let rc = poll(&pfd, 1, remaining)
-            if rc > 0 { return }   // POLLIN, POLLHUP or POLLERR: recv tells which
-            if rc == 0 {
-                if remaining == 0 { throw .timedOut }
-                continue           // woke early (rounding): recompute
+            let ready: [(index: Int, revents: Int16)]
+            do {
+                ready = try Poller.wait([Poller.Interest(fd: descriptor, events: Int16(POLLIN))], milliseconds: remaining)
+            } catch {
+                throw .system(error)
             }
-            if errno == EINTR { continue }
-            throw .system(SystemError(call: "poll", path: "", errno: errno))
+            if !ready.isEmpty { return }   // POLLIN, POLLHUP or POLLERR: recv tells which
+            // Nothing ready: timed out, or woke early (rounding, a signal): recompute.
+            if remaining == 0 { throw .timedOut }
         }
-    }
-}
-
-/// A point on CLOCK_MONOTONIC to wait until.
-public struct Deadline: Sendable {
-    public let nanoseconds: Int64
-
-    public init(after duration: Duration) {
-        let (s, atto) = duration.components
-        let (ns, o1) = s.multipliedReportingOverflow(by: 1_000_000_000)
-        let (sum, o2) = Deadline.now().addingReportingOverflow(ns &+ atto / 1_000_000_000)
-        nanoseconds = o1 || o2 ? (s < 0 ? .min : .max) : sum
-    }
-
-    public static func now() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-    }
-
-    public var hasPassed: Bool { Deadline.now() >= nanoseconds }
-
-    /// Milliseconds left, rounded up, clamped to 0...Int32.max (for poll).
-    public func millisecondsLeft() -> Int32 {
-        let (delta, o) = nanoseconds.subtractingReportingOverflow(Deadline.now())
-        if o { return nanoseconds > 0 ? Int32.max : 0 }
-        if delta <= 0 { return 0 }
-        return Int32(clamping: (delta + 999_999) / 1_000_000)
     }
 }

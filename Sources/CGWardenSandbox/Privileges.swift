@@ -1,8 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CGWardenIO
-import CShims
+import CGWardenSystem
 
 /// The credentials of this process, as the kernel shows them in /proc/self/status.
 public struct Credentials: Equatable, Sendable {
@@ -27,18 +26,10 @@ public struct Credentials: Equatable, Sendable {
 
     /// Reads /proc/self/status (mode 0444: readable after a drop too).
     public static func current() throws(SystemError) -> Credentials {
-        let fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw SystemError(call: "open", path: "/proc/self/status", errno: errno) }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw SystemError(call: "read", path: "/proc/self/status", errno: errno) }
-            if n == 0 { break }
-            bytes += buf[0..<n]
-        }
-        return parse(String(decoding: bytes, as: UTF8.self))
+        let path = "/proc/self/status"
+        let fd = try Files.open(path, O_RDONLY | O_CLOEXEC)
+        defer { Files.close(fd) }
+        return parse(String(decoding: try Files.readToEnd(fd, chunk: 4096, path: path), as: UTF8.self))
     }
 
     /// The fields of a /proc/PID/status text (real ids: the second of each line is the effective one).
@@ -116,22 +107,21 @@ public enum Privileges {
     @discardableResult
     public static func drop(toUser uid: UInt32, group gid: UInt32) throws(PrivilegeError) -> Credentials {
         if uid == 0 || gid == 0 { throw PrivilegeError("refusing to drop privileges to uid \(uid) gid \(gid): that is root") }
-        func fail(_ call: String) -> PrivilegeError {
-            PrivilegeError("\(call): \(String(cString: strerror(errno)))")
+        do {
+            try ProcessControl.clearSupplementaryGroups()
+            try ProcessControl.setGroupIDs(gid)
+            try ProcessControl.setUserIDs(uid)
+        } catch {
+            throw PrivilegeError("\(error.call): \(String(cString: strerror(error.errno)))")
         }
-        if setgroups(0, nil) != 0 { throw fail("setgroups") }
-        if cgw_setresgid(gid, gid, gid) != 0 { throw fail("setresgid(\(gid))") }
-        if cgw_setresuid(uid, uid, uid) != 0 { throw fail("setresuid(\(uid))") }
         do { try ProcessHardening.setNoNewPrivileges() } catch { throw PrivilegeError("\(error)") }
 
-        var r: uid_t = 0, e: uid_t = 0, s: uid_t = 0
-        var rg: gid_t = 0, eg: gid_t = 0, sg: gid_t = 0
-        guard cgw_getresuid(&r, &e, &s) == 0, r == uid, e == uid, s == uid,
-              cgw_getresgid(&rg, &eg, &sg) == 0, rg == gid, eg == gid, sg == gid else {
+        guard let u = try? ProcessControl.userIDs(), u.real == uid, u.effective == uid, u.saved == uid,
+              let g = try? ProcessControl.groupIDs(), g.real == gid, g.effective == gid, g.saved == gid else {
             throw PrivilegeError("user and group ids did not all change to \(uid):\(gid)")
         }
-        if getgroups(0, nil) != 0 { throw PrivilegeError("supplementary groups remain after setgroups") }
-        if cgw_setresuid(0, 0, 0) == 0 { throw PrivilegeError("setresuid(0) still succeeds after the drop") }
+        if ProcessControl.supplementaryGroupCount != 0 { throw PrivilegeError("supplementary groups remain after setgroups") }
+        if (try? ProcessControl.setUserIDs(0)) != nil { throw PrivilegeError("setresuid(0) still succeeds after the drop") }
         let c: Credentials
         do { c = try Credentials.current() } catch { throw PrivilegeError("\(error)") }
         if c.capEff != 0 || c.capPrm != 0 || c.capAmb != 0 {

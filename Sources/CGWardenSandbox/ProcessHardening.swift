@@ -1,8 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CGWardenIO
-import CShims
+import CGWardenSystem
 
 /// Process-wide steps a privileged helper takes before serving.
 public enum ProcessHardening {
@@ -11,18 +10,15 @@ public enum ProcessHardening {
     /// RLIMIT_CORE), forbids ptrace attach by non-root and makes /proc/PID
     /// root-owned. A seccomp kill is SIGSYS, a core-dumping signal.
     public static func disableCoreDumps() throws(SystemError) {
-        var limit = rlimit(rlim_cur: 0, rlim_max: 0)
-        if setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &limit) != 0 {
-            throw SystemError(call: "setrlimit(RLIMIT_CORE)", path: "", errno: errno)
-        }
-        if cgw_set_dumpable(0) != 0 { throw SystemError(call: "prctl(PR_SET_DUMPABLE)", path: "", errno: errno) }
+        try ProcessLimits.forbidCoreFiles()
+        try ProcessControl.setDumpable(false)
     }
 
     /// PR_SET_NO_NEW_PRIVS: no execve from here on grants privileges
     /// (setuid bits and file capabilities are ignored). Irreversible.
     public static func setNoNewPrivileges() throws(SystemError) {
-        if cgw_set_no_new_privs() != 0 { throw SystemError(call: "prctl(PR_SET_NO_NEW_PRIVS)", path: "", errno: errno) }
+        try ProcessControl.setNoNewPrivileges()
     }
 
-    public static var noNewPrivileges: Bool { cgw_get_no_new_privs() == 1 }
+    public static var noNewPrivileges: Bool { ProcessControl.noNewPrivileges }
 }

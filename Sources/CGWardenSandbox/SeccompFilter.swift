@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CGWardenSystem
 import CSeccomp
 import CShims
 
@@ -181,7 +182,7 @@ public struct SeccompFilter: Sendable, Hashable {
     /// Irreversible: from here on, the calling process (all its threads if
     /// ``synchronizeThreads``) and every process it execs is filtered.
     public func install() throws(SeccompError) {
-        if cgw_set_no_new_privs() != 0 { throw .noNewPrivileges(errno: errno) }
+        do { try ProcessControl.setNoNewPrivileges() } catch { throw .noNewPrivileges(errno: error.errno) }
         let context = try makeContext()
         defer { seccomp_release(context) }
         let rc = seccomp_load(context)

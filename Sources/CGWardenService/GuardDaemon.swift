@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CGWardenActions
 import CGWardenCore
 import CGWardenIO
 import CGWardenPolicy
@@ -36,6 +37,13 @@ public struct DaemonTunables: Sendable {
     /// How long the helper may take to empty a group before a kill is
     /// reported incomplete (it waits for `populated 0`).
     public var killTimeout: Duration = .seconds(10)
+    /// A group the helper refused is not asked for again for this long. A
+    /// refusal repeats (a mount below the group, a `protect` pattern the
+    /// helper took at its start and a reload removed), and a guard that keeps
+    /// firing on the group would otherwise ask at every snapshot, ten times a
+    /// second near a threshold, with a `refused` event each time. Other
+    /// candidates are still tried at once.
+    public var refusalHold: Duration = .seconds(30)
     /// The window of the node's PSI triggers: the kernel then checks stalls
     /// every window/10. 1 s needs CAP_SYS_RESOURCE (armed before the drop);
     /// unprivileged windows must be multiples of 2 s.
@@ -44,6 +52,12 @@ public struct DaemonTunables: Sendable {
     /// sampling near a threshold): a poller like the other guards, for
     /// side-by-side benchmarks.
     public var kernelWakeups = true
+    /// Groups with a PSI trigger of their own: each makes the kernel run a
+    /// polling thread (psimon) for that group, and the helper arms at most
+    /// 120 a minute; past this, those groups are sampled on the timer.
+    public var maximumGroupTriggers = 64
+    /// Triggers armed per helper job: a job holds the helper, and a kill must not wait long behind it.
+    public var armsPerJob = 16
 
     public init() {}
 }
@@ -54,6 +68,10 @@ public struct DaemonTunables: Sendable {
 /// triggers, changes of memory.events and cgroup.events) and by a timer
 /// that runs faster as usage nears a threshold.
 public final class GuardDaemon {
+    /// Candidates an event keeps: enough to see why this group and not
+    /// another; a guard over 10,000 pods would otherwise write them all.
+    static let candidatesKept = 50
+
     public private(set) var config: Config
     var session: PolicySession
     let source: SnapshotSource
@@ -66,25 +84,38 @@ public final class GuardDaemon {
     let dryRun: Bool
     /// Loads the configuration again (SIGHUP): the same files as at start.
     let reload: () throws -> Config
+    /// The operator's commands after events (their sink is part of `sink`).
+    let hooks: HookRunner?
+    /// The Prometheus endpoint's side in the loop: a frame published after
+    /// each snapshot (its event counts come through `sink`).
+    let metrics: MetricsRecorder?
 
     let signals: SignalSource
     let files: FileModificationWatch?
     private var watches: [Int32: UInt64] = [:]
     private var watchedGroups: [UInt64: [Int32]] = [:]
     private var nodeTriggers: [Int32] = []
+    /// PSI triggers on groups' memory.pressure, armed by the helper.
+    private var groupTriggers: [ArmRequest: Int32] = [:]
+    private var arming = false
+    /// Requests the helper refused or failed, not asked again for the group's life.
+    private var unarmable = Set<ArmRequest>()
     private var lastSample: UInt64 = 0
     private var nextSample: UInt64 = 0
     private var timer = SampleTimer()
     private var lastWatchdog: UInt64 = 0
     private var kernelWoke = false
-    private var inFlight: (victim: Victim, snapshot: Snapshot)?
+    private var inFlight: (victim: Victim, decision: Decision, snapshot: Snapshot)?
+    /// Groups the helper refused, by id: until when (monotonic ns) they are not asked for.
+    private var refusedUntil: [UInt64: UInt64] = [:]
     private var lastActionText = "none"
     private var groupsSeen = 0
     private var reportedProblems = Set<String>()
 
     public init(config: Config, source: SnapshotSource, killer: Killer, sink: EventSink, notifier: ServiceNotifier,
                 clock: Clock = SystemClock(), tunables: DaemonTunables = DaemonTunables(), dryRun: Bool,
-                signals: SignalSource, reload: @escaping () throws -> Config) {
+                signals: SignalSource, hooks: HookRunner? = nil, metrics: MetricsRecorder? = nil,
+                reload: @escaping () throws -> Config) {
         self.config = config
         self.source = source
         self.killer = killer
@@ -95,6 +126,8 @@ public final class GuardDaemon {
         self.dryRun = dryRun || config.daemon.dryRun
         self.signals = signals
         self.reload = reload
+        self.hooks = hooks
+        self.metrics = metrics
         files = tunables.kernelWakeups ? try? FileModificationWatch() : nil
         session = PolicySession(config: GuardDaemon.effective(config, dryRun: dryRun), ownCgroup: killer.own.path)
     }
@@ -107,7 +140,7 @@ public final class GuardDaemon {
         return c
     }
 
-    var interval: UInt64 { config.daemon.interval.nanoseconds }
+    var interval: UInt64 { config.daemon.interval.nanosecondsClamped }
 
     // MARK: the loop
 
@@ -132,11 +165,17 @@ public final class GuardDaemon {
             if let w = notifier.watchdogInterval {
                 waitMillis = min(waitMillis, Int32(clamping: w.nanosecondsClamped / 1_000_000))
             }
+            if let hookDeadline = hooks?.nextDeadline {
+                waitMillis = min(waitMillis, hookDeadline > now ? Int32(clamping: (hookDeadline - now + 999_999) / 1_000_000) : 0)
+            }
             var interests = [Poller.Interest(fd: signals.fd, events: Int16(POLLIN)),
                              Poller.Interest(fd: killer.wakeDescriptor, events: Int16(POLLIN))]
             if let files { interests.append(Poller.Interest(fd: files.fd, events: Int16(POLLIN))) }
             let firstTrigger = interests.count
             interests += nodeTriggers.map { Poller.Interest(fd: $0, events: Int16(POLLPRI)) }
+            interests += groupTriggers.values.map { Poller.Interest(fd: $0, events: Int16(POLLPRI)) }
+            // A hook's pidfd turns readable when it exits; -1 (no pidfd) is ignored by poll.
+            interests += (hooks?.descriptors ?? []).map { Poller.Interest(fd: $0, events: Int16(POLLIN)) }
             let ready = (try? Poller.wait(interests, milliseconds: waitMillis)) ?? []
             for (index, revents) in ready {
                 switch index {
@@ -151,7 +190,11 @@ public final class GuardDaemon {
                         }
                     }
                 case 1:
-                    if let result = killer.finished() { finished(result) }
+                    switch killer.finished() {
+                    case .kill(let result)?: finished(result)
+                    case .armed(let results)?: armed(results)
+                    case nil: break
+                    }
                 case 2 where files != nil:
                     let (changed, overflow) = files!.changes()
                     if overflow || !changed.isEmpty { kernelWoke = true }
@@ -159,6 +202,8 @@ public final class GuardDaemon {
                     if index >= firstTrigger, revents & Int16(POLLPRI) != 0 { kernelWoke = true }
                 }
             }
+            // Hooks that ended are reaped, those past their timeout killed (a few waitpid calls).
+            hooks?.service()
             let t = clock.now().monotonicNanos
             let due = t >= nextSample || (kernelWoke && t >= kernelDeadline)
             if due {
@@ -177,33 +222,55 @@ public final class GuardDaemon {
     @discardableResult
     func sampleAndAct() -> Bool {
         let taken: (snapshot: Snapshot, walk: WalkResult)
+        let started = metrics == nil ? 0 : clock.now().monotonicNanos
         do {
             taken = try source.take()
         } catch {
+            metrics?.snapshotFailed()
             report(problem: "no snapshot: \(error)", cgroup: nil)
             lastSample = clock.now().monotonicNanos
             nextSample = lastSample.addingSaturated(interval)
             return false
         }
         let snapshot = taken.snapshot
+        let read = metrics == nil ? 0 : clock.now().monotonicNanos
         for p in taken.walk.problems { report(problem: "\(p)", cgroup: p.cgroup) }
+        for w in snapshot.pods.warnings { report(problem: w, cgroup: nil) }
         lastSample = snapshot.time.monotonicNanos
         groupsSeen = snapshot.cgroups.count
         let decision = session.step(snapshot)
+        let decided = metrics == nil ? 0 : clock.now().monotonicNanos
         for v in decision.observed {
-            sink.record(event(.observed, victim: v, decision: decision, snapshot: snapshot))
             if let g = session.config.guards.first(where: { $0.name == v.guardName }) {
                 session.observed(guard: g, victim: v, at: snapshot.time)
             }
+            // A dry run takes the kill's path through the helper (resolution,
+            // refusals, the subtree) and stops before the write: its report
+            // comes back from the helper. An observing guard only reports.
+            if dryRun, inFlight == nil, !killer.busy {
+                let ranked = decision.ranked(for: v).map { CgroupTarget(path: $0.path, id: $0.id) }
+                inFlight = (v, decision, snapshot)
+                killer.submit(.check(KillJob(guardName: v.guardName,
+                                             targets: ranked.isEmpty ? [CgroupTarget(path: v.path, id: v.id)] : ranked,
+                                             timeout: tunables.killTimeout)))
+            } else {
+                sink.record(event(.observed, victim: v, decision: decision, snapshot: snapshot))
+            }
         }
         if let victim = decision.victim, inFlight == nil, !killer.busy {
-            let ranked = decision.ranked(for: victim)
-            let targets = ranked.map { CgroupTarget(path: $0.path, id: $0.id) }
-            inFlight = (victim, snapshot)
-            killer.start(KillJob(guardName: victim.guardName, targets: targets.isEmpty ? [CgroupTarget(path: victim.path, id: victim.id)] : targets,
-                                 timeout: tunables.killTimeout))
+            let ranked = decision.ranked(for: victim).map { CgroupTarget(path: $0.path, id: $0.id) }
+            if !refusedUntil.isEmpty { refusedUntil = refusedUntil.filter { $0.value > lastSample } }
+            let targets = (ranked.isEmpty ? [CgroupTarget(path: victim.path, id: victim.id)] : ranked)
+                .filter { refusedUntil[$0.id] == nil }
+            if !targets.isEmpty {
+                inFlight = (victim, decision, snapshot)
+                killer.submit(.kill(KillJob(guardName: victim.guardName, targets: targets, timeout: tunables.killTimeout)))
+            }
         }
-        updateWatches(snapshot)
+        updateWatches(snapshot, watched: decision.watchedIDs)
+        updateGroupTriggers(snapshot)
+        metrics?.sampled(snapshot, decision: decision, took: read.subtractingSaturated(started),
+                         decided: decided.subtractingSaturated(read), killInFlight: inFlight != nil)
         nextSample = lastSample.addingSaturated(delay(after: decision))
         return true
     }
@@ -222,15 +289,16 @@ public final class GuardDaemon {
     /// guard's post-action delay.
     func finished(_ result: KillJobResult) {
         let now = clock.now()
-        guard let (victim, snapshot) = inFlight else { return }
+        guard let (victim, decision, snapshot) = inFlight else { return }
         inFlight = nil
+        metrics?.finished(result, victim: victim, decision: decision, at: now)
         if result.respawns > 0 {
             sink.record(GuardEvent(kind: .helperRestarted, time: now, reason: "\(result.respawns) new helper(s) during a kill"))
         }
         for (target, outcome) in result.attempts {
             let v = Victim(guardName: victim.guardName, path: target.path, id: target.id,
                            reason: target.id == victim.id ? victim.reason : "next in rank after a refusal")
-            var e = event(.kill, victim: v, decision: nil, snapshot: snapshot)
+            var e = event(.kill, victim: v, decision: decision, snapshot: snapshot)
             e.time = now
             switch outcome {
             case .killed(let r), .incomplete(let r):
@@ -247,12 +315,26 @@ public final class GuardDaemon {
                 e.kind = .refused
                 e.reason = "\(why)"
                 sink.record(e)
+                refusedUntil[target.id] = now.monotonicNanos.addingSaturated(UInt64(tunables.refusalHold.nanosecondsClamped))
             case .failed(let f):
                 e.kind = .failed
                 e.reason = f.describe { String(cString: strerror($0)) }
                 sink.record(e)
-            case .wouldKill:
-                break
+                // Not asked again at every snapshot while it keeps failing.
+                refusedUntil[target.id] = now.monotonicNanos.addingSaturated(UInt64(tunables.refusalHold.nanosecondsClamped))
+                // A helper that died or went silent may have written cgroup.kill
+                // already: wait as after a kill, rather than kill a second group
+                // for the same shortage.
+                switch f {
+                case .helperDied, .timedOut: session.acted(on: v, at: now)
+                default: break
+                }
+            case .wouldKill(let c):
+                // The dry run went through the helper's checks: what a kill would take.
+                e.kind = .observed
+                e.reason = "\(v.reason); the helper's checks passed: \(c.processes) process\(c.processes == 1 ? "" : "es") "
+                    + "in \(c.groups) group\(c.groups == 1 ? "" : "s")"
+                sink.record(e)
             }
         }
         // The next decision comes from a new snapshot, at once.
@@ -262,12 +344,19 @@ public final class GuardDaemon {
     func event(_ kind: GuardEvent.Kind, victim v: Victim, decision: Decision?, snapshot: Snapshot) -> GuardEvent {
         let g = snapshot.cgroups.first { $0.id == v.id }
         let gd = decision?.guards.first { $0.name == v.guardName }
-        let fired = gd?.watched.first { $0.fired }
+        // The fired group the victim belongs to (several may have fired).
+        let fired = gd?.watched.first { $0.fired && v.path.isWithin($0.path) } ?? gd?.watched.first { $0.fired }
         let trigger = fired?.triggers.first { $0.fired }
-        return GuardEvent(kind: kind, time: snapshot.time, guardName: v.guardName, cgroup: v.path, cgroupID: v.id,
-                          trigger: trigger.map { gd!.triggers[$0.index].description }, measured: trigger?.measured,
-                          reason: v.reason, memoryBefore: g?.memory?.current,
-                          processes: g.map { _ in self.subtreeProcesses(of: v.path, in: snapshot) })
+        var e = GuardEvent(kind: kind, time: snapshot.time, guardName: v.guardName, cgroup: v.path, cgroupID: v.id,
+                           trigger: trigger.map { gd!.triggers[$0.index].description }, measured: trigger?.measured,
+                           reason: v.reason, memoryBefore: g?.memory?.current,
+                           processes: g.map { _ in self.subtreeProcesses(of: v.path, in: snapshot) })
+        e.pod = snapshot.podLabels(for: v.path)
+        // The ranked candidates and the excluded, as the decision had them (bounded: an event is not a snapshot).
+        e.candidates = (gd?.candidates ?? []).prefix(GuardDaemon.candidatesKept).map {
+            GuardEvent.EventCandidate(path: $0.path, id: $0.id, rank: $0.rank, score: $0.scoreText, excluded: $0.excluded)
+        }
+        return e
     }
 
     func subtreeProcesses(of path: CgroupPath, in snapshot: Snapshot) -> UInt64 {
@@ -291,9 +380,8 @@ public final class GuardDaemon {
     /// Watches memory.events and cgroup.events of the groups some guard
     /// watches (the kernel notifies on every change of them), and arms the
     /// node's PSI triggers once.
-    func updateWatches(_ snapshot: Snapshot) {
+    func updateWatches(_ snapshot: Snapshot, watched watchedNow: Set<UInt64>) {
         guard let files else { return }
-        let watchedNow = Set(snapshot.cgroups.filter { g in config.guards.contains { $0.watches(g.path) } }.map(\.id))
         for (id, wds) in watchedGroups where !watchedNow.contains(id) {
             for wd in wds { files.unwatch(wd); watches[wd] = nil }
             watchedGroups[id] = nil
@@ -312,20 +400,77 @@ public final class GuardDaemon {
         }
     }
 
+    /// Keeps a PSI trigger armed on memory.pressure of each group a guard
+    /// watches with a pressure trigger (at most `maximumGroupTriggers`), and
+    /// closes those of groups gone or no longer watched. The helper arms
+    /// them (the file is root's); one job at a time, never during a kill.
+    func updateGroupTriggers(_ snapshot: Snapshot) {
+        guard tunables.kernelWakeups else { return }
+        var wanted: [ArmRequest] = []
+        for g in config.guards {
+            for t in g.triggers {
+                guard case .pressure(let level, _, let p) = t.kind else { continue }
+                let window = tunables.pressureWindowMicros
+                let spec = PressureTriggerSpec(full: level == .full, stallMicros: UInt32(clamping: Int(Double(window) * min(1, max(0.001, p.percent / 100)))),
+                                               windowMicros: window)
+                for c in snapshot.cgroups where c.memory != nil && g.watches(c.path) {
+                    wanted.append(ArmRequest(target: CgroupTarget(path: c.path, id: c.id), spec: spec))
+                }
+            }
+        }
+        let keep = Set(wanted.prefix(tunables.maximumGroupTriggers))
+        for (r, fd) in groupTriggers where !keep.contains(r) {
+            close(fd)
+            groupTriggers[r] = nil
+        }
+        let live = Set(snapshot.cgroups.map(\.id))
+        unarmable = unarmable.filter { live.contains($0.target.id) }
+        guard !arming, inFlight == nil, !killer.busy else { return }
+        let missing = keep.filter { groupTriggers[$0] == nil && !unarmable.contains($0) }
+        guard !missing.isEmpty else { return }
+        arming = true
+        killer.submit(.arm(Array(missing.prefix(tunables.armsPerJob))))
+    }
+
+    func armed(_ results: [(request: ArmRequest, result: Result<Int32, HelperRequestError>)]) {
+        arming = false
+        for (r, result) in results {
+            switch result {
+            case .success(let fd): groupTriggers[r] = fd
+            case .failure(let e):
+                unarmable.insert(r)
+                report(problem: "no PSI trigger on \(r.target.path): \(e)", cgroup: r.target.path)
+            }
+        }
+    }
+
     /// Arms a PSI trigger on /proc/pressure/memory for every node pressure
-    /// trigger of the configuration. Called as root, before the drop: the
-    /// descriptor keeps its trigger, and root may use any window.
+    /// trigger of the configuration. At the start it runs as root, before the
+    /// drop: the descriptor keeps its trigger, and root may use a 1 s window.
+    /// After a reload (unprivileged) the file is still writable (0666), but
+    /// only with windows that are multiples of 2 s: such a window is used then.
     public func armNodeTriggers(proc: String = "/proc") {
         for fd in nodeTriggers { close(fd) }
         nodeTriggers = []
         for g in config.guards {
             for t in g.triggers {
                 guard case .nodePressure(let level, _, let p) = t.kind else { continue }
-                let window = tunables.pressureWindowMicros
-                let stall = UInt32(clamping: Int(Double(window) * min(1, max(0.001, p.percent / 100))))
-                if let fd = try? PressureTrigger.arm(path: proc + "/pressure/memory", full: level == .full,
-                                                     stallMicros: stall, windowMicros: window) {
-                    nodeTriggers.append(fd)
+                var armed = false
+                var lastError: SystemError?
+                for window in [tunables.pressureWindowMicros, PressureTrigger.unprivilegedWindowStepMicros] {
+                    let stall = UInt32(clamping: Int(Double(window) * min(1, max(0.001, p.percent / 100))))
+                    do {
+                        nodeTriggers.append(try PressureTrigger.arm(path: proc + "/pressure/memory", full: level == .full,
+                                                                    stallMicros: stall, windowMicros: window))
+                        armed = true
+                        break
+                    } catch {
+                        lastError = error
+                    }
+                }
+                if !armed {
+                    report(problem: "no PSI trigger on \(proc)/pressure/memory for guard '\(g.name)' "
+                           + "(\(lastError.map { "\($0)" } ?? "?")): sampled on the timer", cgroup: nil)
                 }
             }
         }
@@ -343,6 +488,9 @@ public final class GuardDaemon {
             fresh.carry(session.state, from: old)
             session = fresh
             config = next
+            hooks?.configure(next.hooks, maximumRunning: next.daemon.maximumRunningHooks)
+            metrics?.configure(next)
+            if tunables.kernelWakeups { armNodeTriggers(proc: source.proc.proc) }
             sink.record(GuardEvent(kind: .reloaded, time: clock.now(),
                                    reason: "\(next.guards.count) guards from \(next.files.joined(separator: " + "))"))
         } catch {
@@ -356,14 +504,8 @@ public final class GuardDaemon {
         sink.record(GuardEvent(kind: .stopping, time: clock.now(), reason: signal == SIGTERM ? "SIGTERM" : "SIGINT"))
         for fd in nodeTriggers { close(fd) }
         nodeTriggers = []
-    }
-}
-
-extension Duration {
-    /// Whole nanoseconds, held to 0...Int64.max.
-    var nanosecondsClamped: Int64 {
-        let (s, a) = components
-        guard s >= 0 else { return 0 }
-        return s.multipliedSaturated(by: 1_000_000_000).addingSaturated(a / 1_000_000_000)
+        for fd in groupTriggers.values { close(fd) }
+        groupTriggers = [:]
+        hooks?.shutdown()
     }
 }

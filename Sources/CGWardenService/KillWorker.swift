@@ -31,6 +31,30 @@ public struct KillJobResult: Sendable {
     public var respawns: Int
 }
 
+/// A PSI trigger to arm on a group's memory.pressure, through the helper.
+public struct ArmRequest: Hashable, Sendable {
+    public var target: CgroupTarget
+    public var spec: PressureTriggerSpec
+    public init(target: CgroupTarget, spec: PressureTriggerSpec) {
+        self.target = target
+        self.spec = spec
+    }
+}
+
+/// What the guard asks of the helper, one at a time.
+public enum WorkerJob: Sendable {
+    case kill(KillJob)
+    /// A dry run of a kill: the same resolution and refusals, no write.
+    case check(KillJob)
+    case arm([ArmRequest])
+}
+
+public enum WorkerResult: Sendable {
+    case kill(KillJobResult)
+    /// Each request with its armed descriptor (now the guard's), or why not.
+    case armed([(request: ArmRequest, result: Result<Int32, HelperRequestError>)])
+}
+
 /// How the guard kills: one job at a time, off its own loop, so that the
 /// loop keeps sampling and answering signals (SIGTERM within a second)
 /// while the helper waits for a group to empty.
@@ -40,9 +64,9 @@ public protocol Killer: AnyObject {
     /// Readable when a job finished (for the guard's poll).
     var wakeDescriptor: Int32 { get }
     var busy: Bool { get }
-    func start(_ job: KillJob)
+    func submit(_ job: WorkerJob)
     /// The finished job, once (drains the wake descriptor).
-    func finished() -> KillJobResult?
+    func finished() -> WorkerResult?
     func shutdown()
 }
 
@@ -60,7 +84,7 @@ public final class HelperKiller: Killer, @unchecked Sendable {
     private let done: (read: Int32, write: Int32)
     /// Loop to worker: a byte when a job (or the stop) is posted; the worker blocks reading it.
     private let posted: (read: Int32, write: Int32)
-    private let state = Mutex<(job: KillJob?, result: KillJobResult?, stop: Bool)>((nil, nil, false))
+    private let state = Mutex<(job: WorkerJob?, result: WorkerResult?, stop: Bool)>((nil, nil, false))
     private var thread: pthread_t?
 
     public init(client: KillHelperClient) throws(SystemError) {
@@ -90,7 +114,7 @@ public final class HelperKiller: Killer, @unchecked Sendable {
 
     public var busy: Bool { state.withLock { $0.job != nil } }
 
-    public func start(_ job: KillJob) {
+    public func submit(_ job: WorkerJob) {
         state.withLock { s in
             precondition(s.job == nil, "one kill at a time")
             s.job = job
@@ -98,7 +122,7 @@ public final class HelperKiller: Killer, @unchecked Sendable {
         wakeWorker()
     }
 
-    public func finished() -> KillJobResult? {
+    public func finished() -> WorkerResult? {
         var byte: UInt8 = 0
         while read(done.read, &byte, 1) == 1 {}
         return state.withLock { s in
@@ -107,9 +131,23 @@ public final class HelperKiller: Killer, @unchecked Sendable {
         }
     }
 
+    /// How long a stop waits for a kill in flight: the guard exits within a
+    /// second of SIGTERM. A kill still running then completes in the helper
+    /// (the launcher gives it time before it ends it), never half-done.
+    public static let stopWait: Duration = .seconds(1)
+
     public func shutdown() {
-        state.withLock { $0.stop = true }
+        if busy {
+            _ = try? Poller.wait([Poller.Interest(fd: done.read, events: Int16(POLLIN))],
+                                 milliseconds: Int32(clamping: HelperKiller.stopWait.millisecondsClamped))
+        }
+        let running = state.withLock { s in
+            s.stop = true
+            return s.job != nil
+        }
         wakeWorker()
+        // A worker still waiting for the helper is left to the process's exit.
+        guard !running else { return }
         if let thread { pthread_join(thread, nil) }
         thread = nil
         client.shutdown()
@@ -127,20 +165,35 @@ public final class HelperKiller: Killer, @unchecked Sendable {
         while true {
             // Blocks until the loop posts something: no cost while idle.
             var byte: UInt8 = 0
-            let n = read(posted.read, &byte, 1)
-            if n < 0 && errno == EINTR { continue }
+            let n = withUnsafeMutableBytes(of: &byte) { (try? Files.read(posted.read, into: $0)) ?? -1 }
             let (job, stop) = state.withLock { ($0.result == nil ? $0.job : nil, $0.stop) }
             if stop || n == 0 { return }
             guard let job else { continue }
-            let before = client.respawns
-            var attempts: [(CgroupTarget, KillOutcome)] = []
-            for target in job.targets.prefix(HelperKiller.maximumAttempts) {
-                let outcome = client.kill(target, timeout: job.timeout)
-                attempts.append((target, outcome))
-                if case .refused = outcome { continue }
-                break
+            let result: WorkerResult
+            var dryRun = false
+            if case .check = job { dryRun = true }
+            switch job {
+            case .kill(let job), .check(let job):
+                let before = client.respawns
+                var attempts: [(CgroupTarget, KillOutcome)] = []
+                for target in job.targets.prefix(HelperKiller.maximumAttempts) {
+                    let outcome = dryRun ? client.check(target) : client.kill(target, timeout: job.timeout)
+                    attempts.append((target, outcome))
+                    if case .refused = outcome { continue }
+                    break
+                }
+                result = .kill(KillJobResult(job: job, attempts: attempts, respawns: client.respawns - before))
+            case .arm(let requests):
+                var armed: [(request: ArmRequest, result: Result<Int32, HelperRequestError>)] = []
+                for r in requests {
+                    do throws(HelperRequestError) {
+                        armed.append((r, .success(try client.armPressure(on: r.target, r.spec))))
+                    } catch {
+                        armed.append((r, .failure(error)))
+                    }
+                }
+                result = .armed(armed)
             }
-            let result = KillJobResult(job: job, attempts: attempts, respawns: client.respawns - before)
             state.withLock { s in
                 s.result = result
                 s.job = nil

@@ -57,4 +57,37 @@ public enum Replay {
         }
         return out
     }
+
+    /// How two configurations' kills differ over the same recording.
+    public struct Difference: Sendable {
+        /// Kills only the first configuration makes (no kill of that group by the other).
+        public var onlyA: [Decision]
+        /// Kills only the second makes.
+        public var onlyB: [Decision]
+        /// The same group killed by both, at different times: (A's, B's).
+        public var moved: [(a: Decision, b: Decision)]
+        public var killsA: Int
+        public var killsB: Int
+
+        public var isEmpty: Bool { onlyA.isEmpty && onlyB.isEmpty && moved.isEmpty }
+    }
+
+    /// Both configurations over `snapshots`, each deciding as the daemon
+    /// would; kills of the same group are paired in order (the first kill of
+    /// a group by A with the first by B), and only what differs is kept.
+    public static func difference(_ snapshots: [Snapshot], _ a: Config, _ b: Config) -> Difference {
+        let killsA = decisions(snapshots, config: a), killsB = decisions(snapshots, config: b)
+        var unmatchedB = killsB
+        var onlyA: [Decision] = []
+        var moved: [(a: Decision, b: Decision)] = []
+        for d in killsA {
+            guard let v = d.victim, let i = unmatchedB.firstIndex(where: { $0.victim?.id == v.id }) else {
+                onlyA.append(d)
+                continue
+            }
+            let other = unmatchedB.remove(at: i)
+            if other.time.monotonicNanos != d.time.monotonicNanos { moved.append((d, other)) }
+        }
+        return Difference(onlyA: onlyA, onlyB: unmatchedB, moved: moved, killsA: killsA.count, killsB: killsB.count)
+    }
 }

@@ -21,10 +21,10 @@ public enum Poller {
     /// wait (EINTR) returns no readiness: the caller looks at the time again.
     public static func wait(_ interests: [Interest], milliseconds: Int32) throws(SystemError) -> [(index: Int, revents: Int16)] {
         var fds = interests.map { pollfd(fd: $0.fd, events: $0.events, revents: 0) }
-        let n = poll(&fds, nfds_t(fds.count), milliseconds)
-        if n < 0 {
-            if errno == EINTR { return [] }
-            throw SystemError(call: "poll", path: "", errno: errno)
+        do {
+            _ = try syscall("poll", retryOnInterrupt: false) { poll(&fds, nfds_t(fds.count), milliseconds) }
+        } catch where error.errno == EINTR {
+            return []
         }
         return fds.enumerated().compactMap { $0.element.revents != 0 ? ($0.offset, $0.element.revents) : nil }
     }
@@ -41,16 +41,16 @@ public final class SignalSource {
         fd = try syscall("signalfd") { cgw_signalfd(signals, Int32(signals.count)) }
     }
 
-    deinit { close(fd) }
+    deinit { Files.close(fd) }
 
     /// The signals pending, in order (empty when none).
     public func read() -> [Int32] {
         var out: [Int32] = []
-        while true {
-            let s = cgw_signalfd_next(fd)
-            if s == 0 { return out }
+        // EAGAIN (none pending) ends it too.
+        while let s = try? syscall("read", { cgw_signalfd_next(fd) }), s != 0 {
             out.append(s)
         }
+        return out
     }
 }
 
@@ -58,48 +58,35 @@ public final class SignalSource {
 /// notifies about (`memory.events`, `memory.events.local`, `cgroup.events`:
 /// kernfs_notify when a counter or `populated` changes).
 public final class FileModificationWatch {
-    public let fd: Int32
+    private let inotify: Inotify
+    public var fd: Int32 { inotify.fd }
 
     public init() throws(SystemError) {
-        fd = try syscall("inotify_init1") { inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC)) }
+        inotify = try Inotify()
     }
-
-    deinit { close(fd) }
 
     /// Watches the file at `path` (its bytes: a cgroup's names need not be UTF-8); its watch id.
     public func watch(path: [UInt8]) throws(SystemError) -> Int32 {
-        let c = path.map { CChar(bitPattern: $0) } + [0]
-        return try syscall("inotify_add_watch") { inotify_add_watch(fd, c, UInt32(IN_MODIFY)) }
+        try inotify.add(path: path, mask: UInt32(IN_MODIFY))
     }
 
     /// Watches the file `name` in the directory open at `dir`; its watch id.
     public func watch(_ name: String, in dir: Int32) throws(SystemError) -> Int32 {
         // inotify takes a path: the directory's magic link names exactly the
         // group already open, whatever happened to its path since.
-        let path = "/proc/self/fd/\(dir)/\(name)"
-        return try syscall("inotify_add_watch", path: name) { inotify_add_watch(fd, path, UInt32(IN_MODIFY)) }
+        try inotify.add("/proc/self/fd/\(dir)/\(name)", mask: UInt32(IN_MODIFY), name: name)
     }
 
-    public func unwatch(_ watch: Int32) { _ = inotify_rm_watch(fd, watch) }
+    public func unwatch(_ watch: Int32) { inotify.remove(watch) }
 
     /// The watches that reported a change since the last call; `overflow`
     /// when events were lost (then every file may have changed).
     public func changes() -> (watches: Set<Int32>, overflow: Bool) {
         var changed = Set<Int32>()
         var overflow = false
-        let size = 16 * 1024
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
-        defer { buffer.deallocate() }
-        while true {
-            let n = Glibc.read(fd, buffer, size)
-            if n <= 0 { break }
-            var offset = 0
-            while offset + MemoryLayout<inotify_event>.size <= n {
-                let event = buffer.load(fromByteOffset: offset, as: inotify_event.self)
-                if event.mask & UInt32(IN_Q_OVERFLOW) != 0 { overflow = true }
-                if event.mask & UInt32(IN_MODIFY) != 0 { changed.insert(event.wd) }
-                offset += MemoryLayout<inotify_event>.size + Int(event.len)
-            }
+        inotify.drain(bufferSize: 16 * 1024) { watch, mask in
+            if mask & UInt32(IN_Q_OVERFLOW) != 0 { overflow = true }
+            if mask & UInt32(IN_MODIFY) != 0 { changed.insert(watch) }
         }
         return (changed, overflow)
     }
@@ -125,11 +112,11 @@ public enum PressureTrigger {
     /// Opens `path` (a pressure file) and arms a trigger on it: the
     /// descriptor to poll for POLLPRI (the caller closes it).
     public static func arm(path: String, full: Bool, stallMicros: UInt32, windowMicros: UInt32) throws(SystemError) -> Int32 {
-        let fd = try syscall("open", path: path) { open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC) }
+        let fd = try Files.open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
         do {
             try arm(fd, full: full, stallMicros: stallMicros, windowMicros: windowMicros, path: path)
         } catch {
-            close(fd)
+            Files.close(fd)
             throw error
         }
         return fd
@@ -137,13 +124,14 @@ public enum PressureTrigger {
 
     /// Arms a trigger on an already open pressure file.
     public static func arm(_ fd: Int32, full: Bool, stallMicros: UInt32, windowMicros: UInt32, path: String = "") throws(SystemError) {
-        var t = text(full: full, stallMicros: stallMicros, windowMicros: windowMicros)
+        let t = text(full: full, stallMicros: stallMicros, windowMicros: windowMicros)
         // The kernel wants the terminating NUL in the write.
-        let n = t.withUTF8 { b in
-            var z = Array(b)
-            z.append(0)
-            return z.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        var z = Array(t.utf8)
+        z.append(0)
+        do {
+            try Files.write(fd, z)
+        } catch {
+            throw SystemError(call: "write \(t)", path: path, errno: error.errno)
         }
-        if n < 0 { throw SystemError(call: "write \(t)", path: path, errno: errno) }
     }
 }

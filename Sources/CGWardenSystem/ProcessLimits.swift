@@ -10,10 +10,16 @@ public enum ProcessLimits {
     /// exempts it from the kernel's OOM killer. Needs CAP_SYS_RESOURCE to lower it.
     public static func setOOMScoreAdjust(_ value: Int) throws(SystemError) {
         let path = "/proc/self/oom_score_adj"
-        let fd = try syscall("open", path: path) { open(path, O_WRONLY | O_CLOEXEC) }
-        defer { close(fd) }
-        let text = String(value)
-        _ = try syscall("write", path: path) { text.withCString { write(fd, $0, strlen($0)) } }
+        let fd = try Files.open(path, O_WRONLY | O_CLOEXEC)
+        defer { Files.close(fd) }
+        try Files.write(fd, Array(String(value).utf8), path: path)
+    }
+
+    /// RLIMIT_CORE 0: no core file (a crash of a privileged helper leaves no
+    /// copy of its memory).
+    public static func forbidCoreFiles() throws(SystemError) {
+        var limit = rlimit(rlim_cur: 0, rlim_max: 0)
+        _ = try syscall("setrlimit(RLIMIT_CORE)") { setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &limit) }
     }
 
     /// Raises the soft RLIMIT_NOFILE to the hard limit: the sampler keeps a
@@ -35,9 +41,14 @@ public enum ProcessLimits {
     /// cost nothing), with RLIMIT_MEMLOCK raised to `limit` first (root
     /// only): reclaim then never makes the guard wait for its own pages.
     /// The limit also bounds the guard's heap: past it, allocation fails.
+    ///
+    /// When the limit cannot be raised (no CAP_SYS_RESOURCE, as in some
+    /// containers), nothing is locked: with MCL_FUTURE under the default
+    /// 8 MiB limit, the first allocation past it would fail once privileges
+    /// are dropped, and the guard would die of it.
     public static func lockMemory(limit: UInt64) throws(SystemError) {
         var r = rlimit(rlim_cur: rlim_t(limit), rlim_max: rlim_t(limit))
-        _ = setrlimit(RLIMIT_MEMLOCK_VALUE, &r)
+        _ = try syscall("setrlimit RLIMIT_MEMLOCK") { setrlimit(RLIMIT_MEMLOCK_VALUE, &r) }
         _ = try syscall("mlockall") { cgw_mlockall_onfault() }
     }
 

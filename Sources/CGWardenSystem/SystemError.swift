@@ -34,16 +34,19 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// The one funnel for a system call's result, in the manner of swift-system's
 /// `valueOrErrno(retryOnInterrupt:)`: a negative result is the errno, as a
-/// `SystemError` naming the call; EINTR is retried unless the caller says
-/// otherwise (`close`, whose descriptor Linux releases even then).
-@inline(__always)
-public func syscall<T: FixedWidthInteger>(_ call: String, path: String = "", retryOnInterrupt: Bool = true,
+/// `SystemError` naming the call (and `path`, built only then); EINTR is
+/// retried unless the caller says otherwise (`close`, whose descriptor Linux
+/// releases even then; `poll`, whose caller looks at the time again).
+/// Every wrapper of this target goes through it; no other file retries EINTR.
+@inlinable
+public func syscall<T: FixedWidthInteger>(_ call: String, path: @autoclosure () -> String = "",
+                                          retryOnInterrupt: Bool = true,
                                           _ body: () -> T) throws(SystemError) -> T {
     while true {
         let r = body()
         if r >= 0 { return r }
         let e = errno
         if e == EINTR && retryOnInterrupt { continue }
-        throw SystemError(call: call, path: path, errno: e)
+        throw SystemError(call: call, path: path(), errno: e)
     }
 }

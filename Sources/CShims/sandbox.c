@@ -70,9 +70,7 @@ ssize_t cgw_send_with_fd(int socket, const void *data, size_t len, int fd) {
         c->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(c), &fd, sizeof(int));
     }
-    ssize_t n;
-    do { n = sendmsg(socket, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
-    return n;
+    return sendmsg(socket, &msg, MSG_NOSIGNAL);
 }
 
 ssize_t cgw_recv_with_fd(int socket, void *data, size_t len, int *fd) {
@@ -81,8 +79,7 @@ ssize_t cgw_recv_with_fd(int socket, void *data, size_t len, int *fd) {
     struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
                           .msg_controllen = sizeof control.buf };
     *fd = -1;
-    ssize_t n;
-    do { n = recvmsg(socket, &msg, MSG_TRUNC | MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    ssize_t n = recvmsg(socket, &msg, MSG_TRUNC | MSG_CMSG_CLOEXEC);
     if (n < 0) return n;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Synchronization
 import CGWardenCore
+import CGWardenSystem
 import CGWardenIO
 @testable import CGWardenActions
 
@@ -219,9 +220,9 @@ final class FakeCgroupFS: HelperFileSystem {
         }
     }
 
-    func status(_ fd: Int32) throws(SystemError) -> NodeStatus {
+    func status(_ fd: Int32) throws(SystemError) -> FileStatus {
         let (n, file) = try lookup(fd)
-        return NodeStatus(inode: n.inode, uid: n.uid, isDirectory: file == nil && n.kind != .file)
+        return FileStatus(inode: n.inode, mode: UInt32(file == nil && n.kind != .file ? S_IFDIR : S_IFREG), uid: n.uid, gid: 0)
     }
 
     func attribute(_ name: String, of fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int? {
@@ -232,10 +233,40 @@ final class FakeCgroupFS: HelperFileSystem {
 
     func waitForChange(_ fd: Int32, milliseconds: Int32) { clock.advance(milliseconds: milliseconds) }
 
+    /// Triggers armed: the group and what was written.
+    var armedTriggers: [(node: Node, text: String)] = []
+
+    func armPressure(in dir: Int32, _ spec: PressureTriggerSpec) throws(SystemError) -> Int32 {
+        let n = try lookup(dir).node
+        guard n.memoryCurrent != nil else { throw SystemError(call: "openat", path: "memory.pressure", errno: ENOENT) }
+        armedTriggers.append((n, spec.description))
+        return fd(for: n, file: "memory.pressure")
+    }
+
     func close(_ fd: Int32) { fds[fd] = nil }
 
     /// Opens the root as the helper's root descriptor.
     func rootDescriptor() -> Int32 { fd(for: root) }
+
+    /// pidfds: handle -> pid; the pids whose memory was released early.
+    private(set) var handles: [Int32: Int32] = [:]
+    private(set) var releasedPIDs: [Int32] = []
+    private var nextHandle: Int32 = 9000
+
+    func handle(_ pid: Int32) -> Int32? {
+        nextHandle += 1
+        handles[nextHandle] = pid
+        return nextHandle
+    }
+
+    /// Released only once killed (the kernel answers EINVAL for a live process).
+    func release(_ handle: Int32) -> Bool {
+        guard let pid = handles[handle], !root.subtree.contains(where: { $0.procs.contains(pid) && !$0.ignoresKill }) else { return false }
+        releasedPIDs.append(pid)
+        return true
+    }
+
+    func closeHandle(_ handle: Int32) { handles[handle] = nil }
 
     /// SIGKILL as the fake kernel sees it: the process leaves its group.
     func sigkill(_ pid: Int32) {
@@ -247,6 +278,9 @@ final class FakeCgroupFS: HelperFileSystem {
 struct FakeSignaller: ProcessSignaller {
     let fs: FakeCgroupFS
     func sigkill(_ pid: Int32) throws(SystemError) { fs.sigkill(pid) }
+    func pidfd(_ pid: Int32) -> Int32? { fs.handle(pid) }
+    func releaseMemory(_ pidfd: Int32) -> Bool { fs.release(pidfd) }
+    func closeHandle(_ pidfd: Int32) { fs.closeHandle(pidfd) }
 }
 
 /// A server over a fake tree.

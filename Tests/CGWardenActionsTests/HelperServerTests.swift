@@ -23,7 +23,7 @@ import CGWardenCore
     }
 
     func ask(_ s: HelperServer, _ r: HelperRequest) throws -> HelperReply {
-        let (id, reply) = try HelperReply.decode(s.handle(r.encoded()))
+        let (id, reply) = try HelperReply.decode(s.handle(r.encoded()).reply)
         #expect(id == r.requestID)
         return reply
     }
@@ -186,13 +186,13 @@ import CGWardenCore
         let fs = tree()
         let s = fakeServer(fs)
         for junk: [UInt8] in [[], [0], [1], [1, 2, 0], Array(repeating: 0xff, count: 100), Array("kill /".utf8)] {
-            let (id, reply) = try HelperReply.decode(s.handle(junk))
+            let (id, reply) = try HelperReply.decode(s.handle(junk).reply)
             #expect(id == 0)
             guard case .error = reply else { Issue.record("\(junk): \(reply)"); continue }
         }
         var unknown = HelperRequest(requestID: 77, action: .ping).encoded()
         unknown[1] = 42
-        let (id, reply) = try HelperReply.decode(s.handle(unknown))
+        let (id, reply) = try HelperReply.decode(s.handle(unknown).reply)
         #expect(id == 77)
         #expect(reply == .error(WireError(.unknownAction, "action 42", requestID: 77)))
         #expect(try ask(s, HelperRequest(requestID: 78, action: .ping)) == .pong(s.info))

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 import CGWardenCore
+import CGWardenSystem
 import CGWardenIO
 @testable import CGWardenActions
 
@@ -31,11 +32,12 @@ final class EndlessProcs: HelperFileSystem {
         return buffer.count
     }
     func write(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) { try fs.write(fd, bytes) }
-    func status(_ fd: Int32) throws(SystemError) -> NodeStatus { try fs.status(fd) }
+    func status(_ fd: Int32) throws(SystemError) -> FileStatus { try fs.status(fd) }
     func attribute(_ name: String, of fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int? {
         try fs.attribute(name, of: fd, into: buffer)
     }
     func waitForChange(_ fd: Int32, milliseconds: Int32) { fs.waitForChange(fd, milliseconds: milliseconds) }
+    func armPressure(in dir: Int32, _ spec: PressureTriggerSpec) throws(SystemError) -> Int32 { try fs.armPressure(in: dir, spec) }
     func close(_ fd: Int32) {
         names[fd] = nil
         fs.close(fd)

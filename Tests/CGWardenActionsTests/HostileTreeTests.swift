@@ -11,7 +11,7 @@ import CGWardenCore
 /// by mistake, and nothing may escape a kill by its shape.
 @Suite struct HostileTreeTests {
     func ask(_ s: HelperServer, _ r: HelperRequest) throws -> HelperReply {
-        try HelperReply.decode(s.handle(r.encoded())).reply
+        try HelperReply.decode(s.handle(r.encoded()).reply).reply
     }
 
     func kill(_ s: HelperServer, _ t: CgroupTarget) throws -> HelperReply {
@@ -166,5 +166,68 @@ import CGWardenCore
         // Part of the tree unseen: unknown, never "outside".
         fs.add("/kubepods.slice/covered", .mountPoint)
         #expect(OwnCgroupSearch.locate(pid: 999, root: root, fs: fs, hint: .some(.root)) == .unknown)
+    }
+}
+
+/// PSI triggers armed by the helper, and memory released early after a kill.
+@Suite struct HelperTriggerTests {
+    func tree() -> FakeCgroupFS {
+        let fs = FakeCgroupFS(clock: FakeClock())
+        fs.add("/t")
+        fs.add("/t/a", procs: [11, 12], memory: 64 << 20)
+        return fs
+    }
+
+    @Test func aTriggerIsArmedAndItsDescriptorTravelsWithTheReply() throws {
+        let fs = tree()
+        let s = fakeServer(fs, protected: ["/t/a"])   // read-only: protected groups too
+        let spec = PressureTriggerSpec(full: false, stallMicros: 150_000, windowMicros: 1_000_000)
+        let (bytes, fd) = s.handle(HelperRequest.armPressure(fs.target("/t/a"), spec, id: 4).encoded())
+        #expect(try HelperReply.decode(bytes).reply == .armed)
+        #expect(fd != nil && fs.armedTriggers.map(\.text) == ["some 150000 1000000"])
+        // A stale id or a bad spec: nothing armed, no descriptor.
+        let stale = s.handle(HelperRequest.armPressure(CgroupTarget(path: CgroupPath("/t/a")!, id: 1), spec, id: 5).encoded())
+        #expect(stale.descriptor == nil)
+        #expect(try HelperReply.decode(stale.reply).reply == .refused(.staleID(expected: 1, found: fs.node("/t/a").inode)))
+        var bad = HelperRequest.armPressure(fs.target("/t/a"), spec, id: 6).encoded()
+        bad[bad.count - 1] = 0xff   // a window of more than 10 s
+        let refused = s.handle(bad)
+        guard case .error(let e) = try HelperReply.decode(refused.reply).reply else { Issue.record("accepted"); return }
+        #expect(e.kind == .malformed && refused.descriptor == nil)
+    }
+
+    @Test func armingIsBoundedPerMinute() throws {
+        let fs = tree()
+        var t = KillTunables()
+        t.pressureArmsPerMinute = 3
+        let s = fakeServer(fs, tunables: t)
+        let spec = PressureTriggerSpec(full: true, stallMicros: 100_000, windowMicros: 1_000_000)
+        let replies = try (0..<5).map { try HelperReply.decode(s.handle(HelperRequest.armPressure(fs.target("/t/a"), spec, id: UInt32($0 + 1)).encoded()).reply).reply }
+        #expect(replies.prefix(3).allSatisfy { $0 == .armed })
+        guard case .failed(let f) = replies[3] else { Issue.record("not bounded: \(replies[3])"); return }
+        #expect(f.step == .armTrigger && f.errno == EAGAIN)
+        fs.clock.advance(milliseconds: 60_000)
+        #expect(try HelperReply.decode(s.handle(HelperRequest.armPressure(fs.target("/t/a"), spec, id: 9).encoded()).reply).reply == .armed)
+    }
+
+    @Test func aKillReleasesTheMemoryOfItsProcessesEarly() throws {
+        let fs = tree()
+        let s = fakeServer(fs)
+        let r = try HelperReply.decode(s.handle(HelperRequest.kill(fs.target("/t/a"), id: 1, timeoutMillis: 1000).encoded()).reply).reply
+        guard case .killed(let report) = r else { Issue.record("got \(r)"); return }
+        #expect(report.released == 2 && Set(fs.releasedPIDs) == [11, 12])
+        #expect(fs.handles.isEmpty)   // every pidfd closed
+    }
+
+    @Test func theWireCarriesTriggersAndReleases() throws {
+        let spec = PressureTriggerSpec(full: true, stallMicros: 500_000, windowMicros: 2_000_000)
+        let req = HelperRequest.armPressure(CgroupTarget(path: CgroupPath("/a")!, id: 7), spec, id: 3)
+        #expect(try HelperRequest.decode(req.encoded()) == req)
+        #expect(try HelperReply.decode(HelperReply.armed.encoded(requestID: 3)).reply == .armed)
+        let k = KillReport(method: .cgroupKill, durationNanos: 5, memoryBefore: 9, memoryAfter: 0, released: 4)
+        #expect(try HelperReply.decode(HelperReply.killed(k).encoded(requestID: 1)).reply == .killed(k))
+        #expect(PressureTriggerSpec(full: false, stallMicros: 0, windowMicros: 1_000_000).problem != nil)
+        #expect(PressureTriggerSpec(full: false, stallMicros: 2, windowMicros: 100).problem != nil)
+        #expect(PressureTriggerSpec(full: false, stallMicros: 2_000_000, windowMicros: 1_000_000).problem != nil)
     }
 }

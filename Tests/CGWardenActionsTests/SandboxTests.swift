@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 import CGWardenCore
+import CGWardenSystem
 import CGWardenIO
 import CGWardenSandbox
 import CGWardenTestSupport

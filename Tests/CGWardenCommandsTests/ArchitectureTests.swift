@@ -13,14 +13,14 @@ import CGWardenTestSupport
         "CGWardenCore": [],
         "TOML": [],
         "CGWardenPolicy": ["CGWardenCore", "TOML"],
-        "CGWardenSystem": ["CShims", "Glibc", "Musl"],
-        "CGWardenIO": ["CGWardenCore", "CGWardenSystem", "CShims", "Glibc", "Musl"],
-        "CGWardenSandbox": ["CGWardenCore", "CGWardenSystem", "CGWardenIO", "CShims", "CSeccomp", "Glibc", "Musl",
-                            "Synchronization"],
-        "CGWardenActions": ["CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenSandbox", "CShims", "Glibc", "Musl",
+        "CGWardenSystem": ["CGWardenCore", "CShims", "Glibc", "Musl"],
+        "CGWardenIO": ["CGWardenCore", "CGWardenSystem", "Glibc", "Musl"],
+        "CGWardenEndpoint": ["CGWardenCore", "CGWardenSystem", "Glibc", "Musl", "Synchronization"],
+        "CGWardenSandbox": ["CGWardenCore", "CGWardenSystem", "CShims", "CSeccomp", "Glibc", "Musl", "Synchronization"],
+        "CGWardenActions": ["CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenSandbox", "Glibc", "Musl",
                             "Synchronization"],
         "CGWardenService": ["CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenPolicy", "CGWardenActions",
-                            "CGWardenSandbox", "CShims", "CSystemd", "Glibc", "Musl", "Synchronization"],
+                            "CGWardenSandbox", "CGWardenEndpoint", "CShims", "CSystemd", "Glibc", "Musl", "Synchronization"],
         "CGWardenCommands": ["CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenPolicy", "CGWardenActions",
                              "CGWardenSandbox", "CGWardenService", "ArgumentParser", "Glibc", "Musl"],
         "cgwarden": ["CGWardenCommands"],
@@ -49,7 +49,10 @@ import CGWardenTestSupport
     }
 
     /// Every `.swift` file below `dir`, in every folder.
-    static func swiftFiles(_ dir: String) -> [String] {
+    static func swiftFiles(_ dir: String) -> [String] { sourceFiles(dir, suffixes: [".swift"]) }
+
+    /// Every file below `dir` whose name ends in one of `suffixes`, in every folder.
+    static func sourceFiles(_ dir: String, suffixes: [String]) -> [String] {
         guard let d = opendir(dir) else { return [] }
         var out: [String] = []
         var folders: [String] = []
@@ -57,10 +60,10 @@ import CGWardenTestSupport
             let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             if name == "." || name == ".." { continue }
             if e.pointee.d_type == UInt8(DT_DIR) { folders.append(dir + "/" + name) }
-            if name.hasSuffix(".swift") { out.append(dir + "/" + name) }
+            if suffixes.contains(where: name.hasSuffix) { out.append(dir + "/" + name) }
         }
         closedir(d)
-        return out + folders.flatMap(swiftFiles)
+        return out + folders.flatMap { sourceFiles($0, suffixes: suffixes) }
     }
 
     @Test func everyImportFormIsSeen() {
@@ -85,6 +88,28 @@ import CGWardenTestSupport
         for f in files {
             let bad = ArchitectureTests.imports(readFile(f) ?? "").filter { !ArchitectureTests.allowed[target]!.contains($0) }
             #expect(bad.isEmpty, "\(f) imports \(bad)")
+        }
+    }
+
+    /// One EINTR helper: only CGWardenSystem's funnel retries an interrupted
+    /// call (Swift and C sources alike; comments may name it).
+    @Test func onlyTheSystemLayerRetriesInterruptedCalls() {
+        let sources = repositoryRoot() + "/Sources"
+        guard let d = opendir(sources) else { Issue.record("no Sources"); return }
+        var targets: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if !name.hasPrefix(".") && name != "CGWardenSystem" { targets.append(name) }
+        }
+        closedir(d)
+        #expect(targets.contains("CGWardenIO") && targets.contains("CShims"))
+        for target in targets {
+            for f in ArchitectureTests.sourceFiles(sources + "/" + target, suffixes: [".swift", ".c", ".h"]) {
+                let code = (readFile(f) ?? "").split(separator: "\n").filter {
+                    !$0.drop(while: { $0 == " " }).hasPrefix("//")
+                }
+                #expect(!code.contains { $0.contains("EINTR") }, "\(f) handles EINTR itself: use CGWardenSystem's wrappers")
+            }
         }
     }
 

@@ -144,6 +144,37 @@ func tenantConfig(_ dir: TempDir, sustain: String = "0s") -> String {
 }
 
 @Suite struct RecordAndReplayTests {
+    @Test func thePolicyDiffPrintsOnlyTheKillsThatDiffer() throws {
+        let t = tenantNode(), dir = TempDir()
+        defer { dir.remove() }
+        let out = dir.path + "/incident.jsonl"
+        #expect(runCLI(["record", "--out", out, "--every", "100ms", "--duration", "500ms", "--root", t.root, "--proc", t.proc]).code == 0)
+        let now = tenantConfig(dir, sustain: "0s")                 // kills a.slice at once
+        let later = dir.path + "/later.toml"
+        writeFile(later, """
+            [[guard]]
+            name = "tenants"
+            match = "/tenants.slice/*"
+            [[guard.trigger]]
+            usage_of_limit = "90%"
+            for = "250ms"
+            """)                                                    // the same group, 0.3 s later
+        let strict = dir.path + "/strict.toml"
+        writeFile(strict, "[[guard]]\nname = \"strict\"\nmatch = \"/tenants.slice/*\"\n[[guard.trigger]]\nusage_of_limit = \"99%\"\n")
+        let same = runCLI(["explain", "--replay", out, "--config", now, "--against", now])
+        #expect(same.code == 0 && same.out.contains("no difference"))
+        let moved = runCLI(["explain", "--replay", out, "--config", now, "--against", later])
+        #expect(moved.code == 0, "\(moved.err)")
+        #expect(moved.out.contains("+0s A, +0.3s B: both kill /tenants.slice/a.slice (id "), "\(moved.out)")
+        let never = runCLI(["explain", "--replay", out, out, "--config", now, "--against", strict])
+        let lines = never.out.split(separator: "\n").map(String.init)
+        #expect(lines.filter { $0.hasPrefix("+0s only A: kill /tenants.slice/a.slice (id ") }.count == 2, "\(never.out)")
+        #expect(!never.out.contains("only B"))
+        let j = try JSON.parse(runCLI(["explain", "--replay", out, "--config", now, "--against", strict, "--json"]).out)
+        #expect(j["recordings"]?[0]?["only_a"]?.arrayValue?.count == 1 && j["recordings"]?[0]?["only_b"]?.arrayValue?.isEmpty == true)
+        #expect(runCLI(["explain", "--against", strict]).code == 64)
+    }
+
     @Test func recordThenReplayReachesTheSameDecision() throws {
         let t = tenantNode(), dir = TempDir()
         defer { dir.remove() }

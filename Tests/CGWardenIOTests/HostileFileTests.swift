@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 import CGWardenCore
+import CGWardenSystem
 @testable import CGWardenIO
 import CGWardenTestSupport
 

@@ -145,7 +145,7 @@ import CGWardenCore
             """)])
         let guarded = try #require(config.guards.first)
         #expect(guarded.minKillSize == 15000 << 50)
-        #expect(guarded.postActionDelay == TimeSpan(nanoseconds: 2_562_047 * 3_600_000_000_000))
+        #expect(guarded.postActionDelay == Duration.nanoseconds(2_562_047 * 3_600_000_000_000))
         #expect(guarded.triggers.map(\.description) == [
             "usage >= 8.0E for 2562047h",
             "usage >= 4.5e+17% of memory.high",
@@ -158,18 +158,18 @@ import CGWardenCore
     }
 
     @Test func timeSpansSaturateInsteadOfTrapping() {
-        #expect(TimeSpan.seconds(.infinity) == TimeSpan.maximum)
-        #expect(TimeSpan.seconds(1e300) == TimeSpan.maximum)
-        #expect(TimeSpan.seconds(-1) == .zero)
-        #expect(TimeSpan.seconds(.nan) == .zero)
-        #expect(TimeSpan.milliseconds(.max) == TimeSpan.maximum)
-        #expect(TimeSpan.milliseconds(1500) == .seconds(1.5))
-        #expect(TimeSpan.maximum.nanoseconds == UInt64(Int64.max))
-        #expect(TimeSpan.maximum.description == "9223372036.9s")
-        #expect(TimeSpan(nanoseconds: .max).description == "18446744073.7s")
-        #expect(TimeSpan.parsing("2562047h") == .success(TimeSpan(nanoseconds: 2_562_047 * 3_600_000_000_000)))
-        #expect(TimeSpan.parsing("2562048h") == .failure(.tooLarge))
-        #expect(TimeSpan.parsing("9223372036854775807ns") == .failure(.malformed))
+        #expect(Duration.seconds(saturating: .infinity) == Duration.maximum)
+        #expect(Duration.seconds(saturating: 1e300) == Duration.maximum)
+        #expect(Duration.seconds(saturating: -1) == .zero)
+        #expect(Duration.seconds(saturating: .nan) == .zero)
+        #expect(Duration.milliseconds(saturating: .max) == Duration.maximum)
+        #expect(Duration.milliseconds(saturating: 1500) == .seconds(saturating: 1.5))
+        #expect(Duration.maximum.nanosecondsClamped == UInt64(Int64.max))
+        #expect(Duration.maximum.text == "9223372036.9s")
+        #expect(Duration.nanoseconds(UInt64.max).text == "18446744073.7s")
+        #expect(Duration.parsing("2562047h") == .success(Duration.nanoseconds(2_562_047 * 3_600_000_000_000)))
+        #expect(Duration.parsing("2562048h") == .failure(.tooLarge))
+        #expect(Duration.parsing("9223372036854775807ns") == .failure(.malformed))
     }
 
     @Test func quantitiesTellTooLargeFromMalformed() {

@@ -15,19 +15,19 @@ import CGWardenCore
     }
 
     @Test func durations() {
-        #expect(TimeSpan.parse("500ms") == .milliseconds(500))
-        #expect(TimeSpan.parse("10s") == .seconds(10))
-        #expect(TimeSpan.parse("1.5s") == .seconds(1.5))
-        #expect(TimeSpan.parse("5m") == .seconds(300))
-        #expect(TimeSpan.parse("2h") == .seconds(7200))
-        #expect(TimeSpan.parse("10") == nil)
-        #expect(TimeSpan.parse("s") == nil)
-        #expect(TimeSpan.parse("-1s") == nil)
-        #expect(TimeSpan.seconds(15).description == "15s")
-        #expect(TimeSpan.milliseconds(100).description == "100ms")
-        #expect(TimeSpan.seconds(90).description == "90s")
-        #expect(TimeSpan.seconds(300).description == "5m")
-        #expect(TimeSpan.seconds(9.9).description == "9.9s")
+        #expect(Duration.parse("500ms") == .milliseconds(saturating: 500))
+        #expect(Duration.parse("10s") == .seconds(saturating: 10))
+        #expect(Duration.parse("1.5s") == .seconds(saturating: 1.5))
+        #expect(Duration.parse("5m") == .seconds(saturating: 300))
+        #expect(Duration.parse("2h") == .seconds(saturating: 7200))
+        #expect(Duration.parse("10") == nil)
+        #expect(Duration.parse("s") == nil)
+        #expect(Duration.parse("-1s") == nil)
+        #expect(Duration.seconds(saturating: 15).text == "15s")
+        #expect(Duration.milliseconds(saturating: 100).text == "100ms")
+        #expect(Duration.seconds(saturating: 90).text == "90s")
+        #expect(Duration.seconds(saturating: 300).text == "5m")
+        #expect(Duration.seconds(saturating: 9.9).text == "9.9s")
     }
 
     @Test func percents() {
@@ -154,7 +154,7 @@ import CGWardenCore
             [daemon]
             intervall = "1s"
             """) == ["test.toml:3:1: daemon: intervall: unknown key (did you mean 'interval'?)"])
-        #expect(errors("colour = 1\n") == ["test.toml:1:1: colour: unknown key (known here: daemon, protect, honor_xattrs, guard, min_kill_size, post_action_delay)"])
+        #expect(errors("colour = 1\n") == ["test.toml:1:1: colour: unknown key (known here: daemon, protect, honor_xattrs, guard, hook, metrics, min_kill_size, post_action_delay)"])
     }
 
     @Test(arguments: [

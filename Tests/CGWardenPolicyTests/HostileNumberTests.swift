@@ -228,12 +228,12 @@ private func everything(rank: String) throws -> Config {
 
 @Suite struct HostileQuantityTests {
     @Test func timeSpans() {
-        #expect(TimeSpan.seconds(1e300) == TimeSpan.maximum)
-        #expect(TimeSpan.seconds(-1) == .zero)
-        #expect(TimeSpan.seconds(.nan) == .zero)
-        #expect(TimeSpan.milliseconds(.max) == TimeSpan.maximum)
-        #expect(TimeSpan(nanoseconds: .max).description == "18446744073.7s")
-        #expect(TimeSpan(nanoseconds: 1 << 63).description == "9223372036.9s")
+        #expect(Duration.seconds(saturating: 1e300) == Duration.maximum)
+        #expect(Duration.seconds(saturating: -1) == .zero)
+        #expect(Duration.seconds(saturating: .nan) == .zero)
+        #expect(Duration.milliseconds(saturating: .max) == Duration.maximum)
+        #expect(Duration.nanoseconds(UInt64.max).text == "18446744073.7s")
+        #expect(Duration.nanoseconds(UInt64(1) << 63).text == "9223372036.9s")
     }
 
     @Test func decimals() {

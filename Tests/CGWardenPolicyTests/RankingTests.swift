@@ -129,6 +129,36 @@ func exclusion(_ d: Decision, _ name: String) -> String? {
         #expect(d.victim?.path.description == "/t/ok")
     }
 
+    @Test func aGroupHoldingAProtectedGroupIsExcludedAsTheHelperRefusesIt() throws {
+        let cfg = try childGuard(top: "protect = [\"/t/acme/db\", \"/**/critical-*.scope\"]")
+        let s = snapshot(at: 1, [group("/t", id: 2),
+                                 group("/t/acme", id: 3, current: 900 * MiB),
+                                 group("/t/acme/db", id: 4, current: 600 * MiB),
+                                 group("/t/acme/web", id: 5, current: 300 * MiB),
+                                 group("/t/pods", id: 6, current: 800 * MiB),
+                                 group("/t/pods/a", id: 7, current: 100 * MiB),
+                                 group("/t/pods/a/critical-x.scope", id: 8, current: 100 * MiB),
+                                 group("/t/beta", id: 9, current: 100 * MiB)])
+        let d = run(cfg, [s])[0]
+        #expect(order(d) == ["beta"])
+        #expect(exclusion(d, "acme") == "holds /t/acme/db, protected by '/t/acme/db'")
+        #expect(exclusion(d, "pods") == "holds /t/pods/a/critical-x.scope, protected by '/**/critical-*.scope'")
+        #expect(d.victim?.path.description == "/t/beta")
+        // Below, the protected group's siblings stay candidates.
+        let leaves = try config("""
+            protect = ["/t/acme/db"]
+            [[guard]]
+            name = "t"
+            match = "/t/acme"
+            candidates = "leaves"
+            [[guard.trigger]]
+            usage_above = "0"
+            """)
+        let l = run(leaves, [s])[0]
+        #expect(l.victim?.path.description == "/t/acme/web")
+        #expect(l.guards[0].candidates.first { $0.path.description == "/t/acme/db" }?.excluded == "protected by '/t/acme/db'")
+    }
+
     @Test func neverTheRootNorOwnGroup() throws {
         let cfg = try config("""
             [[guard]]

@@ -19,7 +19,7 @@ import CGWardenCore
     @Test func heldFor9point9OfTenSecondsDoesNotFire() {
         let d = run(cfg, [at(0, 95), at(5, 95), at(9.9, 95)])
         #expect(d.allSatisfy { $0.victim == nil })
-        #expect(d[2].guards[0].watched.first { $0.path.description == "/t/a" }?.triggers[0].heldFor == .seconds(9.9))
+        #expect(d[2].guards[0].watched.first { $0.path.description == "/t/a" }?.triggers[0].heldFor == .seconds(saturating: 9.9))
         #expect(d[2].guards[0].watched[0].triggers[0].holding)
         #expect(!d[2].guards[0].fired)
     }

@@ -81,10 +81,32 @@ struct KillKernelTests {
         #expect(r.method == .cgroupKill && r.fallbackReason == nil && r.remaining == 0)
         #expect((r.memoryBefore ?? 0) > 0 && r.memoryAfter != nil)
         #expect(r.durationNanos > 0)
+        // Their memory was reaped before each exit completed (process_mrelease, 6.1 has it).
+        #expect(r.released > 0 && r.released <= 20, "released \(r.released)")
         #expect(populated(w) == false, "cgroup.events: \(readFile(w + "/cgroup.events") ?? "-")")
         #expect(pids(w).isEmpty)
         #expect(loader.wait(seconds: 30) == .signaled(SIGKILL))
         #expect(other.isRunning && pids(g.dir + "/bystanders").count == 2, "a sibling group is untouched")
+    }
+
+    @Test func aPressureTriggerArmedByTheHelperWakesItsHolder() throws {
+        let g = try TestCgroup("psi-trigger")
+        try g.child("tight")
+        try g.write("tight/memory.high", "16M")
+        try g.write("tight/memory.swap.max", "0")
+        let helper = try killHelper()
+        // The file is root's (0644): the helper arms the trigger and passes the descriptor.
+        let fd = try helper.armPressure(on: target(g, "tight"), PressureTriggerSpec(full: false, stallMicros: 50_000, windowMicros: 1_000_000))
+        defer { close(fd) }
+        var quiet = pollfd(fd: fd, events: Int16(POLLPRI), revents: 0)
+        #expect(poll(&quiet, 1, 0) == 0, "no stall yet")
+        // Throttled at memory.high: the allocator stalls on reclaim (bounded: 64 MiB).
+        let load = try Child([testloadBinary, "alloc", "--cgroup", g.dir + "/tight", "--mib", "64", "--step-mib", "8",
+                              "--interval-ms", "50", "--hold-s", "30"])
+        defer { _ = load }
+        var p = pollfd(fd: fd, events: Int16(POLLPRI), revents: 0)
+        let woke = poll(&p, 1, 30_000)
+        #expect(woke == 1 && p.revents & Int16(POLLPRI) != 0, "poll \(woke), revents \(p.revents), memory.pressure: \(g.read("tight/memory.pressure") ?? "-")")
     }
 
     @Test func aForkLoopIsEmptiedByCgroupKill() throws {

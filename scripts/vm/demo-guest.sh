@@ -84,3 +84,37 @@ echo
 cgw kill /tenants.slice/alpha.slice --config /run/demo.toml || echo "(exit status $?: refused, alpha.slice is protected)"
 echo
 cgw status /tenants.slice
+
+# Guard: the daemon on its own. A new tenant runs away toward its limit;
+# cgwarden run empties it before the kernel's OOM killer acts inside it.
+echo
+echo "== the guard: cgwarden run"
+mkdir -p $CG/tenants.slice/delta.slice
+echo 128M > $CG/tenants.slice/delta.slice/memory.max
+echo 0 > $CG/tenants.slice/delta.slice/memory.swap.max
+cat > /run/guard.toml <<'TOML'
+protect = ["/tenants.slice/alpha.slice"]
+[daemon]
+interval = "1s"
+[[guard]]
+name = "runaway"
+match = "/tenants.slice/*"
+post_action_delay = "10s"
+[[guard.trigger]]
+usage_of_limit = "85%"
+TOML
+echo "\$ cat /run/guard.toml"; cat /run/guard.toml
+echo "\$ cgwarden run --config /run/guard.toml &"
+"$bin/cgwarden" run --config /run/guard.toml > /run/guard.log 2>&1 &
+guard=$!
+sleep 3
+echo "  delta.slice: memory.max 128M, no swap, ramps to 120 MiB in 8 MiB steps every 150 ms"
+load alloc --cgroup $CG/tenants.slice/delta.slice --mib 120 --step-mib 8 --interval-ms 150 --hold-s 600
+for _ in $(seq 100); do grep -q "killed /tenants.slice/delta.slice" /run/guard.log && break; sleep 0.2; done
+sleep 1
+kill -TERM $guard; wait $guard || true
+echo "what cgwarden reported:"
+sed 's/^/  /' /run/guard.log
+echo "delta.slice after: $(tr '\n' ' ' < $CG/tenants.slice/delta.slice/cgroup.events)"
+echo "delta.slice memory.events: $(grep -E '^(max|oom|oom_kill) ' $CG/tenants.slice/delta.slice/memory.events | tr '\n' ' ')(the kernel never OOM-killed inside it)"
+echo "the others still run: alpha.slice $(wc -l < $CG/tenants.slice/alpha.slice/cgroup.procs) process(es), the pod's container $(wc -l < $pod/cri-containerd-3b9a0c4d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b.scope/cgroup.procs)"

@@ -56,7 +56,8 @@ int cgw_getresuid(uid_t *r, uid_t *e, uid_t *s);
 int cgw_getresgid(gid_t *r, gid_t *e, gid_t *s);
 
 /// Sends `data` (one SOCK_SEQPACKET message) with `fd` attached as
-/// SCM_RIGHTS (fd < 0: none). MSG_NOSIGNAL. Bytes sent, or -1 with errno.
+/// SCM_RIGHTS (fd < 0: none). MSG_NOSIGNAL. Bytes sent, or -1 with errno
+/// (EINTR included: CGWardenSystem's funnel retries, as for every call).
 ssize_t cgw_send_with_fd(int socket, const void *data, size_t len, int fd);
 
 /// Receives one message into `data`; a descriptor passed with SCM_RIGHTS is

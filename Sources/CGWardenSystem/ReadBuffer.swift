@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CGWardenCore
 
 /// How large a control file may be before it is refused unread.
 public enum ControlFileSize {
@@ -27,39 +26,37 @@ public enum ControlFileSize {
 }
 
 /// One reusable buffer for reading whole control files: no allocation per
-/// file on the hot path.
-final class ReadBuffer {
+/// file on the hot path. The read side (`FileSystem`) and the kill helper
+/// (`HelperFileSystem`) both read through one.
+public final class ReadBuffer {
     private var storage: UnsafeMutableRawBufferPointer
 
     /// 16 KiB holds every memory file; `cgroup.procs` of a big group grows it
     /// (up to `ControlFileSize.maximum`).
-    init(capacity: Int = 16 * 1024) {
+    public init(capacity: Int = 16 * 1024) {
         storage = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 8)
     }
 
     deinit { storage.deallocate() }
 
-    /// Reads the whole file from offset 0 with one `pread`. If the file fills
-    /// the buffer, the buffer doubles and the file is read again from the
-    /// start, so that the bytes returned always come from one read. A file
-    /// that fills a buffer of `ControlFileSize.maximum` is refused (EFBIG).
-    func read(_ fd: Int32, fs: FileSystem) throws(SystemError) -> Bytes {
+    /// Reads a whole file with `readFromStart`, one `pread` at offset 0 into
+    /// the buffer it is given. If the file fills the buffer, the buffer
+    /// doubles and the file is read again from the start, so that the bytes
+    /// returned always come from one read. A file that fills a buffer of
+    /// `ControlFileSize.maximum` is refused (EFBIG). The bytes are valid
+    /// until the next read.
+    public func read(_ readFromStart: (UnsafeMutableRawBufferPointer) throws(SystemError) -> Int)
+        throws(SystemError) -> UnsafeBufferPointer<UInt8>
+    {
         while true {
-            let n = try fs.pread(fd, into: storage, offset: 0)
+            let n = try readFromStart(storage)
             if n < storage.count {
-                return Bytes(start: storage.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
+                return UnsafeBufferPointer(start: storage.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
             }
             guard let size = ControlFileSize.grown(from: storage.count) else { throw ControlFileSize.tooLarge() }
             let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
             storage.deallocate()
             storage = bigger
         }
-    }
-
-    /// Opens `name` below `dir`, reads it whole and closes it.
-    func readFile(_ name: String, in dir: Int32, fs: FileSystem) throws(SystemError) -> Bytes {
-        let fd = try fs.openFile(name, in: dir)
-        defer { fs.close(fd) }
-        return try read(fd, fs: fs)
     }
 }
