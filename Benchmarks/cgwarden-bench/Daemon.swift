@@ -313,7 +313,7 @@ enum DaemonBenchmark {
                     let events = open(dir + "/cgroup.events", O_RDONLY | O_CLOEXEC)
                     let started = now()
                     let loader = try KillBenchmark.spawn([testload, "alloc", "--cgroup", dir, "--mib", String(allocMiB),
-                                                          "--step-mib", "1", "--interval-ms", String(pacing), "--hold-s", "600",
+                                                          "--step-mib", "1", "--touch", "page", "--interval-ms", String(pacing), "--hold-s", "600",
                                                           "--mark-bytes", String(threshold), "--mark-file", markFile])
                     let end = waitEmptied(events, seconds: 60)
                     close(events)
