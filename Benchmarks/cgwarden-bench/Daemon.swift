@@ -475,6 +475,7 @@ enum DaemonBenchmark {
                     text += "; \(o.name) " + ProcessFigures.residentByMapping(o.pid).prefix(4).map { "\($0.0) \($0.1)" }.joined(separator: ", ")
                 }
                 breakdowns.append(text)
+                if size == sizes.max() { breakdowns += residentByModule(pid: d.pid, binary: b.path).map { "# \(b.name), \(size) groups: " + $0.dropFirst(2) } }
                 d.drain()
                 let problems = d.events.filter { $0["kind"]?.stringValue == "problem" }.count
                 if problems > 0 { breakdowns.append("# \(b.name), \(size) groups: \(problems) problem events") }
@@ -519,26 +520,36 @@ enum DaemonBenchmark {
             for line in costs { print(line) }
         }
         fflush(nil)
-        guard churnMinutes > 0, let b = binaries.first else { return }
-        // Churn: groups created and removed every second beside the idle ones.
+        guard churnMinutes > 0, !binaries.isEmpty else { return }
+        // Churn: groups created and removed every second beside the idle ones,
+        // every build's daemon running at once (the same churn for each).
         let churn = top + "/churn"
         mkdir(churn, 0o755)
         KillBenchmark.write(churn + "/cgroup.subtree_control", "+memory +pids")
         defer { rmdir(churn) }
-        let d = try DaemonUnderTest([b.path, "run", "--config", config, "--log", "json"])
-        defer { d.stop() }
-        guard d.await("started", seconds: 120) != nil else { throw BenchError("churn daemon did not start") }
-        let others = d.descendants()
+        var daemons: [DaemonUnderTest] = []
+        defer { for d in daemons { d.stop() } }
+        for b in binaries {
+            let d = try DaemonUnderTest([b.path, "run", "--config", config, "--log", "json"])
+            daemons.append(d)
+            guard d.await("started", seconds: 120) != nil else { throw BenchError("\(b.name) churn daemon did not start") }
+        }
+        let others = daemons.map { $0.descendants() }
         print("")
-        print("# churn: \(churnPerSecond) groups created and \(churnPerSecond) removed per second (each lives 1 s) beside \(made.count) idle ones; \(b.name) build")
+        print("# churn: \(churnPerSecond) groups created and \(churnPerSecond) removed per second (each lives 1 s) beside \(made.count) idle ones,")
+        print("# for \(churnMinutes) minutes; the daemons of the \(binaries.count) builds run at once; RSS from smaps_rollup")
         print("")
-        print("| minute | groups made | CPU ms/s | RSS MiB | VmHWM MiB | launcher RSS MiB | helper RSS MiB | problem events |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("| minute | groups made | " + binaries.map { "\($0.name): CPU ms/s | RSS MiB | launcher, helper RSS MiB | problems" }.joined(separator: " | ") + " |")
+        print("|---:|---:|" + String(repeating: "---:|---:|---:|---:|", count: binaries.count))
         var serial = 0
         var live: [String] = []
-        var cpu0 = ProcessFigures.cpuSeconds(d.pid) ?? 0
-        var t0 = now()
+        var cpu0 = daemons.map { ProcessFigures.cpuSeconds($0.pid) ?? 0 }
+        let churnStart = now()
+        var t0 = churnStart
         var madeTotal = 0
+        // RSS (KiB) every 10 s, per build: (seconds since the start, KiB).
+        var samples = [[(Double, Double)]](repeating: [], count: binaries.count)
+        var nextSample = churnStart
         for minute in 1...churnMinutes {
             let minuteEnd = t0 + 60_000_000_000
             while now() < minuteEnd {
@@ -552,24 +563,70 @@ enum DaemonBenchmark {
                 for g in live { rmdir(g) }
                 live = fresh
                 madeTotal += fresh.count
+                if tick >= nextSample {
+                    for i in daemons.indices {
+                        samples[i].append((Double(tick - churnStart) / 1e9, Double(ProcessFigures.rss(daemons[i].pid))))
+                    }
+                    nextSample += 10_000_000_000
+                }
                 let spent = now() - tick
                 if spent < 1_000_000_000 { usleep(UInt32((1_000_000_000 - spent) / 1000)) }
             }
-            let cpu1 = ProcessFigures.cpuSeconds(d.pid) ?? 0, t1 = now()
-            d.drain()
-            let problems = d.events.filter { $0["kind"]?.stringValue == "problem" }.count
-            let helpers = others.map { (ProcessFigures.role($0.pid), mib(ProcessFigures.rss($0.pid))) }
-            print("| \(minute) | \(madeTotal) | \(fmt((cpu1 - cpu0) / (Double(t1 - t0) / 1e9) * 1000)) | \(mib(ProcessFigures.rss(d.pid))) | \(mib(ProcessFigures.kib(d.pid, "VmHWM"))) | \(helpers.filter { $0.0 == "launcher" }.map(\.1).joined(separator: ", ")) | \(helpers.filter { $0.0 == "helper" }.map(\.1).joined(separator: ", ")) | \(problems) |")
+            let t1 = now()
+            var cells: [String] = []
+            for i in daemons.indices {
+                let cpu1 = ProcessFigures.cpuSeconds(daemons[i].pid) ?? 0
+                daemons[i].drain()
+                let problems = daemons[i].events.filter { $0["kind"]?.stringValue == "problem" }.count
+                let helpers = others[i].map { mib(ProcessFigures.rss($0.pid)) }.joined(separator: ", ")
+                cells.append("\(fmt((cpu1 - cpu0[i]) / (Double(t1 - t0) / 1e9) * 1000)) | \(mib(ProcessFigures.rss(daemons[i].pid))) | \(helpers) | \(problems)")
+                cpu0[i] = cpu1
+            }
+            print("| \(minute) | \(madeTotal) | " + cells.joined(separator: " | ") + " |")
             fflush(nil)
-            cpu0 = cpu1
             t0 = t1
         }
         for g in live { rmdir(g) }
-        // Whether the daemon's own figures still match the tree: what it reports guarding.
-        let kinds = Dictionary(grouping: d.events.compactMap { $0["kind"]?.stringValue }, by: { $0 }).mapValues(\.count)
         print("")
-        print("# events during the churn: \(kinds.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
-        print("# daemon resident KiB by mapping at the end: " + ProcessFigures.residentByMapping(d.pid).prefix(8).map { "\($0.0) \($0.1)" }.joined(separator: ", "))
+        for i in daemons.indices {
+            // Least squares over the samples after the first minute (start-up growth excluded).
+            let xs = samples[i].filter { $0.0 >= 60 }
+            let slope = leastSquaresSlope(xs)
+            let kinds = Dictionary(grouping: daemons[i].events.compactMap { $0["kind"]?.stringValue }, by: { $0 }).mapValues(\.count)
+            print("# \(binaries[i].name): RSS \(samples[i].first.map { mib(Int($0.1)) } ?? "?") MiB at the start, \(xs.first.map { mib(Int($0.1)) } ?? "?") after 1 minute, "
+                  + "\(samples[i].last.map { mib(Int($0.1)) } ?? "?") at \(fmt((samples[i].last?.0 ?? 0) / 60, 1)) min; min-max after 1 minute "
+                  + "\(mib(Int(xs.map(\.1).min() ?? -1)))-\(mib(Int(xs.map(\.1).max() ?? -1))) MiB; slope \(fmt(slope * 3600, 0)) KiB/hour "
+                  + "(least squares over \(xs.count) samples every 10 s); VmHWM \(mib(ProcessFigures.kib(daemons[i].pid, "VmHWM"))) MiB")
+            print("# \(binaries[i].name): events during the churn: \(kinds.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
+            print("# \(binaries[i].name): daemon resident KiB by mapping at the end: " + ProcessFigures.residentByMapping(daemons[i].pid).prefix(8).map { "\($0.0) \($0.1)" }.joined(separator: ", "))
+        }
+    }
+
+    /// KiB per second, from (seconds, KiB) samples.
+    static func leastSquaresSlope(_ xs: [(Double, Double)]) -> Double {
+        guard xs.count >= 2 else { return 0 }
+        let n = Double(xs.count)
+        let mx = xs.map(\.0).reduce(0, +) / n, my = xs.map(\.1).reduce(0, +) / n
+        let sxx = xs.map { ($0.0 - mx) * ($0.0 - mx) }.reduce(0, +)
+        guard sxx > 0 else { return 0 }
+        return xs.map { ($0.0 - mx) * ($0.1 - my) }.reduce(0, +) / sxx
+    }
+
+    /// Benchmarks/resident-by-module.py on a running daemon: its binary's
+    /// resident pages by section and by Swift module (the static build's
+    /// only mapping of Swift code). Lines of text, empty without the script.
+    static func residentByModule(pid: pid_t, binary: String) -> [String] {
+        let script = "Benchmarks/resident-by-module.py"
+        guard access(script, R_OK) == 0, let pipe = popen("python3 \(script) \(pid) \(binary) 2>&1", "r") else { return [] }
+        defer { pclose(pipe) }
+        var out: [String] = []
+        var line = [CChar](repeating: 0, count: 8192)
+        while fgets(&line, Int32(line.count), pipe) != nil {
+            var text = String(cString: line)
+            if text.hasSuffix("\n") { text.removeLast() }
+            out.append(text)
+        }
+        return out
     }
 
     /// One snapshot of the whole tree with the daemon's sampler settings, by
