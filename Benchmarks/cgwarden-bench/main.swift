@@ -7,6 +7,7 @@
 //   cgwarden-bench daemon-reaction --cgwarden PATH [--trials 20] [--rates 32,max] [--limits 64,256] [--high-limits 64]
 //                                  [--compare PATH --compare-name NAME]
 //   cgwarden-bench daemon-idle --cgwarden PATH [--also PATH] [--sizes 0,100,1000] [--near-at 100] [--churn-minutes 10]
+//   cgwarden-bench store [--dir DIR] [--events 20000]   (no cgroups: the host too)
 //   cgwarden-bench pods [--entries 110,1000,20000]   (a directory in /tmp; no VM needed)
 //   cgwarden-bench metrics [--groups 1000] [--cgwarden PATH]
 #if canImport(Glibc)
@@ -102,6 +103,12 @@ func main() {
         var groups = 0
         let us = time { for _ in 0..<times { groups = (try? sampler.sample(fields: .status))?.cgroups.count ?? 0 } }
         print("\(groups) groups, \(fmt(us / Double(times * max(groups, 1)))) µs per group per sample")
+        return
+    }
+    if command == "store" {
+        let dir = option("dir") ?? "/var/tmp/cgwarden-bench-store"
+        mkdir(dir, 0o755)
+        do { try StoreBenchmark.run(dir: dir, events: max(100, Int(option("events") ?? "20000") ?? 20000)) } catch { fail("\(error)") }
         return
     }
     if command == "pods" {
