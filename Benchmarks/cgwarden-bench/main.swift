@@ -3,6 +3,10 @@
 //
 //   cgwarden-bench walk [--sizes 100,1000,10000] [--cgwarden PATH]
 //   cgwarden-bench policy [--groups 10000]
+//   cgwarden-bench kill --cgwarden PATH [--sizes 1,100,1000]
+//   cgwarden-bench daemon-reaction --cgwarden PATH [--trials 20] [--rates 32,max] [--limits 64,256] [--high-limits 64]
+//                                  [--compare PATH --compare-name NAME]
+//   cgwarden-bench daemon-idle --cgwarden PATH [--also PATH] [--sizes 0,100,1000] [--near-at 100] [--churn-minutes 10]
 //   cgwarden-bench store [--dir DIR] [--events 20000]   (no cgroups: the host too)
 //   cgwarden-bench pods [--entries 110,1000,20000]   (a directory in /tmp; no VM needed)
 //   cgwarden-bench metrics [--groups 1000] [--cgwarden PATH]
@@ -128,6 +132,30 @@ func main() {
             let sizes = (option("sizes") ?? "1,100,1000").split(separator: ",").compactMap { Int($0) }.filter { $0 >= 1 && $0 <= 4000 }
             try KillBenchmark.run(sizes: sizes, reps: option("reps").flatMap { Int($0) }, cgwarden: option("cgwarden"),
                                   forkLoop: min(Int(option("fork-loop") ?? "1000") ?? 1000, 4000))
+        case "daemon-reaction":
+            guard let cgwarden = option("cgwarden") else { fail("daemon-reaction needs --cgwarden PATH", status: 2) }
+            try DaemonBenchmark.reaction(cgwarden: cgwarden, compare: option("compare").map { (name: option("compare-name") ?? "other build", path: $0) },
+                                         trials: max(1, Int(option("trials") ?? "20") ?? 20),
+                                         rates: (option("rates") ?? "32,max").split(separator: ",").compactMap { $0 == "max" ? 0 : Int($0) }.filter { $0 >= 0 },
+                                         limits: (option("limits") ?? "64,256").split(separator: ",").compactMap { Int($0) }.map { min(max($0, 32), 1024) },
+                                         highLimits: (option("high-limits") ?? "64").split(separator: ",").compactMap { Int($0) }.map { min(max($0, 32), 1024) },
+                                         thresholdPercent: min(max(Int(option("threshold") ?? "80") ?? 80, 10), 85))
+        case "daemon-idle":
+            guard let cgwarden = option("cgwarden") else { fail("daemon-idle needs --cgwarden PATH", status: 2) }
+            var binaries = [(name: option("cgwarden-name") ?? "shared", path: cgwarden)]
+            // --also A,B --also-name a,b: more builds, measured side by side.
+            if let also = option("also") {
+                let names = (option("also-name") ?? "static").split(separator: ",").map(String.init)
+                for (i, path) in also.split(separator: ",").enumerated() {
+                    binaries.append((name: i < names.count ? names[i] : "build \(i + 2)", path: String(path)))
+                }
+            }
+            try DaemonBenchmark.idle(binaries: binaries,
+                                     sizes: (option("sizes") ?? "0,100,1000").split(separator: ",").compactMap { Int($0) }.filter { $0 >= 0 && $0 <= 20_000 },
+                                     nearAt: Int(option("near-at") ?? "100"),
+                                     seconds: max(5, Int(option("seconds") ?? "60") ?? 60),
+                                     churnMinutes: max(0, Int(option("churn-minutes") ?? "10") ?? 10),
+                                     churnPerSecond: min(max(Int(option("churn-per-second") ?? "100") ?? 100, 1), 1000))
         default:
             fail("unknown benchmark \(command)", status: 2)
         }

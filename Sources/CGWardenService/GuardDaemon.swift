@@ -15,9 +15,21 @@ public struct DaemonTunables: Sendable {
     public var minimumSampleInterval: Duration = .milliseconds(100)
     /// Below this headroom (share of a threshold left) the loop samples
     /// faster than `interval`, down to `minimumSampleInterval` at the
-    /// threshold: a runaway past 90% of its memory.max can reach the limit
-    /// within a fraction of a second (earlyoom adapts its sleep the same way).
+    /// threshold, for a group nearest its threshold for the first time (no
+    /// history yet): a runaway past 90% of its memory.max can reach the
+    /// limit within a fraction of a second (earlyoom adapts its sleep the same way).
     public var fastSamplingHeadroom = 0.5
+    /// Then, while that group approaches the threshold, the next snapshot
+    /// comes after this share of the time left at the rate seen since the
+    /// previous one (0.5: each snapshot halves the distance); a group that
+    /// does not approach is sampled at `interval`, however near it rests.
+    /// Measured: `cgwarden-bench daemon-reaction` and `daemon-idle` (Docs/performance.md).
+    public var approachShare = 0.5
+    /// The shortest time between two snapshots while a group approaches a
+    /// threshold: the guard acts at most this long after the crossing (plus
+    /// a snapshot). Lower than `minimumSampleInterval`, which bounds the
+    /// kernel's wake-ups, because it lasts only while usage climbs.
+    public var approachMinimumInterval: Duration = .milliseconds(50)
     /// Files watched for changes (memory.events, cgroup.events of watched
     /// groups): each watch costs kernel memory and counts against
     /// fs.inotify.max_user_watches; past this the interval covers the rest.
@@ -103,6 +115,7 @@ public final class GuardDaemon {
     private var unarmable = Set<ArmRequest>()
     private var lastSample: UInt64 = 0
     private var nextSample: UInt64 = 0
+    private var timer = SampleTimer()
     private var lastWatchdog: UInt64 = 0
     private var kernelWoke = false
     private var inFlight: (victim: Victim, decision: Decision, snapshot: Snapshot, recording: String?)?
@@ -167,7 +180,10 @@ public final class GuardDaemon {
         notifier.ready(statusLine())
         while true {
             let now = clock.now().monotonicNanos
-            let deadline = max(nextSample, lastSample.addingSaturated(UInt64(tunables.minimumSampleInterval.nanosecondsClamped)))
+            // A wake-up of the kernel that came too soon after the last
+            // snapshot is served at the floor, not at the next timer sample.
+            let kernelDeadline = lastSample.addingSaturated(UInt64(tunables.minimumSampleInterval.nanosecondsClamped))
+            let deadline = kernelWoke ? min(nextSample, kernelDeadline) : nextSample
             var waitMillis = deadline > now ? Int32(clamping: (deadline - now + 999_999) / 1_000_000) : 0
             if let held = kernel.nextDeadline {
                 waitMillis = min(waitMillis, held > now ? Int32(clamping: (held - now + 999_999) / 1_000_000) : 0)
@@ -222,7 +238,7 @@ public final class GuardDaemon {
             record(kernel.expire(at: clock.now()))
             if let recordings { for p in recordings.takeProblems() { report(problem: p, cgroup: nil) } }
             let t = clock.now().monotonicNanos
-            let due = t >= nextSample || (kernelWoke && t >= lastSample.addingSaturated(UInt64(tunables.minimumSampleInterval.nanosecondsClamped)))
+            let due = t >= nextSample || (kernelWoke && t >= kernelDeadline)
             if due {
                 kernelWoke = false
                 _ = sampleAndAct()
@@ -297,14 +313,14 @@ public final class GuardDaemon {
         return true
     }
 
-    /// The time to the next snapshot: the interval, shorter as the nearest
-    /// trigger's headroom shrinks.
+    /// The time to the next snapshot: the interval, shorter while a watched
+    /// group approaches a trigger's threshold (`SampleTimer`).
     func delay(after decision: Decision) -> UInt64 {
-        let nearest = decision.guards.flatMap(\.headroom).map(\.headroom).min() ?? .infinity
-        let floor = UInt64(tunables.minimumSampleInterval.nanosecondsClamped)
-        guard tunables.kernelWakeups, nearest < tunables.fastSamplingHeadroom else { return interval }
-        let share = max(0, nearest) / tunables.fastSamplingHeadroom
-        return max(floor, UInt64(Double(interval) * share))
+        guard tunables.kernelWakeups else { return interval }
+        let nearest = decision.guards.flatMap { g in
+            g.headroom.map { SampleTimer.Nearest(key: .init(guardName: g.name, trigger: $0.trigger, id: $0.id), headroom: $0.headroom) }
+        }
+        return timer.delay(nearest, now: decision.time.monotonicNanos, interval: interval, tunables: tunables)
     }
 
     /// A kill job came back: every attempt is an event; a kill starts the

@@ -2,6 +2,7 @@
 #include "cgwarden_shims.h"
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -44,4 +45,9 @@ ssize_t cgw_fgetxattr(int fd, const char *name, void *value, size_t size) {
 
 int cgw_setxattr(const char *path, const char *name, const void *value, size_t size) {
     return setxattr(path, name, value, size, 0);
+}
+
+size_t cgw_malloc_in_use(void) {
+    struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
 }

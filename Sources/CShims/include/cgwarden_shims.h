@@ -36,4 +36,8 @@ ssize_t cgw_fgetxattr(int fd, const char *name, void *value, size_t size);
 /// setxattr(2), for tests that mark cgroups as operators do.
 int cgw_setxattr(const char *path, const char *name, const void *value, size_t size);
 
+/// Bytes malloc has handed out and not had back (mallinfo2: malloc.h is not
+/// in Swift's Glibc module), for benchmarks of what a snapshot holds.
+size_t cgw_malloc_in_use(void);
+
 #endif

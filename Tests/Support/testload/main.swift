@@ -4,14 +4,18 @@
 // and a "limit" there limits nothing).
 //
 //   cgwarden-testload alloc --cgroup DIR --mib N [--step-mib S] [--interval-ms T] [--hold-s H]
-//                           [--touch all|page] [--trace FILE]
-//                           [--trace-cgroup DIR2]
+//                           [--touch all|page] [--trace FILE] [--trace-cgroup DIR2]
+//                           [--mark-bytes B --mark-file FILE]
 //       join DIR, allocate and touch N MiB in steps of S MiB every T ms, hold H s, exit 0.
 //       --touch page writes one byte per 4 KiB page instead of every byte: as
 //       resident, and ~3x faster under emulation (with transparent huge pages
 //       one fault fills 2 MiB). --trace appends a line after every step:
 //       "<CLOCK_MONOTONIC ns> <MiB allocated> <memory.current of DIR (or DIR2)> <MemAvailable bytes>"
 //       (-1 where unreadable), to time what a guard saw against what was allocated.
+//       With --mark-bytes, append to FILE the CLOCK_MONOTONIC time (ns) at which DIR's
+//       memory.current reached B bytes: "after N" (read after each 64 KiB touched), and
+//       before it "before N" (written before the 64 KiB that could reach it, the memory
+//       controller charging up to 256 KiB at once), for when the process is killed first
 //   cgwarden-testload sleep --cgroup DIR [--hold-s H]
 //       join DIR and sleep
 //   cgwarden-testload spawn --cgroup DIR --count N [--hold-s H]
@@ -134,16 +138,64 @@ case "alloc":
         guard fd >= 0 else { fail("cannot open \(path): \(String(cString: strerror(errno)))") }
         return fd
     }
+    // The time the group's usage crosses a threshold (benchmarks of the
+    // guard's reaction), read after every 64 KiB touched: late by at most
+    // the time to touch 64 KiB. A guard may kill the process within that
+    // piece, so a first, early mark is written before a piece that could
+    // cross (memory.current moves by up to 256 KiB at once: the controller
+    // charges pages to the counter in batches of 64 per CPU).
+    var markAt: UInt64? = nil
+    var early = true
+    var current: Int32 = -1
+    if options["mark-bytes"] != nil {
+        guard let dir = options["cgroup"], options["mark-file"] != nil else { fail("--mark-bytes needs --cgroup and --mark-file") }
+        markAt = UInt64(int("mark-bytes"))
+        current = open(dir + "/memory.current", O_RDONLY | O_CLOEXEC)
+        guard current >= 0 else { fail("cannot open \(dir)/memory.current: \(String(cString: strerror(errno)))") }
+    }
+    func usage() -> UInt64 {
+        var buf = [UInt8](repeating: 0, count: 32)
+        let n = pread(current, &buf, buf.count, 0)
+        guard n > 0 else { return 0 }
+        return UInt64(String(decoding: buf[0..<n], as: UTF8.self).split(separator: "\n").first ?? "") ?? 0
+    }
+    func mark(_ kind: String) {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        let text = "\(kind) \(UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))\n"
+        // Appended, one write each: a kill between opening and writing the
+        // second mark must not lose the first (O_TRUNC did).
+        let fd = open(options["mark-file"]!, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { fail("cannot write \(options["mark-file"]!): \(String(cString: strerror(errno)))") }
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+    }
+    let piece = 64 << 10
+    let batch: UInt64 = 256 << 10
     var chunks: [UnsafeMutableRawPointer] = []
     var done = 0
     while done < total {
         let n = min(step, total - done)
         let p = malloc(n << 20)!
-        if perPage {
-            let bytes = p.assumingMemoryBound(to: UInt8.self)
-            for offset in stride(from: 0, to: n << 20, by: 4096) { bytes[offset] = 0x5a }
-        } else {
-            memset(p, 0x5a, n << 20)   // touch every page: resident, not just reserved
+        // Touch every page: resident, not just reserved; in pieces, for the marks.
+        var offset = 0
+        while offset < n << 20 {
+            let size = min(piece, (n << 20) - offset)
+            if let m = markAt, early, usage() + UInt64(size) + batch >= m {
+                mark("before")
+                early = false
+            }
+            if perPage {
+                let bytes = (p + offset).assumingMemoryBound(to: UInt8.self)
+                for o in stride(from: 0, to: size, by: 4096) { bytes[o] = 0x5a }
+            } else {
+                memset(p + offset, 0x5a, size)
+            }
+            offset += size
+            if let m = markAt, usage() >= m {
+                mark("after")
+                markAt = nil
+            }
         }
         chunks.append(p)
         done += n

@@ -1,0 +1,51 @@
+/// When the guard takes its next snapshot: the interval, sooner while a
+/// watched group approaches a threshold. Each decision names, per guard and
+/// trigger, the watched group nearest its threshold and its headroom; the
+/// timer keeps the last one of each to tell a group that approaches from one
+/// that only stays near (headroom alone sampled a group resting at 79% of an
+/// 80% trigger at the floor for as long as it stayed there).
+struct SampleTimer {
+    struct Key: Hashable {
+        var guardName: String
+        var trigger: Int
+        var id: UInt64
+    }
+
+    struct Nearest {
+        var key: Key
+        /// Share of the threshold left (`TriggerHeadroom.headroom`).
+        var headroom: Double
+    }
+
+    private var previous: [Key: (headroom: Double, time: UInt64)] = [:]
+
+    /// Nanoseconds to the next snapshot, after one taken at `now`.
+    mutating func delay(_ nearest: [Nearest], now: UInt64, interval: UInt64, tunables: DaemonTunables) -> UInt64 {
+        var seen: [Key: (headroom: Double, time: UInt64)] = [:]
+        var soonest = interval
+        for n in nearest where !n.headroom.isNaN {
+            soonest = min(soonest, delay(n, now: now, interval: interval, tunables: tunables))
+            seen[n.key] = (n.headroom, now)
+        }
+        previous = seen
+        return soonest
+    }
+
+    private func delay(_ n: Nearest, now: UInt64, interval: UInt64, tunables: DaemonTunables) -> UInt64 {
+        // A trigger that holds is decided on this snapshot (or timed by its
+        // `for` on snapshot timestamps): sampling faster would not kill sooner.
+        guard n.headroom > 0 else { return interval }
+        guard let p = previous[n.key], now > p.time else {
+            // First seen nearest: by its distance alone.
+            guard n.headroom < tunables.fastSamplingHeadroom else { return interval }
+            let floor = UInt64(tunables.minimumSampleInterval.nanosecondsClamped)
+            return max(floor, UInt64(Double(interval) * n.headroom / tunables.fastSamplingHeadroom))
+        }
+        // Headroom lost per nanosecond since the previous snapshot.
+        let approach = (p.headroom - n.headroom) / Double(now - p.time)
+        guard approach > 0 else { return interval }
+        let left = n.headroom / approach * tunables.approachShare
+        guard left < Double(interval) else { return interval }
+        return max(UInt64(tunables.approachMinimumInterval.nanosecondsClamped), UInt64(left))
+    }
+}
