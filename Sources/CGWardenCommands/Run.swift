@@ -22,6 +22,8 @@ public struct Run: ConsoleCommand {
 
     @OptionGroup public var source: SourceOptions
 
+    @OptionGroup public var pods: PodLogOptions
+
     @Flag(name: .customLong("dry-run"), help: "Every guard observes: report what would be killed, kill nothing.")
     public var dryRun = false
 
@@ -51,6 +53,7 @@ public struct Run: ConsoleCommand {
         var options = Daemon.Options(root: source.root, proc: source.proc, dryRun: dryRun)
         // Benchmarks: the same daemon without the kernel's wake-ups, woken by its timer only.
         options.kernelWakeups = !pollOnly
+        options.podLogs = pods.podLogs
         let sink: EventSink = log == .json ? JSONLineSink() : JournalSink()
         return Daemon.run(config: cfg, options: options,
                           reload: reload, sink: sink, notifier: SystemdNotifier(),

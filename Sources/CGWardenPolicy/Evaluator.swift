@@ -59,6 +59,10 @@ public struct Evaluator: Sendable {
                                    holding: &newHolding, ranking: ranking))
         }
         next.holdingSince = newHolding
+        var watchedIDs = Set<UInt64>()
+        for matched in matchMemo.values {
+            for group in 0..<table.count where matched[group] { watchedIDs.insert(table.figures[group].id) }
+        }
         var samples: [UInt64: PolicyState.Sample] = [:]
         samples.reserveCapacity(table.count)
         for f in table.figures {
@@ -68,7 +72,8 @@ public struct Evaluator: Sendable {
         next.previous = samples
         let choice = choose(guards, now: now, state: &next)
         return (Decision(time: snapshot.time, guards: guards, victim: choice.victim, observed: choice.observed,
-                         noVictimReason: choice.victim == nil ? choice.reasons.joined(separator: "; ") : nil), next)
+                         noVictimReason: choice.victim == nil ? choice.reasons.joined(separator: "; ") : nil,
+                         watchedIDs: watchedIDs), next)
     }
 
     // MARK: one guard

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CGWardenActions
 import CGWardenCore
+import CGWardenEndpoint
 import CGWardenIO
 import CGWardenPolicy
 import CGWardenSandbox
@@ -19,6 +20,8 @@ public enum Daemon {
         /// Woken by PSI triggers and inotify as well as the timer (off: the
         /// timer only, at the configured interval; for side-by-side benchmarks).
         public var kernelWakeups = true
+        /// The kubelet's pod log directory, for pod names in events (nil: none).
+        public var podLogs: String? = "/var/log/pods"
         public init(root: String = "/sys/fs/cgroup", proc: String = "/proc", dryRun: Bool = false) {
             self.root = root
             self.proc = proc
@@ -48,6 +51,18 @@ public enum Daemon {
             do { try ProcessLimits.setOOMScoreAdjust(-1000) } catch { log("warning: oom_score_adj -1000: \(error)") }
             do { try ProcessLimits.lockMemory(limit: lockedMemoryLimit) } catch { log("warning: mlockall: \(error)") }
         }
+        // The metrics socket is bound as root, before the drop: a port below
+        // 1024 or a path under a root-owned /run directory stay usable after it.
+        var metrics: (listener: Int32, recorder: MetricsRecorder)?
+        if let listen = config.metrics.listen {
+            do {
+                metrics = (try MetricsListener.bind(listen),
+                           MetricsRecorder(config: config, startedMonotonic: SystemClock().now().monotonicNanos))
+            } catch {
+                log("metrics.listen \(listen): \(error)")
+                return 1
+            }
+        }
         var configuration = KillHelperClient.Configuration()
         configuration.settings = KillHelperProcess.Settings(root: options.root, protected: config.protect)
         let drop = PrivilegedStart.Drop(user: config.daemon.user, group: config.daemon.group,
@@ -60,12 +75,14 @@ public enum Daemon {
                     var tunables = DaemonTunables()
                     tunables.kernelWakeups = options.kernelWakeups
                     // Hooks get every event; their own failures go to the other sinks.
+                    let recorder = metrics?.recorder
                     let hooks = HookRunner(hooks: config.hooks, maximumRunning: config.daemon.maximumRunningHooks,
-                                           clock: SystemClock(), failures: sink.record)
-                    let daemon = GuardDaemon(config: config, source: SnapshotSource(root: options.root, proc: options.proc),
-                                             killer: killer, sink: EventSinks([sink, hooks]), notifier: notifier,
+                                           clock: SystemClock(), failures: { sink.record($0); recorder?.record($0) })
+                    let sinks: [EventSink] = [sink, hooks] + (recorder.map { [$0] } ?? [])
+                    let daemon = GuardDaemon(config: config, source: SnapshotSource(root: options.root, proc: options.proc, podLogs: options.podLogs),
+                                             killer: killer, sink: EventSinks(sinks), notifier: notifier,
                                              tunables: tunables, dryRun: options.dryRun, signals: signals,
-                                             hooks: hooks, reload: reload)
+                                             hooks: hooks, metrics: recorder, reload: reload)
                     if options.kernelWakeups { daemon.armNodeTriggers(proc: options.proc) }
                     guardian = daemon
                 } catch {
@@ -77,7 +94,19 @@ public enum Daemon {
             return 1
         }
         guard let guardian else { return 1 }
+        // Its thread starts after the drop: it never runs as root.
+        var endpoint: HTTPEndpoint?
+        if let metrics {
+            do {
+                endpoint = try HTTPEndpoint(listener: metrics.listener, responder: MetricsResponder(board: metrics.recorder.board))
+            } catch {
+                log("cannot start the metrics endpoint: \(error)")
+                guardian.killer.shutdown()
+                return 1
+            }
+        }
         let status = guardian.run()
+        endpoint?.stop()
         guardian.killer.shutdown()
         return status
     }

@@ -74,6 +74,9 @@ public final class GuardDaemon {
     let reload: () throws -> Config
     /// The operator's commands after events (their sink is part of `sink`).
     let hooks: HookRunner?
+    /// The Prometheus endpoint's side in the loop: a frame published after
+    /// each snapshot (its event counts come through `sink`).
+    let metrics: MetricsRecorder?
 
     let signals: SignalSource
     let files: FileModificationWatch?
@@ -98,7 +101,8 @@ public final class GuardDaemon {
 
     public init(config: Config, source: SnapshotSource, killer: Killer, sink: EventSink, notifier: ServiceNotifier,
                 clock: Clock = SystemClock(), tunables: DaemonTunables = DaemonTunables(), dryRun: Bool,
-                signals: SignalSource, hooks: HookRunner? = nil, reload: @escaping () throws -> Config) {
+                signals: SignalSource, hooks: HookRunner? = nil, metrics: MetricsRecorder? = nil,
+                reload: @escaping () throws -> Config) {
         self.config = config
         self.source = source
         self.killer = killer
@@ -110,6 +114,7 @@ public final class GuardDaemon {
         self.signals = signals
         self.reload = reload
         self.hooks = hooks
+        self.metrics = metrics
         files = tunables.kernelWakeups ? try? FileModificationWatch() : nil
         session = PolicySession(config: GuardDaemon.effective(config, dryRun: dryRun), ownCgroup: killer.own.path)
     }
@@ -201,19 +206,24 @@ public final class GuardDaemon {
     @discardableResult
     func sampleAndAct() -> Bool {
         let taken: (snapshot: Snapshot, walk: WalkResult)
+        let started = metrics == nil ? 0 : clock.now().monotonicNanos
         do {
             taken = try source.take()
         } catch {
+            metrics?.snapshotFailed()
             report(problem: "no snapshot: \(error)", cgroup: nil)
             lastSample = clock.now().monotonicNanos
             nextSample = lastSample.addingSaturated(interval)
             return false
         }
         let snapshot = taken.snapshot
+        let read = metrics == nil ? 0 : clock.now().monotonicNanos
         for p in taken.walk.problems { report(problem: "\(p)", cgroup: p.cgroup) }
+        for w in snapshot.pods.warnings { report(problem: w, cgroup: nil) }
         lastSample = snapshot.time.monotonicNanos
         groupsSeen = snapshot.cgroups.count
         let decision = session.step(snapshot)
+        let decided = metrics == nil ? 0 : clock.now().monotonicNanos
         for v in decision.observed {
             if let g = session.config.guards.first(where: { $0.name == v.guardName }) {
                 session.observed(guard: g, victim: v, at: snapshot.time)
@@ -241,8 +251,10 @@ public final class GuardDaemon {
                 killer.submit(.kill(KillJob(guardName: victim.guardName, targets: targets, timeout: tunables.killTimeout)))
             }
         }
-        updateWatches(snapshot)
+        updateWatches(snapshot, watched: decision.watchedIDs)
         updateGroupTriggers(snapshot)
+        metrics?.sampled(snapshot, decision: decision, took: read.subtractingSaturated(started),
+                         decided: decided.subtractingSaturated(read), killInFlight: inFlight != nil)
         nextSample = lastSample.addingSaturated(delay(after: decision))
         return true
     }
@@ -263,6 +275,7 @@ public final class GuardDaemon {
         let now = clock.now()
         guard let (victim, decision, snapshot) = inFlight else { return }
         inFlight = nil
+        metrics?.finished(result, victim: victim, decision: decision, at: now)
         if result.respawns > 0 {
             sink.record(GuardEvent(kind: .helperRestarted, time: now, reason: "\(result.respawns) new helper(s) during a kill"))
         }
@@ -322,6 +335,7 @@ public final class GuardDaemon {
                            trigger: trigger.map { gd!.triggers[$0.index].description }, measured: trigger?.measured,
                            reason: v.reason, memoryBefore: g?.memory?.current,
                            processes: g.map { _ in self.subtreeProcesses(of: v.path, in: snapshot) })
+        e.pod = snapshot.podLabels(for: v.path)
         // The ranked candidates and the excluded, as the decision had them (bounded: an event is not a snapshot).
         e.candidates = (gd?.candidates ?? []).prefix(GuardDaemon.candidatesKept).map {
             GuardEvent.EventCandidate(path: $0.path, id: $0.id, rank: $0.rank, score: $0.scoreText, excluded: $0.excluded)
@@ -350,9 +364,8 @@ public final class GuardDaemon {
     /// Watches memory.events and cgroup.events of the groups some guard
     /// watches (the kernel notifies on every change of them), and arms the
     /// node's PSI triggers once.
-    func updateWatches(_ snapshot: Snapshot) {
+    func updateWatches(_ snapshot: Snapshot, watched watchedNow: Set<UInt64>) {
         guard let files else { return }
-        let watchedNow = Set(snapshot.cgroups.filter { g in config.guards.contains { $0.watches(g.path) } }.map(\.id))
         for (id, wds) in watchedGroups where !watchedNow.contains(id) {
             for wd in wds { files.unwatch(wd); watches[wd] = nil }
             watchedGroups[id] = nil
@@ -460,6 +473,7 @@ public final class GuardDaemon {
             session = fresh
             config = next
             hooks?.configure(next.hooks, maximumRunning: next.daemon.maximumRunningHooks)
+            metrics?.configure(next)
             if tunables.kernelWakeups { armNodeTriggers(proc: source.proc.proc) }
             sink.record(GuardEvent(kind: .reloaded, time: clock.now(),
                                    reason: "\(next.guards.count) guards from \(next.files.joined(separator: " + "))"))

@@ -29,7 +29,8 @@ public enum Directories {
     /// files and symlinks are skipped before their names are decoded (a
     /// cgroup directory lists ~50 control files for each child group).
     /// (The kill helper calls this on a fresh descriptor: its allow-list has no lseek.)
-    public static func subdirectories(_ dir: Int32) throws(SystemError) -> [DirectoryEntry] {
+    /// At most `limit` entries: the listing stops there.
+    public static func subdirectories(_ dir: Int32, limit: Int = .max) throws(SystemError) -> [DirectoryEntry] {
         var out: [DirectoryEntry] = []
         // 32 KiB holds ~800 entries: a cgroup with few children lists in one call.
         let size = 32 * 1024
@@ -40,6 +41,7 @@ public enum Directories {
             if n == 0 { return out }
             var offset = 0
             while offset < n {
+                if out.count >= limit { return out }
                 var ino: UInt64 = 0
                 var type: UInt8 = 0
                 var namePtr: UnsafePointer<CChar>?

@@ -50,7 +50,7 @@ import CGWardenCore
         let key = String(repeating: "x", count: 100_000)
         let result = load((0..<10).map { "\(key)\($0) = 1\n" }.joined())
         #expect(result.errors.count == 10)
-        #expect(result.errors.first?.hasSuffix(": unknown key (known here: daemon, protect, honor_xattrs, guard, min_kill_size, post_action_delay)") == true)
+        #expect(result.errors.first?.hasSuffix(": unknown key (known here: daemon, protect, honor_xattrs, guard, hook, min_kill_size, post_action_delay)") == true)
         #expect(result.elapsed < ConfigScaleTests.timeBound)
         // A near miss is still caught.
         #expect(load("protect = []\nguard_ = 1\n").errors == ["test.toml:2:1: guard_: unknown key (did you mean 'guard'?)"])

@@ -154,7 +154,7 @@ import CGWardenCore
             [daemon]
             intervall = "1s"
             """) == ["test.toml:3:1: daemon: intervall: unknown key (did you mean 'interval'?)"])
-        #expect(errors("colour = 1\n") == ["test.toml:1:1: colour: unknown key (known here: daemon, protect, honor_xattrs, guard, hook, min_kill_size, post_action_delay)"])
+        #expect(errors("colour = 1\n") == ["test.toml:1:1: colour: unknown key (known here: daemon, protect, honor_xattrs, guard, hook, metrics, min_kill_size, post_action_delay)"])
     }
 
     @Test(arguments: [

@@ -29,6 +29,27 @@ import CGWardenCore
         return (cfg, s)
     }
 
+    @Test func theDecisionListsEveryWatchedGroupOnce() throws {
+        let cfg = try config("""
+            [[guard]]
+            name = "tenants"
+            match = "/tenants.slice/*"
+            [[guard.trigger]]
+            usage_above = "1G"
+            [[guard]]
+            name = "batch"
+            match = ["/batch.slice", "/tenants.slice/b"]
+            [[guard.trigger]]
+            pressure_above = "50%"
+            """)
+        let s = snapshot(at: 1, [group("/tenants.slice", id: 2), group("/tenants.slice/a", id: 3),
+                                 group("/tenants.slice/b", id: 4), group("/tenants.slice/b/x", id: 5),
+                                 group("/batch.slice", id: 6), group("/system.slice", id: 7)])
+        // Quiet groups too (no trigger holds anywhere): the daemon watches their files.
+        let d = run(cfg, [s], detail: .holding)[0]
+        #expect(d.watchedIDs == [3, 4, 6])
+    }
+
     @Test func aVictimOverTheProcessCapIsReplacedByItsChildren() throws {
         let (cfg, s) = try session("max_victim_procs = 600")
         let d = run(cfg, [s])[0]

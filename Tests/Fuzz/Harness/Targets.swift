@@ -152,6 +152,10 @@ enum KernelFilesTarget {
         if let keyed, let stat { precondition(keyed == stat) }
         _ = controllers
         if case let path?? = procCgroup { _ = GroupIdentity(path: path).kubernetes }
+        // Any bytes as pod log directory entries (one per line), and as one name.
+        let pods = PodNames(entries: b.split(separator: 0x0a).map { Array($0) } + [Array(b)])
+        for (uid, name) in pods.byUID { precondition(pods[uid] == name); _ = name.description }
+        _ = pods.warnings
 
         // The values, as a group's and the node's, through the evaluator and every view:
         // only when some value was read (the views cost a hundred times the parsers),
