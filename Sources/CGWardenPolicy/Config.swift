@@ -18,6 +18,8 @@ public struct ConfigOrigin: Equatable, Hashable, Sendable, CustomStringConvertib
 /// The whole configuration: the main file and its drop-ins, merged.
 public struct Config: Equatable, Sendable {
     public var daemon = DaemonSettings()
+    /// The event history (`[events]`).
+    public var events = EventSettings()
     /// Never killed, whatever a guard says.
     public var protect: [CgroupPattern] = []
     /// Honour `user.oomd_*` / `trusted.oomd_*` extended attributes (default true).
@@ -232,6 +234,25 @@ public struct Hook: Equatable, Sendable {
         self.origin = origin
         self.command = command
     }
+}
+
+/// The event history's settings (`[events]`).
+public struct EventSettings: Equatable, Sendable {
+    /// The flight recorder keeps this much of the last snapshots, written
+    /// beside each kill (`0s`: none). Five minutes cover the longest
+    /// sustained trigger and rate window a guard usually has, and the
+    /// growth before a kill.
+    public var flightRecorder = Duration.seconds(300)
+    /// And at most this much memory: at 1,000 groups sampled each second,
+    /// about 2 MiB holds the five minutes (Docs/recording.md); 16 MiB holds
+    /// them for 8,000 groups, and bounds what a node of many more costs
+    /// (the window then shrinks).
+    public var flightRecorderMaxSize: UInt64 = 16 << 20
+    /// The guard locks its memory (mlockall, RLIMIT_MEMLOCK 256 MiB): the
+    /// recorder may take a quarter of it.
+    public static let maximumFlightRecorderSize: UInt64 = 64 << 20
+
+    public init() {}
 }
 
 /// A rule: which groups it watches, when it fires, and whom it may kill.

@@ -11,7 +11,8 @@ import CGWardenSystem
 
 /// How `cgwarden run` starts: the configuration, then, as root, what must
 /// happen before the drop (the helper, the OOM score, locked memory, the
-/// node's PSI triggers), the drop, and the guard's loop.
+/// node's PSI triggers, /dev/kmsg, the recordings' directory), the drop,
+/// and the guard's loop.
 public enum Daemon {
     public struct Options: Sendable {
         public var root: String
@@ -22,12 +23,21 @@ public enum Daemon {
         public var kernelWakeups = true
         /// The kubelet's pod log directory, for pod names in events (nil: none).
         public var podLogs: String? = "/var/log/pods"
-        public init(root: String = "/sys/fs/cgroup", proc: String = "/proc", dryRun: Bool = false) {
+        /// Where the flight recordings go (`recordings/`); nil: none.
+        public var stateDirectory: String?
+        /// The kernel log the OOM killer writes to.
+        public var kernelLog = "/dev/kmsg"
+        public init(root: String = "/sys/fs/cgroup", proc: String = "/proc", dryRun: Bool = false,
+                    stateDirectory: String? = Daemon.defaultStateDirectory) {
             self.root = root
             self.proc = proc
             self.dryRun = dryRun
+            self.stateDirectory = stateDirectory
         }
     }
+
+    /// The unit's `StateDirectory=cgwarden`.
+    public static let defaultStateDirectory = "/var/lib/cgwarden"
 
     /// The most memory the guard may lock (RLIMIT_MEMLOCK, set as root before
     /// mlockall): far above its working set (about 10 MiB at 1,000 groups,
@@ -63,6 +73,19 @@ public enum Daemon {
                 return 1
             }
         }
+        // The flight recordings' directory, given to the daemon's user while root.
+        var recordings: FlightRecordings?
+        if let dir = options.stateDirectory, config.events.flightRecorder > .zero, config.events.flightRecorderMaxSize > 0 {
+            let target = geteuid() == 0 ? try? Privileges.dropTarget(user: config.daemon.user, group: config.daemon.group,
+                                                                     allowShared: config.daemon.allowSharedUser) : nil
+            do {
+                let prepared = try FlightRecordings.prepare(stateDirectory: dir, uid: target?.uid, gid: target?.gid)
+                recordings = FlightRecordings(directory: prepared.path, descriptor: prepared.descriptor,
+                                              window: config.events.flightRecorder, maxBytes: config.events.flightRecorderMaxSize)
+            } catch {
+                log("warning: no flight recordings: \(error)")
+            }
+        }
         var configuration = KillHelperClient.Configuration()
         configuration.settings = KillHelperProcess.Settings(root: options.root, protected: config.protect)
         let drop = PrivilegedStart.Drop(user: config.daemon.user, group: config.daemon.group,
@@ -74,7 +97,12 @@ public enum Daemon {
                     let killer = try HelperKiller(client: client)
                     var tunables = DaemonTunables()
                     tunables.kernelWakeups = options.kernelWakeups
-                    // Hooks get every event; their own failures go to the other sinks.
+                    // /dev/kmsg needs CAP_SYSLOG under kernel.dmesg_restrict: opened before the drop.
+                    var kernelLog: KernelLog?
+                    do { kernelLog = try KernelLog(path: options.kernelLog) } catch {
+                        log("warning: the kernel's OOM reports will not be read (which task it killed, and its size): \(error)")
+                    }
+                                        // Hooks get every event; their own failures go to the other sinks.
                     let recorder = metrics?.recorder
                     let hooks = HookRunner(hooks: config.hooks, maximumRunning: config.daemon.maximumRunningHooks,
                                            clock: SystemClock(), failures: { sink.record($0); recorder?.record($0) })
@@ -82,7 +110,8 @@ public enum Daemon {
                     let daemon = GuardDaemon(config: config, source: SnapshotSource(root: options.root, proc: options.proc, podLogs: options.podLogs),
                                              killer: killer, sink: EventSinks(sinks), notifier: notifier,
                                              tunables: tunables, dryRun: options.dryRun, signals: signals,
-                                             hooks: hooks, metrics: recorder, reload: reload)
+                                             hooks: hooks, metrics: recorder, reload: reload, kernelLog: kernelLog,
+                                             recordings: recordings)
                     if options.kernelWakeups { daemon.armNodeTriggers(proc: options.proc) }
                     guardian = daemon
                 } catch {

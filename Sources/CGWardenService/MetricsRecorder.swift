@@ -21,11 +21,12 @@ public final class MetricsBoard: Sendable {
     public var latest: MetricsFrame? { frame.withLock { $0 } }
 }
 
-/// Namespace and name of the pod a group belongs to; nil until the snapshot
-/// carries them (pod-name resolution is its own change). The one place to
-/// wire them: `group.pod.map { ($0.namespace, $0.name) }`.
-func podName(of group: CgroupSnapshot) -> (namespace: String, name: String)? {
-    nil
+/// Namespace and name of the pod a group belongs to (escaped, as every
+/// name cgwarden shows), from the snapshot's table of the kubelet's log
+/// directories; nil outside pods and for pods the table does not name.
+func podName(of group: CgroupSnapshot, in snapshot: Snapshot) -> (namespace: String, name: String)? {
+    guard let name = snapshot.podLabels(for: group.path)?.name else { return nil }
+    return (name.namespaceText, name.nameText)
 }
 
 /// The guard's side of the metrics: counts what happens, and after each
@@ -146,7 +147,7 @@ public final class MetricsRecorder: EventSink {
         // The watched groups, their labels from the cache.
         var watched: [(index: Int, current: UInt64)] = []
         for (i, g) in snapshot.cgroups.enumerated() {
-            let pod = podName(of: g)
+            let pod = podName(of: g, in: snapshot)
             let podKey = pod.map { $0.namespace + "/" + $0.name }
             if var e = entries[g.id], e.podKey == podKey, e.path == g.path {
                 e.seen = stamp
@@ -195,7 +196,7 @@ public final class MetricsRecorder: EventSink {
                 if let e = entries[c.id], e.watched {
                     first = e.labels
                 } else if let g = snapshot.cgroups.first(where: { $0.id == c.id }) {
-                    first = MetricsRecorder.labels(g, pod: podName(of: g))
+                    first = MetricsRecorder.labels(g, pod: podName(of: g, in: snapshot))
                 } else {
                     first = LabelSet([("cgroup", c.path.description)])
                 }

@@ -72,7 +72,8 @@ enum MetricsFixture {
                                                                  wallNanos: 1_700_000_000_000_000_000 + seconds * 1_000_000_000),
                         system: SystemSnapshot(meminfo: meminfo, pressure: Pressure(some: PressureLine(avg10: 5), full: PressureLine()),
                                                oomKill: 0),
-                        cgroups: groups + extra)
+                        cgroups: groups + extra,
+                        pods: PodNames(entries: [Array("shop_cart-0_0f1e2d3c-aaaa-bbbb-cccc-111122223333".utf8)]))
     }
 
     /// A recorder that has seen `steps` snapshots one second apart.
@@ -137,7 +138,8 @@ func runCommand(_ argv: [String]) throws -> (status: Int32, output: String) {
         #expect(text.contains(#"cgwarden_cgroup_memory_pressure_ratio{cgroup="/tenants.slice/a.slice",unit="a.slice",kind="some",window="10s"} 0.125"#))
         #expect(text.contains(#"cgwarden_cgroup_memory_pressure_stalled_seconds_total{cgroup="/tenants.slice/a.slice",unit="a.slice",kind="some"} 1.5"#))
         let pod = #"cgroup="/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0f1e2d3c_aaaa_bbbb_cccc_111122223333.slice","#
-            + #"unit="kubepods-burstable-pod0f1e2d3c_aaaa_bbbb_cccc_111122223333.slice",pod_uid="0f1e2d3c-aaaa-bbbb-cccc-111122223333",qos="burstable""#
+            + #"unit="kubepods-burstable-pod0f1e2d3c_aaaa_bbbb_cccc_111122223333.slice",pod_uid="0f1e2d3c-aaaa-bbbb-cccc-111122223333",qos="burstable","#
+            + #"namespace="shop",pod="cart-0""#
         #expect(text.contains("cgwarden_cgroup_memory_current_bytes{\(pod)} 268435456"))
         // No memory.max: no series (not +Inf).
         #expect(!text.contains(#"cgwarden_cgroup_memory_max_bytes{cgroup="/tenants.slice/b.slice""#))

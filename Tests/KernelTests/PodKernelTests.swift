@@ -50,6 +50,43 @@ struct PodKernelTests {
               + "(\(mib(Int64(kill["memory_before"]?.uint64Value ?? 0))), \(millis(kill["duration_ns"]?.uint64Value ?? 0)))")
         #expect(daemon.stop().status == .exited(0))
     }
+
+    /// A container the kernel OOM-kills at its own memory.max: the `oom`
+    /// event names the pod, as a kill by a guard does.
+    @Test func aKernelOOMEventNamesThePod() throws {
+        let uid = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d"
+        let g = try TestCgroup("run-pod-oom")
+        let kp = "kubepods.slice"
+        let pod = kp + "/kubepods-burstable.slice/kubepods-burstable-pod\(uid.replacingOccurrences("-", "_")).slice"
+        let container = pod + "/cri-containerd-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope"
+        for d in [kp, kp + "/kubepods-burstable.slice", pod] { try g.child(d, controllers: "+memory +pids") }
+        try g.child(container)
+        try g.write(container + "/memory.max", "32M")
+        try g.write(container + "/memory.swap.max", "0")
+        let logs = TempDir("cgwarden-pod-oom-logs")
+        defer { logs.remove() }
+        chmod(logs.path, 0o755)
+        mkdir(logs.path + "/batch_report-7f9c_\(uid)", 0o755)
+        // A guard that never fires: the kernel acts alone.
+        let daemon = try DaemonRun("pod-oom", config: """
+            [[guard]]
+            name = "quiet"
+            match = "\(g.path)/\(kp)"
+            [[guard.trigger]]
+            usage_above = "1G"
+            """, arguments: ["--pod-logs", logs.path])
+        try daemon.started()
+        let load = try allocate(g.dir + "/" + container, mib: 64, step: 4)
+        #expect(load.wait(seconds: 60) == .signaled(SIGKILL), "the kernel did not kill the allocator")
+        let oom = try #require(daemon.waitFor("oom", seconds: 30) { $0.cgroup == g.path + "/" + container },
+                               "no oom event:\n\(daemon.log)")
+        #expect(oom["pod_uid"]?.stringValue == uid, "\(oom)")
+        #expect(oom["pod_namespace"]?.stringValue == "batch")
+        #expect(oom["pod_name"]?.stringValue == "report-7f9c")
+        #expect(daemon.events("kill").isEmpty)
+        print("run e2e pods: the kernel's OOM kill in \(oom["pod_namespace"]?.stringValue ?? "-")/\(oom["pod_name"]?.stringValue ?? "-")")
+        #expect(daemon.stop().status == .exited(0))
+    }
 }
 
 private extension String {
