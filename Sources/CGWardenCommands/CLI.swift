@@ -1,4 +1,5 @@
 import ArgumentParser
+import CGWardenCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,6 +45,7 @@ public struct CGWarden: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "cgwarden",
         abstract: "A cgroup-v2-aware memory guard: see, per cgroup, where memory goes and how close each group is to its limit and to an OOM.",
+        version: CGWardenVersion.string,
         subcommands: [Status.self, Run.self, Events.self, Explain.self, Record.self, CheckConfig.self, Kill.self,
                       KillHelperCommand.self])
 
