@@ -20,6 +20,7 @@ struct Ranking {
             }
         }
         let protection: [Int: UInt64] = g.rank == .usageAboveProtection ? table.protection : [:]
+        let avoidMatch = table.firstMatch(g.avoid), preferMatch = table.firstMatch(g.prefer)
         var eligible: [(Candidate, qos: Int)] = []
         var excluded: [Candidate] = []
         var k = 0
@@ -30,7 +31,8 @@ struct Ranking {
             var cand = Candidate(path: table.paths[candidate], id: f.id, rankKey: g.rank, score: 0,
                                  current: f.current ?? 0, protection: protection[candidate] ?? 0,
                                  preference: .normal, preferenceReason: nil, exclusion: nil, rank: nil)
-            let (pref, prefReason, omitted) = preference(candidate, guard: g, watched: watchedGroup)
+            let (pref, prefReason, omitted) = preference(candidate, guard: g, watched: watchedGroup,
+                                                         avoidMatch: avoidMatch, preferMatch: preferMatch)
             cand.preference = pref
             cand.preferenceReason = prefReason
             let score = self.score(g.rank, candidate, protection: cand.protection)
@@ -57,24 +59,36 @@ struct Ranking {
             }
         }
         let tier: (Candidate.Preference) -> Int = { $0 == .prefer ? 0 : $0 == .normal ? 1 : 2 }
-        // Sort positions, not the candidates themselves (moving them is the cost).
-        let order = eligible.indices.sorted { i, j in
-            let a = eligible[i], b = eligible[j]
-            if tier(a.0.preference) != tier(b.0.preference) { return tier(a.0.preference) < tier(b.0.preference) }
+        // Sort plain keys, not the candidates themselves (moving and
+        // reference counting them is the cost); the path only breaks ties.
+        var keys = eligible.indices.map { i in
+            SortKey(tier: tier(eligible[i].0.preference), qos: eligible[i].qos, score: eligible[i].0.score,
+                    current: eligible[i].0.current, index: i)
+        }
+        keys.sort { a, b in
+            if a.tier != b.tier { return a.tier < b.tier }
             if a.qos != b.qos { return a.qos < b.qos }
-            if a.0.score != b.0.score { return a.0.score > b.0.score }
-            if a.0.current != b.0.current { return a.0.current > b.0.current }
-            return a.0.path < b.0.path  // deterministic tie break
+            if a.score != b.score { return a.score > b.score }
+            if a.current != b.current { return a.current > b.current }
+            return eligible[a.index].0.path < eligible[b.index].0.path  // deterministic tie break
         }
         var out: [Candidate] = []
         out.reserveCapacity(eligible.count + excluded.count)
-        for (place, i) in order.enumerated() {
-            var c = eligible[i].0
+        for (place, key) in keys.enumerated() {
+            var c = eligible[key.index].0
             c.rank = place + 1
             out.append(c)
         }
-        out += excluded.sorted { $0.path < $1.path }
+        for i in excluded.indices.sorted(by: { excluded[$0].path < excluded[$1].path }) { out.append(excluded[i]) }
         return out
+    }
+
+    private struct SortKey {
+        var tier: Int
+        var qos: Int
+        var score: Double
+        var current: UInt64
+        var index: Int
     }
 
     /// Indices of the candidates a fired group offers.
@@ -118,13 +132,13 @@ struct Ranking {
 
     /// Preference from the configuration and the oomd attributes; `omit`
     /// (systemd's user.oomd_omit) removes the group from the candidates.
-    func preference(_ i: Int, guard g: Guard, watched w: Int) -> (Candidate.Preference, String?, omitted: Bool) {
+    func preference(_ i: Int, guard g: Guard, watched w: Int, avoidMatch: SnapshotTable.FirstMatch? = nil,
+                    preferMatch: SnapshotTable.FirstMatch? = nil) -> (Candidate.Preference, String?, omitted: Bool) {
         var avoid: [String] = []
         var prefer: [String] = []
         var omitted = false
-        let path = table.paths[i]
-        if let p = g.avoid.first(where: { $0.matches(path) }) { avoid.append("avoid '\(p)'") }
-        if let p = g.prefer.first(where: { $0.matches(path) }) { prefer.append("prefer '\(p)'") }
+        if let k = (avoidMatch ?? table.firstMatch(g.avoid)).first(i) { avoid.append("avoid '\(g.avoid[k])'") }
+        if let k = (preferMatch ?? table.firstMatch(g.prefer)).first(i) { prefer.append("prefer '\(g.prefer[k])'") }
         if config.honorAttributes, let a = table.attributes[i] {
             // systemd honours user.* only from root or from the owner of the
             // watched group: a delegated user cannot shield itself elsewhere.
