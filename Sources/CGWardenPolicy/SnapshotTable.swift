@@ -22,19 +22,20 @@ struct GroupFigures: Sendable {
 
     init(_ g: CgroupSnapshot) {
         id = g.id
-        let m = g.memory
-        hasMemory = m != nil
-        current = m?.current
-        max = m?.max
-        high = m?.high
-        low = m?.low
-        min = m?.min
-        unreclaimable = m?.unreclaimable
-        swapCurrent = m?.swapCurrent
-        hasEvents = m?.events != nil
-        eventsMax = m?.events?.max
-        eventsHigh = m?.events?.high
-        eventsOomKill = m?.events?.oomKill
+        // Read in place, not through a copy of `g.memory`: a copy retains
+        // every array in it (the events' and memory.stat's counters).
+        hasMemory = g.memory != nil
+        current = g.memory?.current
+        max = g.memory?.max
+        high = g.memory?.high
+        low = g.memory?.low
+        min = g.memory?.min
+        unreclaimable = g.memory?.unreclaimable
+        swapCurrent = g.memory?.swapCurrent
+        hasEvents = g.memory?.events != nil
+        eventsMax = g.memory?.events?.max
+        eventsHigh = g.memory?.events?.high
+        eventsOomKill = g.memory?.events?.oomKill
         pressure = g.pressure
         populated = g.events?.populated
         nrProcs = g.nrProcs
