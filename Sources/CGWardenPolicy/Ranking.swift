@@ -13,7 +13,17 @@ struct Ranking {
     func candidates(_ g: Guard, firing: [Int]) -> [Candidate] {
         var seen = [Bool](repeating: false, count: table.count)
         var pool: [(candidate: Int, watched: Int)] = []
+        // Leaves and pods are taken from a firing group's whole subtree: a
+        // firing group inside the subtree of an earlier one offers nothing
+        // new (all it offers was offered, and seen), so it is skipped, not
+        // walked again.
+        let subtreeScope = g.candidates == .leaves || g.candidates == .pods
+        var covered = [Bool](repeating: false, count: subtreeScope ? table.count : 0)
         for m in firing {
+            if subtreeScope {
+                if covered[m] { continue }
+                for d in table.descendants(of: m) { covered[d] = true }
+            }
             for c in scope(g.candidates, of: m) where !seen[c] {
                 seen[c] = true
                 pool.append((c, m))
