@@ -31,7 +31,11 @@ struct Ranking {
         }
         let protection: [Int: UInt64] = g.rank == .usageAboveProtection ? table.protection : [:]
         let avoidMatch = table.firstMatch(g.avoid), preferMatch = table.firstMatch(g.prefer)
-        var eligible: [(Candidate, qos: Int)] = []
+        var eligible: [Candidate] = []
+        // Plain sort keys, made as each candidate is found: sorting (and
+        // reading) the candidates themselves copies and reference counts them.
+        var keys: [SortKey] = []
+        let tier: (Candidate.Preference) -> Int = { $0 == .prefer ? 0 : $0 == .normal ? 1 : 2 }
         var excluded: [Candidate] = []
         var k = 0
         while k < pool.count {
@@ -65,27 +69,23 @@ struct Ranking {
                 cand.exclusion = why
                 excluded.append(cand)
             } else {
-                eligible.append((cand, g.qosOrder ? qosRank(candidate) : 0))
+                keys.append(SortKey(tier: tier(cand.preference), qos: g.qosOrder ? qosRank(candidate) : 0,
+                                    score: cand.score, current: cand.current, index: eligible.count))
+                eligible.append(cand)
             }
         }
-        let tier: (Candidate.Preference) -> Int = { $0 == .prefer ? 0 : $0 == .normal ? 1 : 2 }
-        // Sort plain keys, not the candidates themselves (moving and
-        // reference counting them is the cost); the path only breaks ties.
-        var keys = eligible.indices.map { i in
-            SortKey(tier: tier(eligible[i].0.preference), qos: eligible[i].qos, score: eligible[i].0.score,
-                    current: eligible[i].0.current, index: i)
-        }
+        // The path only breaks ties.
         keys.sort { a, b in
             if a.tier != b.tier { return a.tier < b.tier }
             if a.qos != b.qos { return a.qos < b.qos }
             if a.score != b.score { return a.score > b.score }
             if a.current != b.current { return a.current > b.current }
-            return eligible[a.index].0.path < eligible[b.index].0.path  // deterministic tie break
+            return eligible[a.index].path < eligible[b.index].path  // deterministic tie break
         }
         var out: [Candidate] = []
         out.reserveCapacity(eligible.count + excluded.count)
         for (place, key) in keys.enumerated() {
-            var c = eligible[key.index].0
+            var c = eligible[key.index]
             c.rank = place + 1
             out.append(c)
         }
