@@ -8,6 +8,7 @@ public enum Parse {
     /// `memory.current`, `memory.peak`, `memory.swap.current`, `pids.current`:
     /// one unsigned number.
     public static func bytes(_ b: Bytes, file: String) throws(ParseError) -> UInt64 {
+        if let v = simpleNumber(b) { return v }
         let t = trimmed(b)
         if t.isEmpty { throw ParseError(file: file, reason: .empty) }
         return try parseUInt64(t, file: file, line: 1, field: nil)
@@ -19,12 +20,29 @@ public enum Parse {
     ///     max
     ///     67108864
     public static func limit(_ b: Bytes, file: String) throws(ParseError) -> Limit {
+        if let v = simpleNumber(b) { return .bytes(v) }
         let t = trimmed(b)
         if t.isEmpty { throw ParseError(file: file, reason: .empty) }
         if t.count == 3 && t[0] == UInt8(ascii: "m") && t[1] == UInt8(ascii: "a") && t[2] == UInt8(ascii: "x") {
             return .max
         }
         return .bytes(try parseUInt64(t, file: file, line: 1, field: nil))
+    }
+
+    /// The kernel's text of one number, `digits\n` (1 to 19 digits, which
+    /// cannot overflow); nil for anything else, which the general parser reads.
+    @inline(__always) static func simpleNumber(_ b: Bytes) -> UInt64? {
+        guard let p = b.baseAddress else { return nil }
+        var n = b.count
+        if n > 0 && p[n - 1] == ASCII.newline { n -= 1 }
+        guard n > 0 && n <= 19 else { return nil }
+        var v: UInt64 = 0
+        for i in 0..<n {
+            let d = p[i] &- ASCII.zero
+            if d > 9 { return nil }
+            v = v &* 10 &+ UInt64(d)
+        }
+        return v
     }
 
     /// `/proc/PID/oom_score_adj` (-1000...1000), `/proc/PID/oom_score`: a signed integer.
@@ -361,6 +379,20 @@ public enum Parse {
             }
         }
         return sawDigit ? n + 1 : n
+    }
+
+    /// Whether `cgroup.controllers` / `cgroup.subtree_control` lists
+    /// `name`: `controllers(b).contains(name)`, without building the list
+    /// when every byte is one a valid list may hold.
+    public static func listsController(_ b: Bytes, _ name: StaticString, file: String = "cgroup.controllers") throws(ParseError) -> Bool {
+        let plain = b.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || $0 == UInt8(ascii: "_") || ASCII.isDigit($0)
+            || ASCII.isBlank($0) || $0 == ASCII.newline }
+        guard plain else { return try controllers(b, file: file).contains(String(describing: name)) }
+        var found = false
+        forEachLine(b) { _, line in
+            for f in Fields(line) where equals(f, name) { found = true }
+        }
+        return found
     }
 
     /// `cgroup.controllers` / `cgroup.subtree_control`: space-separated names.

@@ -280,8 +280,8 @@ public final class Sampler {
             node.subtreeControl = try? fs.openFile(CgroupFile.subtreeControl.name, in: node.dir)
         }
         guard let fd = node.subtreeControl, let bytes = try? buffer.read(fd, fs: fs),
-              let list = try? Parse.controllers(bytes, file: CgroupFile.subtreeControl.name) else { return false }
-        return list.contains("memory")
+              let has = try? Parse.listsController(bytes, "memory", file: CgroupFile.subtreeControl.name) else { return false }
+        return has
     }
 }
 

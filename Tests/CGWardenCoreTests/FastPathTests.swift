@@ -94,4 +94,40 @@ import Testing
         // The fast path is taken, not only the fallback.
         #expect(fastOnes > 100)
     }
+
+    @Test func numbersReadAsTheGeneralParserReadsThem() {
+        let bases = ["0\n", "8470528\n", "max\n", "9999999999999999999\n", "18446744073709551615\n", "007", " 12 \n"]
+        var fastOnes = 0
+        for text in Self.neighbours(bases) {
+            text.withBytes { b in
+                let t = trimmed(b)
+                let bytes = result { () throws(ParseError) in try Parse.bytes(b, file: "f") }
+                let bytesGeneral = result { () throws(ParseError) -> UInt64 in
+                    if t.isEmpty { throw ParseError(file: "f", reason: .empty) }
+                    return try parseUInt64(t, file: "f", line: 1, field: nil)
+                }
+                #expect(bytes == bytesGeneral, "\(text.debugDescription)")
+                let limit = result { () throws(ParseError) in try Parse.limit(b, file: "f") }
+                let limitGeneral = result { () throws(ParseError) -> Limit in
+                    if t.isEmpty { throw ParseError(file: "f", reason: .empty) }
+                    if equals(t, "max") { return .max }
+                    return .bytes(try parseUInt64(t, file: "f", line: 1, field: nil))
+                }
+                #expect(limit == limitGeneral, "\(text.debugDescription)")
+                if Parse.simpleNumber(b) != nil { fastOnes += 1 }
+            }
+        }
+        #expect(fastOnes > 20)
+    }
+
+    @Test func controllerListsReadAsTheGeneralParserReadsThem() {
+        let bases = ["memory pids\n", "cpuset cpu io memory hugetlb pids rdma misc\n", "pids\n", "", "memory\n", "memoryx memor\n"]
+        for text in Self.neighbours(bases) {
+            text.withBytes { b in
+                let fast = result { () throws(ParseError) in try Parse.listsController(b, "memory") }
+                let general = result { () throws(ParseError) in try Parse.controllers(b).contains("memory") }
+                #expect(fast == general, "\(text.debugDescription)")
+            }
+        }
+    }
 }
