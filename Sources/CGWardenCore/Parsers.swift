@@ -90,9 +90,11 @@ public enum Parse {
         var keys: [String] = []
         var prefix = true
         var seen = SeenKeys()
+        // Read once, not per line: each read of a global is a call and a retain.
+        let table = KnownKeys.table, longestPrefix = KnownKeys.prefixes.count - 1
         let ok = scanSimpleKeyed(b) { number, k, v in
             let known: Int?
-            if prefix && number < KnownKeys.prefixes.count - 1 && KnownKeys.matches(k, number, in: KnownKeys.table) {
+            if prefix && number < longestPrefix && KnownKeys.matches(k, number, in: table) {
                 known = number
             } else {
                 known = KnownKeys.index(k)
