@@ -34,6 +34,10 @@ let package = Package(
         // take and give (names as listed, paths, timestamps).
         .target(name: "CGWardenSystem", dependencies: ["CGWardenCore", "CShims"]),
         .target(name: "CGWardenIO", dependencies: ["CGWardenCore", "CGWardenSystem"]),
+        // The metrics endpoint's HTTP side: a small HTTP/1.1 responder on a
+        // thread of its own over non-blocking sockets and one poll (no NIO:
+        // two GET paths do not need its threads and memory).
+        .target(name: "CGWardenEndpoint", dependencies: ["CGWardenCore", "CGWardenSystem"]),
         // Sandbox primitives: seccomp filters, spawned helpers on a socketpair,
         // opening beneath a directory, dropping privileges.
         .target(name: "CGWardenSandbox", dependencies: ["CGWardenCore", "CGWardenSystem", "CShims", "CSeccomp"]),
@@ -44,7 +48,7 @@ let package = Package(
         // source, the privileged start, the policy session and replay, the daemon.
         .target(name: "CGWardenService",
                 dependencies: ["CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenPolicy", "CGWardenActions",
-                               "CGWardenSandbox", "CSystemd"]),
+                               "CGWardenSandbox", "CGWardenEndpoint", "CSystemd"]),
         .target(
             name: "CGWardenCommands",
             dependencies: [
@@ -63,7 +67,8 @@ let package = Package(
         // Reproducible benchmarks on a real kernel (scripts/bench; Docs/performance.md).
         .executableTarget(
             name: "cgwarden-bench",
-            dependencies: ["CGWardenSystem", "CGWardenIO", "CGWardenCore", "CGWardenPolicy", "CGWardenActions", "CShims"],
+            dependencies: ["CGWardenSystem", "CGWardenIO", "CGWardenCore", "CGWardenPolicy", "CGWardenActions",
+                           "CGWardenService", "CGWardenEndpoint", "CShims"],
             path: "Benchmarks/cgwarden-bench"),
         // Fuzzing (Tests/Fuzz/README.md): kernel-file parsers, TOML and the config
         // loader, the helper's wire decoders. A seeded mutation run by default
@@ -87,11 +92,12 @@ let package = Package(
                            "CGWardenTestSupport"]),
         .testTarget(name: "CGWardenCommandsTests", dependencies: ["CGWardenCommands", "CGWardenTestSupport"]),
         .testTarget(name: "CGWardenServiceTests",
-                    dependencies: ["CGWardenService", "CGWardenPolicy", "CGWardenSystem", "CGWardenCore", "CGWardenTestSupport"]),
+                    dependencies: ["CGWardenService", "CGWardenPolicy", "CGWardenSystem", "CGWardenCore", "CGWardenEndpoint",
+                                   "CGWardenTestSupport"]),
         .testTarget(
             name: "KernelTests",
             dependencies: ["CGWardenCommands", "CGWardenActions", "CGWardenSandbox", "CGWardenSystem", "CGWardenIO",
-                           "CGWardenCore", "CGWardenPolicy", "CGWardenService", "CGWardenTestSupport"]),
+                           "CGWardenCore", "CGWardenPolicy", "CGWardenService", "CGWardenEndpoint", "CGWardenTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,6 +3,8 @@
 //
 //   cgwarden-bench walk [--sizes 100,1000,10000] [--cgwarden PATH]
 //   cgwarden-bench policy [--groups 10000]
+//   cgwarden-bench pods [--entries 110,1000,20000]   (a directory in /tmp; no VM needed)
+//   cgwarden-bench metrics [--groups 1000] [--cgwarden PATH]
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -98,12 +100,20 @@ func main() {
         print("\(groups) groups, \(fmt(us / Double(times * max(groups, 1)))) µs per group per sample")
         return
     }
+    if command == "pods" {
+        // A directory in /tmp, no cgroup: runs on any machine.
+        let sizes = (option("entries") ?? "110,1000,20000").split(separator: ",").compactMap { Int($0) }.filter { $0 >= 0 && $0 <= 100_000 }
+        do { try PodsBenchmark.run(entries: sizes) } catch { fail("\(error)") }
+        return
+    }
     requireCgroup2VM()
     raiseDescriptorLimit()
     do {
         switch command {
         case "policy":
             try PolicyBenchmark.run(groups: Int(option("groups") ?? "10000") ?? 10000)
+        case "metrics":
+            try MetricsBenchmark.run(groups: Int(option("groups") ?? "1000") ?? 1000, cgwarden: option("cgwarden"))
         case "walk":
             let sizes = (option("sizes") ?? "100,1000,10000").split(separator: ",").compactMap { Int($0) }
             try WalkBenchmark.run(sizes: sizes, cgwarden: option("cgwarden"))

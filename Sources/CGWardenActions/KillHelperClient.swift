@@ -48,6 +48,10 @@ public final class KillHelperClient {
         /// How long a ping, check or attributes request may take. A check
         /// walks a subtree; 10 s is far above a walk of 10,000 groups.
         public var requestTimeout: Duration = .seconds(10)
+        /// How long a new helper may take to answer its first ping (exec,
+        /// the dynamic loader, the seccomp filter): longer than a request on
+        /// a loaded node; the longer of this and `requestTimeout` applies.
+        public var startTimeout: Duration = .seconds(10)
         /// Beyond a kill's own timeout, how long to wait for its reply.
         public var replyGrace: Duration = .seconds(5)
         /// What the timeouts are measured on.
@@ -301,7 +305,8 @@ public final class KillHelperClient {
         let id = takeID()
         do {
             try spawned.channel.send(HelperRequest(requestID: id, action: .ping).encoded())
-            guard let m = try spawned.channel.receive(maximumSize: HelperWire.maxReplySize, timeout: configuration.requestTimeout),
+            guard let m = try spawned.channel.receive(maximumSize: HelperWire.maxReplySize,
+                                                      timeout: max(configuration.startTimeout, configuration.requestTimeout)),
                   case (id, .pong(let i)) = try HelperReply.decode(m) else {
                 throw ChannelError.closed
             }

@@ -7,11 +7,19 @@ public struct ExplainView {
     public var config: Config
     /// Show every watched group, not only those where something holds.
     public var verbose = false
+    /// Names for the pods among the groups (the snapshot's table).
+    public var pods: PodNames
 
-    public init(decision: Decision, config: Config, verbose: Bool = false) {
+    public init(decision: Decision, config: Config, verbose: Bool = false, pods: PodNames = .empty) {
         self.decision = decision
         self.config = config
         self.verbose = verbose
+        self.pods = pods
+    }
+
+    /// `  pod namespace/name` after a group in a pod whose name is known.
+    func pod(_ path: CgroupPath) -> String {
+        pods.podLabels(for: path)?.qualifiedName.map { "  pod \($0)" } ?? ""
     }
 
     /// Candidates listed per guard before "… N more".
@@ -20,13 +28,13 @@ public struct ExplainView {
     public func render() -> String {
         var out: [String] = []
         if let v = decision.victim {
-            out.append("decision: kill \(v.path) (id \(v.id)), guard '\(v.guardName)'")
+            out.append("decision: kill \(v.path) (id \(v.id)), guard '\(v.guardName)'\(pod(v.path))")
             out.append("  why: \(v.reason)")
         } else {
             out.append("decision: no kill (\(decision.noVictimReason ?? "no reason given"))")
         }
         for v in decision.observed {
-            out.append("observed: guard '\(v.guardName)' would kill \(v.path) (id \(v.id)) (observe mode: nothing is killed)")
+            out.append("observed: guard '\(v.guardName)' would kill \(v.path) (id \(v.id)) (observe mode: nothing is killed)\(pod(v.path))")
             out.append("  why: \(v.reason)")
         }
         for (gd, g) in zip(decision.guards, config.guards) {
@@ -56,7 +64,7 @@ public struct ExplainView {
             out.append("  candidates (\(g.candidates.rawValue), ranked by \(g.rank.rawValue)\(g.qosOrder ? ", QoS order" : "")):")
             let eligible = gd.candidates.filter { $0.excluded == nil }
             for c in eligible.prefix(verbose ? .max : ExplainView.candidatesShown) {
-                var line = "    \(c.rank ?? 0). \(c.path)  \(c.scoreText)"
+                var line = "    \(c.rank ?? 0). \(c.path)  \(c.scoreText)\(pod(c.path))"
                 if c.preference != .normal { line += "  [\(c.preference.rawValue): \(c.preferenceReason ?? "")]" }
                 out.append(line)
             }
@@ -65,7 +73,7 @@ public struct ExplainView {
             }
             let excluded = gd.candidates.filter { $0.excluded != nil }
             for c in excluded.prefix(verbose ? .max : ExplainView.candidatesShown) {
-                out.append("    -  \(c.path)  excluded: \(c.excluded!)")
+                out.append("    -  \(c.path)  excluded: \(c.excluded!)\(pod(c.path))")
             }
             if !verbose && excluded.count > ExplainView.candidatesShown {
                 var counts: [String: Int] = [:]

@@ -92,7 +92,7 @@ public struct SourceOptions: ParsableArguments {
 
 extension SourceOptions {
     /// The snapshot source over these options.
-    func snapshots() -> SnapshotSource { SnapshotSource(root: root, proc: proc) }
+    func snapshots(podLogs: String? = nil) -> SnapshotSource { SnapshotSource(root: root, proc: proc, podLogs: podLogs) }
 }
 
 extension SnapshotSource {
@@ -101,6 +101,7 @@ extension SnapshotSource {
         let taken: (snapshot: Snapshot, walk: WalkResult)
         do { taken = try take() } catch { throw CommandFailure(error.message) }
         for p in taken.walk.problems { console.error("cgwarden: warning: \(p)") }
+        console.warn(taken.snapshot.pods)
         return taken.snapshot
     }
 }
@@ -115,6 +116,8 @@ public struct Explain: ConsoleCommand {
     public var config: String?
 
     @OptionGroup public var source: SourceOptions
+
+    @OptionGroup public var pods: PodLogOptions
 
     @Option(help: "Snapshots to take.")
     public var samples: Int = 1
@@ -158,10 +161,11 @@ public struct Explain: ConsoleCommand {
             return status
         }
         let check = try source.check()
-        let snapshots = source.snapshots()
+        let snapshots = source.snapshots(podLogs: pods.podLogs)
         var session = PolicySession(config: cfg, ownCgroup: source.ownCgroup(check, snapshots.proc),
                                     detail: verbose ? .all : .holding)
         var decision: Decision?
+        var names = PodNames.empty
         var first: Timestamp?
         var deadline = snapshots.clock.now().monotonicNanos
         for i in 0..<samples {
@@ -171,16 +175,17 @@ public struct Explain: ConsoleCommand {
             }
             let s = try snapshots.take(console: console)
             if first == nil { first = s.time }
+            names = s.pods
             decision = session.step(s)
         }
         guard let decision else { return ExitStatus.failure }
         if json {
             console.line(JSON.object([("config", .array(cfg.files.map { .string($0) })), ("samples", .int(Int64(samples))),
-                                      ("decision", decision.json)]).serialized(pretty: true))
+                                      ("decision", decision.json(pods: names))]).serialized(pretty: true))
         } else {
             let span = Duration.nanoseconds(decision.time.monotonicNanos - (first?.monotonicNanos ?? 0))
             console.line("cgwarden explain: \(Units.isoTime(wallNanos: decision.time.wallNanos)), \(samples) snapshot\(samples == 1 ? "" : "s") over \(span.text), configuration \(cfg.files.joined(separator: " + "))")
-            console.out(ExplainView(decision: decision, config: cfg, verbose: verbose).render())
+            console.out(ExplainView(decision: decision, config: cfg, verbose: verbose, pods: names).render())
         }
         return ExitStatus.success
     }

@@ -13,7 +13,9 @@ public struct Run: ConsoleCommand {
             Woken by the kernel (PSI triggers, changes of memory.events and cgroup.events) and by a \
             timer that runs faster as usage nears a threshold. SIGHUP reloads the configuration (a \
             broken one is reported and the old one kept); SIGTERM and SIGINT stop it. Events go to \
-            the journal (CGWARDEN_* fields), or to standard error without one. Under systemd it \
+            the journal (CGWARDEN_* fields), or to standard error without one; the kernel's own OOM \
+            kills are events too (memory.events.local, /dev/kmsg), and each kill writes a flight \
+            recording under --state-dir (explain --replay reads it). Under systemd it \
             reports READY=1, STATUS= and WATCHDOG=1 (Type=notify).
             """)
 
@@ -22,11 +24,16 @@ public struct Run: ConsoleCommand {
 
     @OptionGroup public var source: SourceOptions
 
+    @OptionGroup public var pods: PodLogOptions
+
     @Flag(name: .customLong("dry-run"), help: "Every guard observes: report what would be killed, kill nothing.")
     public var dryRun = false
 
     @Option(help: "Where events go: journal (or standard error without one), or json (one JSON line each on standard error).")
     public var log: LogFormat = .journal
+
+    @Option(name: .customLong("state-dir"), help: "Where the flight recordings go (recordings/, one beside each kill).")
+    public var stateDirectory: String = Daemon.defaultStateDirectory
 
     @Flag(name: .customLong("poll-only"), help: .hidden)
     public var pollOnly = false
@@ -48,9 +55,10 @@ public struct Run: ConsoleCommand {
                 throw CommandFailure((quiet.stderr.split(separator: "\n").map(String.init) + ["\(error)"]).joined(separator: "; "))
             }
         }
-        var options = Daemon.Options(root: source.root, proc: source.proc, dryRun: dryRun)
+        var options = Daemon.Options(root: source.root, proc: source.proc, dryRun: dryRun, stateDirectory: stateDirectory)
         // Benchmarks: the same daemon without the kernel's wake-ups, woken by its timer only.
         options.kernelWakeups = !pollOnly
+        options.podLogs = pods.podLogs
         let sink: EventSink = log == .json ? JSONLineSink() : JournalSink()
         return Daemon.run(config: cfg, options: options,
                           reload: reload, sink: sink, notifier: SystemdNotifier(),

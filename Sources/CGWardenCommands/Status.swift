@@ -25,6 +25,8 @@ public struct Status: ConsoleCommand {
     @Option(help: "The proc file system (or a fixture directory).")
     public var proc: String = "/proc"
 
+    @OptionGroup public var pods: PodLogOptions
+
     @Option(help: "Levels shown below the top group (0: the top group only).")
     public var depth: Int?
 
@@ -90,7 +92,9 @@ public struct Status: ConsoleCommand {
         if verbose {
             for gone in walk.vanished { console.error("cgwarden: debug: \(gone) vanished during the walk; skipped") }
         }
-        let snapshot = Snapshot(root: root, time: time, system: system, cgroups: walk.cgroups)
+        let names = PodLogReader(directory: pods.podLogs).read(at: time)
+        console.warn(names)
+        let snapshot = Snapshot(root: root, time: time, system: system, cgroups: walk.cgroups, pods: names)
 
         var processes: [CgroupPath: [ProcessInfo]]?
         if procs {
@@ -116,7 +120,7 @@ public struct Status: ConsoleCommand {
         console.out("{\"root\": " + JSON.string(s.root).serialized() + ",\n \"system\": " + s.system.json.serialized()
                     + ",\n \"cgroups\": [")
         for (i, g) in s.cgroups.enumerated() {
-            let line = g.json(processes: processes.map { $0[g.path] ?? [] }).serialized()
+            let line = g.json(processes: processes.map { $0[g.path] ?? [] }, pods: s.pods).serialized()
             console.out((i == 0 ? "\n  " : ",\n  ") + line)
         }
         let problems = walk.problems.map { JSON.object([("cgroup", .string($0.cgroup.description)),

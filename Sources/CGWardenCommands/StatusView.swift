@@ -71,7 +71,7 @@ public struct StatusView {
 
     private func emit(_ g: CgroupSnapshot, prefix: String, childPrefix: String,
                       byParent: [CgroupPath: [CgroupSnapshot]], into lines: inout [String]) {
-        lines.append(StatusView.row(g, prefix: prefix, isTop: g.path == top))
+        lines.append(StatusView.row(g, prefix: prefix, isTop: g.path == top, pods: snapshot.pods))
         // Detail lines hang below the row, aligned with the children.
         let children = sorted(byParent[g.path] ?? [])
         let detail = childPrefix + (children.isEmpty ? "   " : "│  ")
@@ -108,8 +108,8 @@ public struct StatusView {
     }
 
     /// One aligned row.
-    static func row(_ g: CgroupSnapshot, prefix: String, isTop: Bool) -> String {
-        let name = isTop ? g.path.description : displayName(g)
+    static func row(_ g: CgroupSnapshot, prefix: String, isTop: Bool, pods: PodNames = .empty) -> String {
+        let name = isTop ? g.path.description : displayName(g, pods: pods)
         let folded = fold(prefix)
         let cell = folded + truncate(name, nameWidth - folded.count)
         let m = g.memory
@@ -137,18 +137,20 @@ public struct StatusView {
         return ">999"
     }
 
-    /// The name shown for a group: Kubernetes pods and containers by what
-    /// they are (their cgroup names are 60+ characters), others by name.
-    static func displayName(_ g: CgroupSnapshot) -> String {
-        if let k = g.identity.kubernetes {
-            switch k.level {
-            case .pod:
-                return "pod \(k.podUID.map { String($0.prefix(8)) } ?? "?") \(k.qos?.rawValue ?? "")"
-            case .container:
-                return "ctr \(k.containerID.map { String($0.prefix(12)) } ?? "?")"
-            case .node, .qos:
-                break
-            }
+    /// The name shown for a group: Kubernetes pods (by `namespace/name`
+    /// where the kubelet's log directories tell) and containers (runtime and
+    /// short id) by what they are (their cgroup names are 60+ characters),
+    /// others by name.
+    static func displayName(_ g: CgroupSnapshot, pods: PodNames = .empty) -> String {
+        let identity = g.identity
+        if let k = identity.kubernetes, k.level == .pod {
+            if let name = pods.podLabels(for: k)?.name { return "pod \(name)" }
+            return "pod \(k.podUID.map { String($0.prefix(8)) } ?? "?") \(k.qos?.rawValue ?? "")"
+        }
+        // The container's own group; its children (Podman's `container`) show their names.
+        // In a pod, `ctr`: the runtime is the node's, and the row three levels deep has 20 columns.
+        if let c = identity.container, let parent = g.path.parent, GroupIdentity(path: parent).container != c {
+            return identity.kubernetes != nil && !c.isMonitor ? "ctr \(c.shortID)" : c.description
         }
         return g.path.name?.description ?? "/"
     }

@@ -108,6 +108,10 @@ public struct GuardEvent: Equatable, Sendable {
     public var candidates: [EventCandidate] = []
     /// The flight recording written beside this event (a kill), for `explain --replay`.
     public var recording: String?
+    /// The pod the group is or belongs to, named where the kubelet's log
+    /// directories tell (`Snapshot.podLabels(for:)`); nil outside pods and
+    /// for events made without a snapshot (the UID then comes from the path).
+    public var pod: PodLabels?
 
     /// A task the kernel's OOM killer took, as its two /dev/kmsg lines tell:
     /// `oom-kill:constraint=...,oom_memcg=...,task_memcg=...,task=COMM,pid=PID,uid=UID`
@@ -193,7 +197,7 @@ public struct GuardEvent: Equatable, Sendable {
     /// One line for a human (names escaped).
     public var message: String {
         let g = guardName.map { "guard '\($0)': " } ?? ""
-        let what = cgroup.map { "\($0)" } ?? ""
+        let what = (cgroup.map { "\($0)" } ?? "") + (pod?.qualifiedName.map { " (pod \($0))" } ?? "")
         let why = reason.map { ": \($0)" } ?? ""
         switch kind {
         case .kill:
@@ -230,7 +234,11 @@ public struct GuardEvent: Equatable, Sendable {
             f.append(("CGWARDEN_CGROUP", cgroup.description))
             let identity = GroupIdentity(path: cgroup)
             if let unit = identity.unit { f.append(("CGWARDEN_UNIT", unit)) }
-            if let pod = identity.kubernetes?.podUID { f.append(("CGWARDEN_POD_UID", pod)) }
+            if let pod = pod?.uid ?? identity.kubernetes?.podUID { f.append(("CGWARDEN_POD_UID", pod)) }
+        }
+        if let name = pod?.name {
+            f.append(("CGWARDEN_POD", name.description))
+            f.append(("CGWARDEN_POD_NAMESPACE", name.namespaceText))
         }
         if let cgroupID { f.append(("CGWARDEN_CGROUP_ID", String(cgroupID))) }
         if let trigger { f.append(("CGWARDEN_TRIGGER", trigger)) }
@@ -256,6 +264,8 @@ public struct GuardEvent: Equatable, Sendable {
         .object([
             ("kind", .string(kind.rawValue)), ("time_ns", .uint(time.wallNanos)), ("monotonic_ns", .uint(time.monotonicNanos)),
             ("guard", .string(guardName)), ("cgroup", .string(cgroup?.description)), ("id", .number(cgroupID)),
+            ("pod_uid", .string(pod?.uid ?? cgroup.flatMap { KubernetesIdentity(path: $0)?.podUID })),
+            ("pod_namespace", .string(pod?.namespace)), ("pod_name", .string(pod?.podName)),
             ("trigger", .string(trigger)), ("measured", .string(measured)), ("reason", .string(reason)),
             ("method", .string(method)), ("memory_before", .number(memoryBefore)), ("memory_after", .number(memoryAfter)),
             ("processes", .number(processes)), ("duration_ns", .number(durationNanos)),

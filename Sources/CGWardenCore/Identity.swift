@@ -10,19 +10,34 @@
 ///
 ///     /kubepods/burstable/pod<uid>/<container id>
 ///     /kubepods/pod<uid>/<container id>                       (Guaranteed)
+///
+/// and a container of Podman, Docker or a CRI runtime, in or out of a pod
+/// (`ContainerIdentity`).
 public struct GroupIdentity: Equatable, Sendable {
     /// The systemd unit the group is (`a.slice`, `nginx.service`, `session-3.scope`).
     public var unit: String?
     public var kubernetes: KubernetesIdentity?
+    /// The container the group is or is inside of.
+    public var container: ContainerIdentity?
 
-    public init(unit: String? = nil, kubernetes: KubernetesIdentity? = nil) {
+    public init(unit: String? = nil, kubernetes: KubernetesIdentity? = nil, container: ContainerIdentity? = nil) {
         self.unit = unit
         self.kubernetes = kubernetes
+        self.container = container
     }
 
     public init(path: CgroupPath) {
         self.unit = path.name.flatMap(GroupIdentity.unit(of:))
-        self.kubernetes = KubernetesIdentity(path: path)
+        let k = KubernetesIdentity(path: path)
+        self.kubernetes = k
+        // The deepest container the names tell (a container's own children
+        // keep its identity); below a pod of the cgroupfs driver, the
+        // container's group has no runtime prefix: the pod level tells.
+        self.container = ContainerIdentity(path: path)
+            ?? k.flatMap { k in
+                guard k.level == .container, let id = k.containerID else { return nil }
+                return ContainerIdentity(runtime: k.runtime, id: id)
+            }
     }
 
     static let unitSuffixes: [[UInt8]] = [".slice", ".service", ".scope", ".socket", ".mount", ".swap"].map { Array($0.utf8) }
@@ -99,7 +114,13 @@ public struct KubernetesIdentity: Equatable, Sendable {
         guard let ctr = rest.first else { return }
         level = .container
         if systemd {
-            // cri-containerd-<id>.scope, crio-<id>.scope, docker-<id>.scope
+            // cri-containerd-<id>.scope, crio-<id>.scope, crio-conmon-<id>.scope, docker-<id>.scope...
+            if let c = ContainerIdentity.scope(Array(ctr.utf8)[...]) {
+                containerID = c.id
+                runtime = c.runtime
+                return
+            }
+            // Another runtime's <runtime>-<id>.scope.
             guard ctr.hasSuffix(".scope"), let dash = ctr.lastIndex(of: "-") else { return nil }
             containerID = String(ctr[ctr.index(after: dash)...].dropLast(".scope".count))
             let prefix = ctr[..<dash]
@@ -131,5 +152,95 @@ public struct KubernetesIdentity: Equatable, Sendable {
         let uid = String(raw.map { $0 == "_" ? "-" : $0 })
         guard !uid.isEmpty, uid.utf8.allSatisfy({ PathText.hexValue($0) != nil || $0 == UInt8(ascii: "-") }) else { return nil }
         return uid
+    }
+}
+
+/// A container as its runtime names its cgroup, compared as bytes:
+///
+///     libpod-<id>.scope            Podman (systemd cgroup manager)
+///     libpod-conmon-<id>.scope     Podman's monitor (conmon) of that container: not the container
+///     docker-<id>.scope            Docker (systemd driver)
+///     cri-containerd-<id>.scope    containerd (CRI)
+///     crio-<id>.scope              CRI-O; crio-conmon-<id>.scope is its monitor
+///     /docker/<id>                 Docker (cgroupfs driver)
+///     /libpod_parent/libpod-<id>   Podman (cgroupfs manager)
+///
+/// `<id>` is the runtime's hex id (64 digits; at least 12 accepted). A
+/// container's own children (`libpod-<id>.scope/container`, where Podman
+/// runs the container below its scope) keep the container's identity.
+public struct ContainerIdentity: Equatable, Sendable, CustomStringConvertible {
+    /// `podman`, `docker`, `containerd`, `crio`; nil where the name does not
+    /// tell (below a pod of kubelet's cgroupfs driver).
+    public var runtime: String?
+    public var id: String
+    /// The group of the runtime's monitor (conmon) for the container, beside
+    /// the container's own: killing it is not killing the container.
+    public var isMonitor: Bool
+
+    public init(runtime: String?, id: String, isMonitor: Bool = false) {
+        self.runtime = runtime
+        self.id = id
+        self.isMonitor = isMonitor
+    }
+
+    /// The id as `docker ps` and `podman ps` show it.
+    public var shortID: String { String(id.prefix(12)) }
+
+    /// `podman 3b9a0c4d1e2f`, `conmon 3b9a0c4d1e2f`, `ctr 3b9a0c4d1e2f`.
+    public var description: String { "\(isMonitor ? "conmon" : runtime ?? "ctr") \(shortID)" }
+
+    /// The shortest id accepted: Docker's short form. Requiring hex digits
+    /// keeps `docker-compose.scope` or `libpod-conmon-x.scope` from being read as ids.
+    static let minimumIDLength = 12
+    static let maximumIDLength = 128
+
+    static let scopes: [(prefix: [UInt8], runtime: String, monitor: Bool)] = [
+        ("cri-containerd-", "containerd", false), ("crio-conmon-", "crio", true), ("crio-", "crio", false),
+        ("docker-", "docker", false), ("libpod-conmon-", "podman", true), ("libpod-", "podman", false),
+    ].map { (Array($0.0.utf8), $0.1, $0.2) }
+    static let scopeSuffix = Array(".scope".utf8)
+    static let libpodPrefix = Array("libpod-".utf8)
+    static let dockerParent = Array("docker".utf8)
+    static let libpodParent = Array("libpod_parent".utf8)
+
+    /// The deepest container the path's names tell, nil when none does.
+    public init?(path: CgroupPath) {
+        var found: ContainerIdentity?
+        var previous: ArraySlice<UInt8>?
+        // Slices of the path's bytes: no copy per name (the policy asks for
+        // the identity of every candidate).
+        for b in path.bytes.split(separator: CgroupPath.slash) {
+            if let c = ContainerIdentity.scope(b) {
+                found = c
+            } else if let p = previous, p.elementsEqual(ContainerIdentity.dockerParent), ContainerIdentity.isID(b) {
+                found = ContainerIdentity(runtime: "docker", id: String(decoding: b, as: UTF8.self))
+            } else if let p = previous, p.elementsEqual(ContainerIdentity.libpodParent), b.starts(with: ContainerIdentity.libpodPrefix),
+                      ContainerIdentity.isID(b.dropFirst(ContainerIdentity.libpodPrefix.count)) {
+                found = ContainerIdentity(runtime: "podman",
+                                          id: String(decoding: b.dropFirst(ContainerIdentity.libpodPrefix.count), as: UTF8.self))
+            }
+            previous = b
+        }
+        guard let found else { return nil }
+        self = found
+    }
+
+    /// One name of the `<prefix>-<id>.scope` forms; nil for any other.
+    public static func scope(_ name: ArraySlice<UInt8>) -> ContainerIdentity? {
+        guard name.count > scopeSuffix.count, name.suffix(scopeSuffix.count).elementsEqual(scopeSuffix) else { return nil }
+        let stem = name.dropLast(scopeSuffix.count)
+        for s in scopes where stem.starts(with: s.prefix) {
+            let id = stem.dropFirst(s.prefix.count)
+            // `crio-conmon-<id>` also starts with `crio-`: the longer prefix comes first, and "conmon-..." is no id.
+            guard isID(id) else { continue }
+            return ContainerIdentity(runtime: s.runtime, id: String(decoding: id, as: UTF8.self), isMonitor: s.monitor)
+        }
+        return nil
+    }
+
+    /// Lower-case hex digits, 12 to 128 of them.
+    static func isID(_ s: ArraySlice<UInt8>) -> Bool {
+        s.count >= minimumIDLength && s.count <= maximumIDLength
+            && s.allSatisfy { ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f")) }
     }
 }

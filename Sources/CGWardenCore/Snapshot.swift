@@ -179,11 +179,15 @@ public struct Snapshot: Equatable, Sendable {
     public var system: SystemSnapshot
     /// Pre-order: a parent before its children, siblings by name.
     public var cgroups: [CgroupSnapshot]
+    /// The node's pods by UID, named from the kubelet's log directories
+    /// (empty where none were read: pods are then shown by UID).
+    public var pods: PodNames
 
-    public init(root: String, time: Timestamp, system: SystemSnapshot, cgroups: [CgroupSnapshot]) {
+    public init(root: String, time: Timestamp, system: SystemSnapshot, cgroups: [CgroupSnapshot], pods: PodNames = .empty) {
         self.root = root
         self.time = time
         self.system = system
         self.cgroups = cgroups
+        self.pods = pods
     }
 }

@@ -65,21 +65,33 @@ extension MemoryState {
 }
 
 extension GroupIdentity {
-    public var kubernetesJSON: JSON {
+    public var kubernetesJSON: JSON { kubernetesJSON(pods: .empty) }
+
+    /// The `kubernetes` object, with the pod's namespace and name from `pods`.
+    public func kubernetesJSON(pods: PodNames) -> JSON {
         guard let k = kubernetes else { return .null }
+        let name = pods.podLabels(for: k)?.name
         return .object([
             ("level", .string(k.level.rawValue)),
             ("pod_uid", .string(k.podUID)),
+            ("pod_namespace", .string(name?.namespaceText)),
+            ("pod_name", .string(name?.nameText)),
             ("qos", .string(k.qos?.rawValue)),
             ("container_id", .string(k.containerID)),
             ("runtime", .string(k.runtime)),
         ])
     }
+
+    public var containerJSON: JSON {
+        guard let c = container else { return .null }
+        return .object([("runtime", .string(c.runtime)), ("id", .string(c.id)), ("conmon", .bool(c.isMonitor))])
+    }
 }
 
 extension CgroupSnapshot {
-    /// One GROUP object; `processes` is added when the caller read them.
-    public func json(processes: [ProcessInfo]? = nil) -> JSON {
+    /// One GROUP object; `processes` is added when the caller read them,
+    /// pod names from `pods`.
+    public func json(processes: [ProcessInfo]? = nil, pods: PodNames = .empty) -> JSON {
         let identity = self.identity
         var o: [(String, JSON)] = [
             ("path", .string(path.description)),
@@ -91,7 +103,8 @@ extension CgroupSnapshot {
             ("populated", events.map { .bool($0.populated) } ?? .null),
             ("nr_procs", .number(nrProcs ?? procs?.count)),
             ("unit", .string(identity.unit)),
-            ("kubernetes", identity.kubernetesJSON),
+            ("kubernetes", identity.kubernetesJSON(pods: pods)),
+            ("container", identity.containerJSON),
         ]
         if let stat = memory?.stat { o.append(("stat", stat.json)) }
         if let a = attributes {
@@ -123,7 +136,7 @@ extension Snapshot {
         .object([
             ("root", .string(root)),
             ("system", system.json),
-            ("cgroups", .array(cgroups.map { g in g.json(processes: processes.map { $0[g.path] ?? [] }) })),
+            ("cgroups", .array(cgroups.map { g in g.json(processes: processes.map { $0[g.path] ?? [] }, pods: pods) })),
         ])
     }
 }

@@ -36,12 +36,22 @@ public protocol FileSystem: Sendable {
     /// before their names are even decoded (a cgroup directory lists ~50
     /// control files for each child group).
     func subdirectories(_ dir: Int32) throws(SystemError) -> [DirectoryEntry]
+    /// The same, stopping after `limit` entries (a directory that is not a
+    /// cgroup's may hold any number).
+    func subdirectories(_ dir: Int32, limit: Int) throws(SystemError) -> [DirectoryEntry]
     func status(_ fd: Int32) throws(SystemError) -> FileStatus
     /// `fstatfs(fd).f_type`: tells cgroup2 from tmpfs and from an ordinary directory.
     func fileSystemType(_ fd: Int32) throws(SystemError) -> Int64
     /// `fgetxattr`: the value of an extended attribute, nil when not set
     /// (ENODATA; `trusted.*` also reads as not set without CAP_SYS_ADMIN).
     func extendedAttribute(_ fd: Int32, _ name: String) throws(SystemError) -> String?
+}
+
+extension FileSystem {
+    /// For replacements that list everything anyway.
+    public func subdirectories(_ dir: Int32, limit: Int) throws(SystemError) -> [DirectoryEntry] {
+        Array(try subdirectories(dir).prefix(limit))
+    }
 }
 
 /// The real calls (CGWardenSystem's wrappers).
@@ -69,6 +79,11 @@ public struct LinuxFileSystem: FileSystem {
     public func subdirectories(_ dir: Int32) throws(SystemError) -> [DirectoryEntry] {
         try Files.rewind(dir)
         return try Directories.subdirectories(dir)
+    }
+
+    public func subdirectories(_ dir: Int32, limit: Int) throws(SystemError) -> [DirectoryEntry] {
+        try Files.rewind(dir)
+        return try Directories.subdirectories(dir, limit: limit)
     }
 
     public func status(_ fd: Int32) throws(SystemError) -> FileStatus {

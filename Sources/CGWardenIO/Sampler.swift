@@ -63,6 +63,8 @@ public final class Sampler {
 
     let watcher: DirectoryWatcher?
     private var watched: [Int32: Node] = [:]
+    /// The groups held, by id: a group's files read between samples.
+    private var byID: [UInt64: Node] = [:]
 
     /// `watcher`: which directories to list again (default inotify); nil
     /// lists every directory at every sample.
@@ -97,6 +99,7 @@ public final class Sampler {
             top = nil
             let (fd, inode, memory) = try openSubtree(subtree, root: root, fs: fs, buffer: buffer)
             top = Node(name: subtree.name ?? CgroupName(""), path: subtree, dir: fd, inode: inode)
+            byID[inode] = top
             topPath = subtree
             topMemory = memory
         }
@@ -117,6 +120,17 @@ public final class Sampler {
         return result
     }
 
+    /// A group's own `memory.events.local`, read now through the directory
+    /// the sampler holds (a group that just emptied, before it is removed):
+    /// nil when the group is not one of the last sample, is gone, has no
+    /// such file (no memory controller, before 5.2), or the file did not parse.
+    public func eventsLocal(of id: UInt64) -> MemoryEvents? {
+        guard let node = byID[id], let bytes = try? buffer.readFile(CgroupFile.eventsLocal.name, in: node.dir, fs: fs) else {
+            return nil
+        }
+        return try? Parse.memoryEvents(bytes, file: CgroupFile.eventsLocal.name)
+    }
+
     private var topMemory = false
     private var lastCount = 0
 
@@ -131,6 +145,7 @@ public final class Sampler {
                 watched[w] = nil
                 node.watch = nil
             }
+            if byID[node.inode] === node { byID[node.inode] = nil }
             for fd in node.files where fd >= 0 { fs.close(fd) }
             if let s = node.subtreeControl { fs.close(s) }
             node.subtreeControl = nil
@@ -269,7 +284,9 @@ public final class Sampler {
                 fs.close(fd)
                 continue
             }
-            node.children[entry.name] = Node(name: entry.name, path: childPath, dir: fd, inode: inode)
+            let child = Node(name: entry.name, path: childPath, dir: fd, inode: inode)
+            node.children[entry.name] = child
+            byID[inode] = child
         }
         node.ordered = node.children.values.sorted { $0.name.bytes.lexicographicallyPrecedes($1.name.bytes) }
         return true

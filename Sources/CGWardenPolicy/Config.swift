@@ -18,6 +18,8 @@ public struct ConfigOrigin: Equatable, Hashable, Sendable, CustomStringConvertib
 /// The whole configuration: the main file and its drop-ins, merged.
 public struct Config: Equatable, Sendable {
     public var daemon = DaemonSettings()
+    /// The event history (`[events]`).
+    public var events = EventSettings()
     /// Never killed, whatever a guard says.
     public var protect: [CgroupPattern] = []
     /// Honour `user.oomd_*` / `trusted.oomd_*` extended attributes (default true).
@@ -26,6 +28,8 @@ public struct Config: Equatable, Sendable {
     public var guards: [Guard] = []
     /// Commands run after events (`[[hook]]`).
     public var hooks: [Hook] = []
+    /// The Prometheus endpoint of `cgwarden run` (`[metrics]`; off unless `listen` is set).
+    public var metrics = MetricsSettings()
     /// The files merged, in order.
     public var files: [String] = []
 
@@ -52,6 +56,167 @@ public struct DaemonSettings: Equatable, Sendable {
     public init() {}
 }
 
+/// `[metrics]`: where `cgwarden run` serves `/metrics` and `/healthz`.
+public struct MetricsSettings: Equatable, Sendable {
+    /// nil: no endpoint (the default).
+    public var listen: ListenAddress?
+    /// Watched groups exported at most; past it, those using the most memory.
+    /// Each exported group is at most `MetricsSettings.seriesPerGroup` series:
+    /// 500 groups are 7,500 series, about 1 MB of text per scrape.
+    public var maximumGroups = 500
+    /// The most `max_groups` may be: 10,000 groups would be 150,000 series,
+    /// past what one Prometheus target should carry (and 20 MB a scrape).
+    public static let maximumGroupsLimit = 10_000
+    /// Series one exported group makes at most (Docs/metrics.md counts them).
+    public static let seriesPerGroup = 15
+
+    public init() {}
+}
+
+/// An address to listen on: an IPv4 or IPv6 address and a port, or the path of a Unix socket.
+public enum ListenAddress: Equatable, Hashable, Sendable, CustomStringConvertible {
+    case inet4([UInt8], port: UInt16)
+    case inet6([UInt8], port: UInt16)
+    case unix(String)
+
+    /// The longest Unix socket path (`sun_path` is 108 bytes with its NUL).
+    public static let maximumUnixPathBytes = 107
+
+    public var description: String {
+        switch self {
+        case .inet4(let a, let port): return a.map(String.init).joined(separator: ".") + ":\(port)"
+        case .inet6(let a, let port): return "[\(ListenAddress.ipv6Text(a))]:\(port)"
+        case .unix(let path): return path
+        }
+    }
+
+    /// `127.0.0.1:9464`, `[::1]:9464`, `0.0.0.0:9464`, `[::]:9464` or an absolute path
+    /// (`/run/cgwarden/metrics.sock`); the reason otherwise. Names are not resolved.
+    public static func parse(_ text: String) -> Result<ListenAddress, ListenAddressProblem> {
+        if text.hasPrefix("/") {
+            let bytes = Array(text.utf8)
+            if bytes.contains(0) { return .failure(.init("a socket path cannot hold a NUL")) }
+            if bytes.count > maximumUnixPathBytes {
+                return .failure(.init("a Unix socket path is at most \(maximumUnixPathBytes) bytes (sun_path), this is \(bytes.count)"))
+            }
+            if bytes.last == UInt8(ascii: "/") { return .failure(.init("'\(text)' names a directory, not a socket")) }
+            return .success(.unix(text))
+        }
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return .failure(.init("'\(text)': an IPv6 address ends with ']' before its port")) }
+            let inside = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return .failure(.init("'\(text)' needs a port: [\(inside)]:9464")) }
+            guard let address = parseIPv6(inside) else { return .failure(.init("'\(inside)' is not an IPv6 address")) }
+            return port(rest.dropFirst()).map { .inet6(address, port: $0) }
+        }
+        guard let colon = text.lastIndex(of: ":") else {
+            return .failure(.init("'\(text)' needs an address and a port (127.0.0.1:9464, [::1]:9464) or an absolute socket path"))
+        }
+        let host = text[..<colon]
+        if host.contains(":") { return .failure(.init("'\(text)': write an IPv6 address in brackets, e.g. [::1]:9464")) }
+        guard let address = parseIPv4(host) else {
+            return .failure(.init("'\(host)' is not an IPv4 address (names are not resolved: write 127.0.0.1 or [::1])"))
+        }
+        return port(text[text.index(after: colon)...]).map { .inet4(address, port: $0) }
+    }
+
+    static func port(_ text: Substring) -> Result<UInt16, ListenAddressProblem> {
+        guard !text.isEmpty, text.count <= 5, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = Int(text),
+              n >= 1, n <= 65535 else {
+            return .failure(.init("'\(text)' is not a port (1 to 65535)"))
+        }
+        return .success(UInt16(n))
+    }
+
+    static func parseIPv4(_ text: Substring) -> [UInt8]? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var out: [UInt8] = []
+        for p in parts {
+            // No leading zeros: 010 is octal to inet_aton, decimal to others.
+            guard !p.isEmpty, p.count <= 3, p.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                  p.count == 1 || p.first != "0", let v = UInt8(p) else { return nil }
+            out.append(v)
+        }
+        return out
+    }
+
+    /// RFC 4291 text: eight groups of 1-4 hex digits, one `::` for a run of
+    /// zero groups, an IPv4 tail (`::ffff:127.0.0.1`). No zone (`%eth0`).
+    static func parseIPv6(_ text: Substring) -> [UInt8]? {
+        guard !text.isEmpty, text.count <= 45 else { return nil }
+        var head: [UInt16] = [], tail: [UInt16] = []
+        var sawDouble = false
+        let halves = text.components("::")
+        guard halves.count <= 2 else { return nil }
+        func groups(_ s: Substring, allowIPv4: Bool) -> [UInt16]? {
+            if s.isEmpty { return [] }
+            var out: [UInt16] = []
+            let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+            for (i, p) in parts.enumerated() {
+                if allowIPv4, i == parts.count - 1, p.contains(".") {
+                    guard let v4 = parseIPv4(p) else { return nil }
+                    out.append(UInt16(v4[0]) << 8 | UInt16(v4[1]))
+                    out.append(UInt16(v4[2]) << 8 | UInt16(v4[3]))
+                    continue
+                }
+                guard !p.isEmpty, p.count <= 4, let v = UInt16(p, radix: 16) else { return nil }
+                out.append(v)
+            }
+            return out
+        }
+        if halves.count == 2 {
+            sawDouble = true
+            guard let h = groups(halves[0], allowIPv4: false), let t = groups(halves[1], allowIPv4: true) else { return nil }
+            head = h
+            tail = t
+            guard head.count + tail.count <= 7 else { return nil }
+        } else {
+            guard let h = groups(halves[0], allowIPv4: true), h.count == 8 else { return nil }
+            head = h
+        }
+        let all = head + [UInt16](repeating: 0, count: sawDouble ? 8 - head.count - tail.count : 0) + tail
+        return all.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xff)] }
+    }
+
+    /// The shortest text (RFC 5952): lowercase, the longest run of two or more zero groups as `::`.
+    static func ipv6Text(_ a: [UInt8]) -> String {
+        guard a.count == 16 else { return "?" }
+        let g = (0..<8).map { UInt16(a[2 * $0]) << 8 | UInt16(a[2 * $0 + 1]) }
+        var best = (start: -1, length: 0), i = 0
+        while i < 8 {
+            guard g[i] == 0 else { i += 1; continue }
+            var j = i
+            while j < 8 && g[j] == 0 { j += 1 }
+            if j - i > best.length && j - i >= 2 { best = (i, j - i) }
+            i = j
+        }
+        let hex = g.map { String($0, radix: 16) }
+        guard best.start >= 0 else { return hex.joined(separator: ":") }
+        return hex[..<best.start].joined(separator: ":") + "::" + hex[(best.start + best.length)...].joined(separator: ":")
+    }
+}
+
+public struct ListenAddressProblem: Error, Equatable, Sendable, CustomStringConvertible {
+    public var description: String
+    init(_ d: String) { description = d }
+}
+
+extension Substring {
+    /// Splits on a multi-character separator (no Foundation).
+    func components(_ separator: String) -> [Substring] {
+        var out: [Substring] = []
+        var rest = self[...]
+        while let r = rest.firstRange(of: separator) {
+            out.append(rest[..<r.lowerBound])
+            rest = rest[r.upperBound...]
+        }
+        out.append(rest)
+        return out
+    }
+}
+
 /// A command run after an event (`[[hook]]`), as the unprivileged user, with
 /// the event as JSON on its standard input.
 public struct Hook: Equatable, Sendable {
@@ -69,6 +234,25 @@ public struct Hook: Equatable, Sendable {
         self.origin = origin
         self.command = command
     }
+}
+
+/// The event history's settings (`[events]`).
+public struct EventSettings: Equatable, Sendable {
+    /// The flight recorder keeps this much of the last snapshots, written
+    /// beside each kill (`0s`: none). Five minutes cover the longest
+    /// sustained trigger and rate window a guard usually has, and the
+    /// growth before a kill.
+    public var flightRecorder = Duration.seconds(300)
+    /// And at most this much memory: at 1,000 groups sampled each second,
+    /// about 2 MiB holds the five minutes (Docs/recording.md); 16 MiB holds
+    /// them for 8,000 groups, and bounds what a node of many more costs
+    /// (the window then shrinks).
+    public var flightRecorderMaxSize: UInt64 = 16 << 20
+    /// The guard locks its memory (mlockall, RLIMIT_MEMLOCK 256 MiB): the
+    /// recorder may take a quarter of it.
+    public static let maximumFlightRecorderSize: UInt64 = 64 << 20
+
+    public init() {}
 }
 
 /// A rule: which groups it watches, when it fires, and whom it may kill.

@@ -125,9 +125,11 @@ struct ConfigTableReader {
         errors.append(ConfigError(origin: origin(location), key: key, message: message))
     }
 
-    static let topKeys = ["daemon", "protect", "honor_xattrs", "guard", "hook", "min_kill_size", "post_action_delay"]
+    static let topKeys = ["daemon", "events", "protect", "honor_xattrs", "guard", "hook", "metrics", "min_kill_size", "post_action_delay"]
+    static let metricsKeys = ["listen", "max_groups"]
     static let daemonKeys = ["interval", "user", "group", "allow_shared_user", "dry_run", "max_running_hooks"]
     static let hookKeys = ["name", "command", "events", "timeout"]
+    static let eventsKeys = ["flight_recorder", "flight_recorder_max_size"]
     static let guardKeys = ["name", "match", "trigger", "combine", "candidates", "rank", "min_kill_size",
                             "post_action_delay", "prefer", "avoid", "qos_order", "mode", "max_victim_procs",
                             "max_victim_share"]
@@ -154,6 +156,43 @@ struct ConfigTableReader {
                     config.daemon.maximumRunningHooks = Int(n)
                 } else {
                     fail(entry.node.location, "daemon.max_running_hooks", "must be a whole number from 1 to 64")
+                }
+            }
+        }
+        if let metricsEntry = root.entry("metrics"), let metrics = table(metricsEntry, "metrics") {
+            checkKeys(metrics, allowed: ConfigTableReader.metricsKeys, context: "metrics")
+            if let entry = metrics.entry("listen"), let text = string(entry, "metrics.listen") {
+                switch ListenAddress.parse(text) {
+                case .success(let address): config.metrics.listen = address
+                case .failure(let why): fail(entry.node.location, "metrics.listen", why.description)
+                }
+            }
+            if let entry = metrics.entry("max_groups") {
+                if case .integer(let n) = entry.node.value, n >= 1, n <= MetricsSettings.maximumGroupsLimit {
+                    config.metrics.maximumGroups = Int(n)
+                } else {
+                    fail(entry.node.location, "metrics.max_groups",
+                         "must be a whole number from 1 to \(MetricsSettings.maximumGroupsLimit) (each group is up to "
+                         + "\(MetricsSettings.seriesPerGroup) series)")
+                }
+            }
+        }
+        if let eventsEntry = root.entry("events"), let events = table(eventsEntry, "events") {
+            checkKeys(events, allowed: ConfigTableReader.eventsKeys, context: "events")
+            if let entry = events.entry("flight_recorder") {
+                // `false` as well as "0s": no recorder.
+                if entry.node.value.boolValue == false {
+                    config.events.flightRecorder = .zero
+                } else if let window = duration(entry, "events.flight_recorder") {
+                    config.events.flightRecorder = window
+                }
+            }
+            if let entry = events.entry("flight_recorder_max_size"), let size = size(entry, "events.flight_recorder_max_size") {
+                if size > EventSettings.maximumFlightRecorderSize {
+                    fail(entry.node.location, "events.flight_recorder_max_size",
+                         "must be at most 64M (the guard locks its memory, at most 256 MiB; the recorder may take a quarter)")
+                } else {
+                    config.events.flightRecorderMaxSize = size
                 }
             }
         }

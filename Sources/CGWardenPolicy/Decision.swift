@@ -235,25 +235,36 @@ public struct Candidate: Equatable, Sendable {
 // MARK: - JSON (Docs/explain-json.md)
 
 extension Decision {
-    public var json: JSON {
+    public var json: JSON { json(pods: .empty) }
+
+    /// With the namespace and name of the groups in pods, from `pods`.
+    public func json(pods: PodNames) -> JSON {
         .object([
             ("time", .object([("monotonic_ns", .uint(time.monotonicNanos)), ("wall_ns", .uint(time.wallNanos))])),
             ("victim", victim.map { v in
                 .object([("guard", .string(v.guardName)), ("path", .string(v.path.description)),
-                         ("id", .uint(v.id)), ("reason", .string(v.reason))])
+                         ("id", .uint(v.id)), ("reason", .string(v.reason))] + podFields(v.path, pods))
             } ?? .null),
             ("observed", .array(observed.map { v in
                 .object([("guard", .string(v.guardName)), ("path", .string(v.path.description)),
-                         ("id", .uint(v.id)), ("reason", .string(v.reason))])
+                         ("id", .uint(v.id)), ("reason", .string(v.reason))] + podFields(v.path, pods))
             })),
             ("no_victim_reason", .string(noVictimReason)),
-            ("guards", .array(guards.map(\.json))),
+            ("guards", .array(guards.map { $0.json(pods: pods) })),
         ])
     }
 }
 
+/// `pod_namespace`, `pod_name` of a group in a pod (null when not in one, or not named).
+func podFields(_ path: CgroupPath, _ pods: PodNames) -> [(String, JSON)] {
+    let name = pods.podLabels(for: path)?.name
+    return [("pod_namespace", .string(name?.namespaceText)), ("pod_name", .string(name?.nameText))]
+}
+
 extension GuardDecision {
-    public var json: JSON {
+    public var json: JSON { json(pods: .empty) }
+
+    public func json(pods: PodNames) -> JSON {
         .object([
             ("name", .string(name)),
             ("mode", .string(mode.rawValue)),
@@ -274,7 +285,7 @@ extension GuardDecision {
                          ("score", .double(c.score)), ("score_text", .string(c.scoreText)),
                          ("preference", .string(c.preference.rawValue)),
                          ("preference_reason", .string(c.preferenceReason)),
-                         ("excluded", .string(c.excluded))])
+                         ("excluded", .string(c.excluded))] + podFields(c.path, pods))
             })),
             ("headroom", .array(headroom.map { h in
                 .object([("trigger", .string(triggers[h.trigger].description)), ("headroom", .double(h.headroom)),

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CGWardenActions
 import CGWardenCore
+import CGWardenEndpoint
 import CGWardenIO
 import CGWardenPolicy
 import CGWardenSandbox
@@ -10,7 +11,8 @@ import CGWardenSystem
 
 /// How `cgwarden run` starts: the configuration, then, as root, what must
 /// happen before the drop (the helper, the OOM score, locked memory, the
-/// node's PSI triggers), the drop, and the guard's loop.
+/// node's PSI triggers, /dev/kmsg, the recordings' directory), the drop,
+/// and the guard's loop.
 public enum Daemon {
     public struct Options: Sendable {
         public var root: String
@@ -19,12 +21,23 @@ public enum Daemon {
         /// Woken by PSI triggers and inotify as well as the timer (off: the
         /// timer only, at the configured interval; for side-by-side benchmarks).
         public var kernelWakeups = true
-        public init(root: String = "/sys/fs/cgroup", proc: String = "/proc", dryRun: Bool = false) {
+        /// The kubelet's pod log directory, for pod names in events (nil: none).
+        public var podLogs: String? = "/var/log/pods"
+        /// Where the flight recordings go (`recordings/`); nil: none.
+        public var stateDirectory: String?
+        /// The kernel log the OOM killer writes to.
+        public var kernelLog = "/dev/kmsg"
+        public init(root: String = "/sys/fs/cgroup", proc: String = "/proc", dryRun: Bool = false,
+                    stateDirectory: String? = Daemon.defaultStateDirectory) {
             self.root = root
             self.proc = proc
             self.dryRun = dryRun
+            self.stateDirectory = stateDirectory
         }
     }
+
+    /// The unit's `StateDirectory=cgwarden`.
+    public static let defaultStateDirectory = "/var/lib/cgwarden"
 
     /// The most memory the guard may lock (RLIMIT_MEMLOCK, set as root before
     /// mlockall): far above its working set (about 10 MiB at 1,000 groups,
@@ -48,6 +61,31 @@ public enum Daemon {
             do { try ProcessLimits.setOOMScoreAdjust(-1000) } catch { log("warning: oom_score_adj -1000: \(error)") }
             do { try ProcessLimits.lockMemory(limit: lockedMemoryLimit) } catch { log("warning: mlockall: \(error)") }
         }
+        // The metrics socket is bound as root, before the drop: a port below
+        // 1024 or a path under a root-owned /run directory stay usable after it.
+        var metrics: (listener: Int32, recorder: MetricsRecorder)?
+        if let listen = config.metrics.listen {
+            do {
+                metrics = (try MetricsListener.bind(listen),
+                           MetricsRecorder(config: config, startedMonotonic: SystemClock().now().monotonicNanos))
+            } catch {
+                log("metrics.listen \(listen): \(error)")
+                return 1
+            }
+        }
+        // The flight recordings' directory, given to the daemon's user while root.
+        var recordings: FlightRecordings?
+        if let dir = options.stateDirectory, config.events.flightRecorder > .zero, config.events.flightRecorderMaxSize > 0 {
+            let target = geteuid() == 0 ? try? Privileges.dropTarget(user: config.daemon.user, group: config.daemon.group,
+                                                                     allowShared: config.daemon.allowSharedUser) : nil
+            do {
+                let prepared = try FlightRecordings.prepare(stateDirectory: dir, uid: target?.uid, gid: target?.gid)
+                recordings = FlightRecordings(directory: prepared.path, descriptor: prepared.descriptor,
+                                              window: config.events.flightRecorder, maxBytes: config.events.flightRecorderMaxSize)
+            } catch {
+                log("warning: no flight recordings: \(error)")
+            }
+        }
         var configuration = KillHelperClient.Configuration()
         configuration.settings = KillHelperProcess.Settings(root: options.root, protected: config.protect)
         let drop = PrivilegedStart.Drop(user: config.daemon.user, group: config.daemon.group,
@@ -59,13 +97,21 @@ public enum Daemon {
                     let killer = try HelperKiller(client: client)
                     var tunables = DaemonTunables()
                     tunables.kernelWakeups = options.kernelWakeups
-                    // Hooks get every event; their own failures go to the other sinks.
+                    // /dev/kmsg needs CAP_SYSLOG under kernel.dmesg_restrict: opened before the drop.
+                    var kernelLog: KernelLog?
+                    do { kernelLog = try KernelLog(path: options.kernelLog) } catch {
+                        log("warning: the kernel's OOM reports will not be read (which task it killed, and its size): \(error)")
+                    }
+                                        // Hooks get every event; their own failures go to the other sinks.
+                    let recorder = metrics?.recorder
                     let hooks = HookRunner(hooks: config.hooks, maximumRunning: config.daemon.maximumRunningHooks,
-                                           clock: SystemClock(), failures: sink.record)
-                    let daemon = GuardDaemon(config: config, source: SnapshotSource(root: options.root, proc: options.proc),
-                                             killer: killer, sink: EventSinks([sink, hooks]), notifier: notifier,
+                                           clock: SystemClock(), failures: { sink.record($0); recorder?.record($0) })
+                    let sinks: [EventSink] = [sink, hooks] + (recorder.map { [$0] } ?? [])
+                    let daemon = GuardDaemon(config: config, source: SnapshotSource(root: options.root, proc: options.proc, podLogs: options.podLogs),
+                                             killer: killer, sink: EventSinks(sinks), notifier: notifier,
                                              tunables: tunables, dryRun: options.dryRun, signals: signals,
-                                             hooks: hooks, reload: reload)
+                                             hooks: hooks, metrics: recorder, reload: reload, kernelLog: kernelLog,
+                                             recordings: recordings)
                     if options.kernelWakeups { daemon.armNodeTriggers(proc: options.proc) }
                     guardian = daemon
                 } catch {
@@ -77,7 +123,19 @@ public enum Daemon {
             return 1
         }
         guard let guardian else { return 1 }
+        // Its thread starts after the drop: it never runs as root.
+        var endpoint: HTTPEndpoint?
+        if let metrics {
+            do {
+                endpoint = try HTTPEndpoint(listener: metrics.listener, responder: MetricsResponder(board: metrics.recorder.board))
+            } catch {
+                log("cannot start the metrics endpoint: \(error)")
+                guardian.killer.shutdown()
+                return 1
+            }
+        }
         let status = guardian.run()
+        endpoint?.stop()
         guardian.killer.shutdown()
         return status
     }

@@ -46,6 +46,11 @@ public struct DaemonTunables: Sendable {
     public var maximumGroupTriggers = 64
     /// Triggers armed per helper job: a job holds the helper, and a kill must not wait long behind it.
     public var armsPerJob = 16
+    /// Groups whose own counters a wake reads at once (their cgroup.events
+    /// changed: they may have emptied and be removed next, taking their
+    /// counters with them): each is an open, a read and a close (~10 µs);
+    /// past this, the next snapshot reads them.
+    public var readsPerWake = 256
 
     public init() {}
 }
@@ -74,11 +79,22 @@ public final class GuardDaemon {
     let reload: () throws -> Config
     /// The operator's commands after events (their sink is part of `sink`).
     let hooks: HookRunner?
+    /// The Prometheus endpoint's side in the loop: a frame published after
+    /// each snapshot (its event counts come through `sink`).
+    let metrics: MetricsRecorder?
 
     let signals: SignalSource
     let files: FileModificationWatch?
-    private var watches: [Int32: UInt64] = [:]
-    private var watchedGroups: [UInt64: [Int32]] = [:]
+    /// Each watch: the group, and whether a change wakes the policy (a
+    /// guard watches the group) besides reading the group's counters.
+    private var watches: [Int32: (id: UInt64, wakes: Bool, emptied: Bool)] = [:]
+    private var groupWatches: [UInt64: GroupWatch] = [:]
+    /// The latest snapshot's pod names, for the kernel's events.
+    private var pods = PodNames.empty
+    /// The kernel's events: counters, /dev/kmsg, their join.
+    let kernel: KernelEvents
+    /// The snapshots of the last minutes, written beside each kill.
+    let recordings: FlightRecordings?
     private var nodeTriggers: [Int32] = []
     /// PSI triggers on groups' memory.pressure, armed by the helper.
     private var groupTriggers: [ArmRequest: Int32] = [:]
@@ -89,7 +105,7 @@ public final class GuardDaemon {
     private var nextSample: UInt64 = 0
     private var lastWatchdog: UInt64 = 0
     private var kernelWoke = false
-    private var inFlight: (victim: Victim, decision: Decision, snapshot: Snapshot)?
+    private var inFlight: (victim: Victim, decision: Decision, snapshot: Snapshot, recording: String?)?
     /// Groups the helper refused, by id: until when (monotonic ns) they are not asked for.
     private var refusedUntil: [UInt64: UInt64] = [:]
     private var lastActionText = "none"
@@ -98,7 +114,9 @@ public final class GuardDaemon {
 
     public init(config: Config, source: SnapshotSource, killer: Killer, sink: EventSink, notifier: ServiceNotifier,
                 clock: Clock = SystemClock(), tunables: DaemonTunables = DaemonTunables(), dryRun: Bool,
-                signals: SignalSource, hooks: HookRunner? = nil, reload: @escaping () throws -> Config) {
+                signals: SignalSource, hooks: HookRunner? = nil, metrics: MetricsRecorder? = nil,
+                reload: @escaping () throws -> Config, kernelLog: KernelLog? = nil,
+                recordings: FlightRecordings? = nil) {
         self.config = config
         self.source = source
         self.killer = killer
@@ -110,8 +128,18 @@ public final class GuardDaemon {
         self.signals = signals
         self.reload = reload
         self.hooks = hooks
+        self.metrics = metrics
         files = tunables.kernelWakeups ? try? FileModificationWatch() : nil
         session = PolicySession(config: GuardDaemon.effective(config, dryRun: dryRun), ownCgroup: killer.own.path)
+        kernel = KernelEvents(log: kernelLog, tunables: GuardDaemon.watcherTunables(config))
+        self.recordings = recordings
+    }
+
+    /// A report waits for its group's counters until the next snapshot, and a little more.
+    static func watcherTunables(_ config: Config) -> OOMWatcher.Tunables {
+        var t = OOMWatcher.Tunables()
+        t.countersWait = config.daemon.interval + .seconds(2)
+        return t
     }
 
     /// The configuration as it runs: a dry run makes every guard observe.
@@ -141,6 +169,9 @@ public final class GuardDaemon {
             let now = clock.now().monotonicNanos
             let deadline = max(nextSample, lastSample.addingSaturated(UInt64(tunables.minimumSampleInterval.nanosecondsClamped)))
             var waitMillis = deadline > now ? Int32(clamping: (deadline - now + 999_999) / 1_000_000) : 0
+            if let held = kernel.nextDeadline {
+                waitMillis = min(waitMillis, held > now ? Int32(clamping: (held - now + 999_999) / 1_000_000) : 0)
+            }
             if let w = notifier.watchdogInterval {
                 waitMillis = min(waitMillis, Int32(clamping: w.nanosecondsClamped / 1_000_000))
             }
@@ -150,6 +181,8 @@ public final class GuardDaemon {
             var interests = [Poller.Interest(fd: signals.fd, events: Int16(POLLIN)),
                              Poller.Interest(fd: killer.wakeDescriptor, events: Int16(POLLIN))]
             if let files { interests.append(Poller.Interest(fd: files.fd, events: Int16(POLLIN))) }
+            let logIndex = interests.count
+            if let log = kernel.descriptor { interests.append(Poller.Interest(fd: log, events: Int16(POLLIN))) }
             let firstTrigger = interests.count
             interests += nodeTriggers.map { Poller.Interest(fd: $0, events: Int16(POLLPRI)) }
             interests += groupTriggers.values.map { Poller.Interest(fd: $0, events: Int16(POLLPRI)) }
@@ -176,13 +209,18 @@ public final class GuardDaemon {
                     }
                 case 2 where files != nil:
                     let (changed, overflow) = files!.changes()
-                    if overflow || !changed.isEmpty { kernelWoke = true }
+                    if overflow { kernelWoke = true }
+                    fileChanges(changed)
+                case logIndex where kernel.descriptor != nil && index < firstTrigger:
+                    record(kernel.readLog(at: clock.now()))
                 default:
                     if index >= firstTrigger, revents & Int16(POLLPRI) != 0 { kernelWoke = true }
                 }
             }
             // Hooks that ended are reaped, those past their timeout killed (a few waitpid calls).
             hooks?.service()
+            record(kernel.expire(at: clock.now()))
+            if let recordings { for p in recordings.takeProblems() { report(problem: p, cgroup: nil) } }
             let t = clock.now().monotonicNanos
             let due = t >= nextSample || (kernelWoke && t >= lastSample.addingSaturated(UInt64(tunables.minimumSampleInterval.nanosecondsClamped)))
             if due {
@@ -201,19 +239,27 @@ public final class GuardDaemon {
     @discardableResult
     func sampleAndAct() -> Bool {
         let taken: (snapshot: Snapshot, walk: WalkResult)
+        let started = metrics == nil ? 0 : clock.now().monotonicNanos
         do {
             taken = try source.take()
         } catch {
+            metrics?.snapshotFailed()
             report(problem: "no snapshot: \(error)", cgroup: nil)
             lastSample = clock.now().monotonicNanos
             nextSample = lastSample.addingSaturated(interval)
             return false
         }
         let snapshot = taken.snapshot
+        let read = metrics == nil ? 0 : clock.now().monotonicNanos
         for p in taken.walk.problems { report(problem: "\(p)", cgroup: p.cgroup) }
+        for w in snapshot.pods.warnings { report(problem: w, cgroup: nil) }
         lastSample = snapshot.time.monotonicNanos
         groupsSeen = snapshot.cgroups.count
+        recordings?.append(snapshot)
+        pods = snapshot.pods
+        record(kernel.observe(snapshot))
         let decision = session.step(snapshot)
+        let decided = metrics == nil ? 0 : clock.now().monotonicNanos
         for v in decision.observed {
             if let g = session.config.guards.first(where: { $0.name == v.guardName }) {
                 session.observed(guard: g, victim: v, at: snapshot.time)
@@ -223,7 +269,7 @@ public final class GuardDaemon {
             // comes back from the helper. An observing guard only reports.
             if dryRun, inFlight == nil, !killer.busy {
                 let ranked = decision.ranked(for: v).map { CgroupTarget(path: $0.path, id: $0.id) }
-                inFlight = (v, decision, snapshot)
+                inFlight = (v, decision, snapshot, nil)
                 killer.submit(.check(KillJob(guardName: v.guardName,
                                              targets: ranked.isEmpty ? [CgroupTarget(path: v.path, id: v.id)] : ranked,
                                              timeout: tunables.killTimeout)))
@@ -237,12 +283,16 @@ public final class GuardDaemon {
             let targets = (ranked.isEmpty ? [CgroupTarget(path: victim.path, id: victim.id)] : ranked)
                 .filter { refusedUntil[$0.id] == nil }
             if !targets.isEmpty {
-                inFlight = (victim, decision, snapshot)
                 killer.submit(.kill(KillJob(guardName: victim.guardName, targets: targets, timeout: tunables.killTimeout)))
+                // Written while the helper kills: the snapshots up to this decision.
+                let recording = recordings?.write(time: snapshot.time, id: targets[0].id, intervalNanos: interval)
+                inFlight = (victim, decision, snapshot, recording)
             }
         }
         updateWatches(snapshot, watched: decision.watchedIDs)
         updateGroupTriggers(snapshot)
+        metrics?.sampled(snapshot, decision: decision, took: read.subtractingSaturated(started),
+                         decided: decided.subtractingSaturated(read), killInFlight: inFlight != nil)
         nextSample = lastSample.addingSaturated(delay(after: decision))
         return true
     }
@@ -261,8 +311,9 @@ public final class GuardDaemon {
     /// guard's post-action delay.
     func finished(_ result: KillJobResult) {
         let now = clock.now()
-        guard let (victim, decision, snapshot) = inFlight else { return }
+        guard let (victim, decision, snapshot, recording) = inFlight else { return }
         inFlight = nil
+        metrics?.finished(result, victim: victim, decision: decision, at: now)
         if result.respawns > 0 {
             sink.record(GuardEvent(kind: .helperRestarted, time: now, reason: "\(result.respawns) new helper(s) during a kill"))
         }
@@ -271,6 +322,7 @@ public final class GuardDaemon {
                            reason: target.id == victim.id ? victim.reason : "next in rank after a refusal")
             var e = event(.kill, victim: v, decision: decision, snapshot: snapshot)
             e.time = now
+            e.recording = recording
             switch outcome {
             case .killed(let r), .incomplete(let r):
                 if case .incomplete = outcome { e.kind = .incomplete }
@@ -322,6 +374,7 @@ public final class GuardDaemon {
                            trigger: trigger.map { gd!.triggers[$0.index].description }, measured: trigger?.measured,
                            reason: v.reason, memoryBefore: g?.memory?.current,
                            processes: g.map { _ in self.subtreeProcesses(of: v.path, in: snapshot) })
+        e.pod = snapshot.podLabels(for: v.path)
         // The ranked candidates and the excluded, as the decision had them (bounded: an event is not a snapshot).
         e.candidates = (gd?.candidates ?? []).prefix(GuardDaemon.candidatesKept).map {
             GuardEvent.EventCandidate(path: $0.path, id: $0.id, rank: $0.rank, score: $0.scoreText, excluded: $0.excluded)
@@ -347,26 +400,76 @@ public final class GuardDaemon {
 
     // MARK: the kernel's wake-ups
 
-    /// Watches memory.events and cgroup.events of the groups some guard
-    /// watches (the kernel notifies on every change of them), and arms the
-    /// node's PSI triggers once.
-    func updateWatches(_ snapshot: Snapshot, watched watchedNow: Set<UInt64>) {
+    /// A group's watches: memory.events where a guard watches the group (a
+    /// change wakes the policy), cgroup.events everywhere (a change reads
+    /// the group's own counters at once: it may have emptied, and be
+    /// removed next).
+    struct GroupWatch {
+        var path: CgroupPath
+        var events: Int32?
+        var populated: Int32?
+        var guarded: Bool
+    }
+
+    /// Watches the files of every group of `snapshot`, within
+    /// `maximumFileWatches`: those of groups some guard watches first
+    /// (`guardedNow`, the evaluator's matches).
+    func updateWatches(_ snapshot: Snapshot, watched guardedNow: Set<UInt64>) {
         guard let files else { return }
-        for (id, wds) in watchedGroups where !watchedNow.contains(id) {
-            for wd in wds { files.unwatch(wd); watches[wd] = nil }
-            watchedGroups[id] = nil
+        var live = Set<UInt64>()
+        live.reserveCapacity(snapshot.cgroups.count)
+        for g in snapshot.cgroups {
+            live.insert(g.id)
         }
-        for g in snapshot.cgroups where watchedNow.contains(g.id) && watchedGroups[g.id] == nil {
-            guard watches.count + 2 <= tunables.maximumFileWatches else { break }
-            var wds: [Int32] = []
-            let base = Array(source.root.utf8) + (g.path.isRoot ? [] : [0x2f] + g.path.bytes)
-            for file in ["memory.events", "cgroup.events"] {
-                if let wd = try? files.watch(path: base + Array(("/" + file).utf8)) {
-                    wds.append(wd)
-                    watches[wd] = g.id
-                }
+        for (id, w) in groupWatches where !live.contains(id) || w.guarded != guardedNow.contains(id) {
+            for wd in [w.events, w.populated].compactMap({ $0 }) {
+                files.unwatch(wd)
+                watches[wd] = nil
             }
-            watchedGroups[g.id] = wds
+            groupWatches[id] = nil
+        }
+        let base = Array(source.root.utf8)
+        for pass in [true, false] {
+            for g in snapshot.cgroups where guardedNow.contains(g.id) == pass && groupWatches[g.id] == nil && !g.path.isRoot {
+                guard watches.count + (pass ? 2 : 1) <= tunables.maximumFileWatches else { break }
+                let dir = base + [0x2f] + g.path.bytes
+                var w = GroupWatch(path: g.path, guarded: pass)
+                if pass, let wd = try? files.watch(path: dir + Array("/memory.events".utf8)) {
+                    w.events = wd
+                    watches[wd] = (g.id, true, false)
+                }
+                if let wd = try? files.watch(path: dir + Array("/cgroup.events".utf8)) {
+                    w.populated = wd
+                    watches[wd] = (g.id, pass, true)
+                }
+                groupWatches[g.id] = w
+            }
+        }
+    }
+
+    /// Watched files changed: a guard's group wakes the policy; a group
+    /// whose cgroup.events changed has its own counters read now, before a
+    /// removal can take them (at most `readsPerWake`; the rest at the next
+    /// snapshot).
+    func fileChanges(_ changed: Set<Int32>) {
+        var emptied: [OOMWatcher.Reading] = []
+        var seen = Set<UInt64>()
+        for wd in changed {
+            guard let w = watches[wd] else { continue }
+            if w.wakes { kernelWoke = true }
+            guard w.emptied, emptied.count < tunables.readsPerWake, seen.insert(w.id).inserted,
+                  let path = groupWatches[w.id]?.path, let local = source.sampler.eventsLocal(of: w.id) else { continue }
+            emptied.append(OOMWatcher.Reading(path: path, id: w.id, local: local))
+        }
+        record(kernel.observe(emptied, at: clock.now()))
+    }
+
+    /// The kernel's events, each with the pod its group is in (the latest
+    /// snapshot's table: a removed pod's log directory outlives its cgroup).
+    func record(_ events: [GuardEvent]) {
+        for var e in events {
+            if e.pod == nil, let path = e.cgroup { e.pod = pods.podLabels(for: path) }
+            sink.record(e)
         }
     }
 
@@ -459,6 +562,8 @@ public final class GuardDaemon {
             session = fresh
             config = next
             hooks?.configure(next.hooks, maximumRunning: next.daemon.maximumRunningHooks)
+            metrics?.configure(next)
+            recordings?.update(window: next.events.flightRecorder, maxBytes: next.events.flightRecorderMaxSize)
             if tunables.kernelWakeups { armNodeTriggers(proc: source.proc.proc) }
             sink.record(GuardEvent(kind: .reloaded, time: clock.now(),
                                    reason: "\(next.guards.count) guards from \(next.files.joined(separator: " + "))"))

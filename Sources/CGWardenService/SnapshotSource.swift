@@ -11,6 +11,8 @@ public final class SnapshotSource {
     public let proc: ProcReader
     public let clock: Clock
     public let fields: SnapshotFields
+    /// The kubelet's pod log directory, for pod names (nil: none read).
+    public let pods: PodLogReader?
 
     /// What the triggers read at every sample, kept open; the rest is read
     /// open/read/close (a kept-open file pins ~3 KB of kernel memory).
@@ -18,9 +20,10 @@ public final class SnapshotSource {
 
     public init(root: String, proc: String = "/proc", clock: Clock = SystemClock(),
                 fields: SnapshotFields = .policy, fileSystem: FileSystem = LinuxFileSystem(),
-                watcher: DirectoryWatcher? = InotifyWatcher()) {
+                watcher: DirectoryWatcher? = InotifyWatcher(), podLogs: String? = nil) {
         sampler = Sampler(root: root, keepOpen: SnapshotSource.keptOpen, fileSystem: fileSystem, watcher: watcher)
         self.proc = ProcReader(proc: proc, fileSystem: fileSystem)
+        self.pods = podLogs.map { PodLogReader(directory: $0, fileSystem: fileSystem) }
         self.clock = clock
         self.fields = fields
     }
@@ -34,13 +37,15 @@ public final class SnapshotSource {
     }
 
     /// One snapshot, and what of it could not be read (those fields are nil;
-    /// groups that could not be read are named there, never dropped silently).
+    /// groups that could not be read are named there, never dropped silently;
+    /// the pod table's own, in `snapshot.pods.warnings`).
     public func take() throws(Failure) -> (snapshot: Snapshot, walk: WalkResult) {
         let time = clock.now()
         let system: SystemSnapshot
         do { system = try proc.system() } catch { throw Failure(message: error.message) }
         let walk: WalkResult
         do { walk = try sampler.sample(fields: fields) } catch { throw Failure(message: error.message) }
-        return (Snapshot(root: sampler.root, time: time, system: system, cgroups: walk.cgroups), walk)
+        let names = pods?.read(at: time) ?? .empty
+        return (Snapshot(root: sampler.root, time: time, system: system, cgroups: walk.cgroups, pods: names), walk)
     }
 }

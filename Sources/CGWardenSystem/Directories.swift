@@ -29,7 +29,8 @@ public enum Directories {
     /// files and symlinks are skipped before their names are decoded (a
     /// cgroup directory lists ~50 control files for each child group).
     /// (The kill helper calls this on a fresh descriptor: its allow-list has no lseek.)
-    public static func subdirectories(_ dir: Int32) throws(SystemError) -> [DirectoryEntry] {
+    /// At most `limit` entries: the listing stops there.
+    public static func subdirectories(_ dir: Int32, limit: Int = .max) throws(SystemError) -> [DirectoryEntry] {
         var out: [DirectoryEntry] = []
         // 32 KiB holds ~800 entries: a cgroup with few children lists in one call.
         let size = 32 * 1024
@@ -40,6 +41,7 @@ public enum Directories {
             if n == 0 { return out }
             var offset = 0
             while offset < n {
+                if out.count >= limit { return out }
                 var ino: UInt64 = 0
                 var type: UInt8 = 0
                 var namePtr: UnsafePointer<CChar>?
@@ -61,6 +63,25 @@ public enum Directories {
     /// The names in the directory at `path` (`opendir`/`readdir`), but `.` and `..`, in listing order.
     public static func names(_ path: String) throws(SystemError) -> [String] {
         guard let d = opendir(path) else { throw SystemError(call: "opendir", path: path, errno: errno) }
+        return names(of: d)
+    }
+
+    /// The names in the directory held at `dir` (read through a descriptor
+    /// of its own, so `dir`'s offset is untouched), but `.` and `..`.
+    public static func names(in dir: Int32) throws(SystemError) -> [String] {
+        let fd = try syscall("openat", path: ".") { openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard let d = fdopendir(fd) else {
+            let e = errno
+            Files.close(fd)
+            throw SystemError(call: "fdopendir", path: ".", errno: e)
+        }
+        return names(of: d)
+    }
+
+    /// Reads and closes `d`. Names of cgwarden's own files, not of cgroups
+    /// (those are bytes, `entries`): a name that is not UTF-8 is decoded
+    /// with replacement characters.
+    private static func names(of d: OpaquePointer) -> [String] {
         defer { closedir(d) }
         var out: [String] = []
         while let e = readdir(d) {

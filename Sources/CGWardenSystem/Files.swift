@@ -12,12 +12,16 @@ public struct FileStatus: Equatable, Sendable {
     public var mode: UInt32
     public var uid: UInt32
     public var gid: UInt32
+    /// `st_mtim` in nanoseconds since the epoch (0 before it): a directory's
+    /// changes when an entry is added or removed.
+    public var modifiedNanos: UInt64
 
-    public init(inode: UInt64, mode: UInt32, uid: UInt32, gid: UInt32) {
+    public init(inode: UInt64, mode: UInt32, uid: UInt32, gid: UInt32, modifiedNanos: UInt64 = 0) {
         self.inode = inode
         self.mode = mode
         self.uid = uid
         self.gid = gid
+        self.modifiedNanos = modifiedNanos
     }
 
     public var isDirectory: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
@@ -26,7 +30,9 @@ public struct FileStatus: Equatable, Sendable {
     public var isSocket: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFSOCK) }
 
     init(_ st: stat) {
-        self.init(inode: UInt64(st.st_ino), mode: UInt32(st.st_mode), uid: st.st_uid, gid: st.st_gid)
+        let seconds = UInt64(clamping: st.st_mtim.tv_sec), nanos = UInt64(clamping: st.st_mtim.tv_nsec)
+        self.init(inode: UInt64(st.st_ino), mode: UInt32(st.st_mode), uid: st.st_uid, gid: st.st_gid,
+                  modifiedNanos: seconds.multipliedSaturated(by: 1_000_000_000).addingSaturated(nanos))
     }
 }
 

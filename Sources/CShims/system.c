@@ -5,6 +5,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
 
 #ifndef MCL_ONFAULT
 #define MCL_ONFAULT 4
@@ -36,3 +41,93 @@ int cgw_mlockall_onfault(void) { return mlockall(MCL_CURRENT | MCL_FUTURE | MCL_
 int cgw_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
 int cgw_process_mrelease(int pidfd) { return (int)syscall(SYS_process_mrelease, pidfd, 0); }
+
+static socklen_t cgw_inet_address(struct sockaddr_storage *ss, const uint8_t *address, int length, uint16_t port) {
+    memset(ss, 0, sizeof *ss);
+    if (length == 4) {
+        struct sockaddr_in *in = (struct sockaddr_in *)ss;
+        in->sin_family = AF_INET;
+        in->sin_port = htons(port);
+        memcpy(&in->sin_addr, address, 4);
+        return sizeof *in;
+    }
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    memcpy(&in6->sin6_addr, address, 16);
+    return sizeof *in6;
+}
+
+int cgw_listen_inet(const uint8_t *address, int length, uint16_t port, int backlog) {
+    if (length != 4 && length != 16) { errno = EINVAL; return -1; }
+    int fd = socket(length == 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (length == 16) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    struct sockaddr_storage ss;
+    socklen_t len = cgw_inet_address(&ss, address, length, port);
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, backlog) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int cgw_listen_unix(const char *path, unsigned mode, int backlog) {
+    struct sockaddr_un un;
+    memset(&un, 0, sizeof un);
+    un.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof un.sun_path) { errno = ENAMETOOLONG; return -1; }
+    strcpy(un.sun_path, path);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) { errno = EADDRINUSE; return -1; }
+        if (unlink(path) != 0) return -1;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (bind(fd, (struct sockaddr *)&un, sizeof un) != 0 || chmod(path, mode) != 0 || listen(fd, backlog) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int cgw_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
+
+int cgw_local_port(int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) return -1;
+    if (ss.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    errno = EAFNOSUPPORT;
+    return -1;
+}
+
+int cgw_connect_inet(const uint8_t *address, int length, uint16_t port) {
+    if (length != 4 && length != 16) { errno = EINVAL; return -1; }
+    int fd = socket(length == 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_storage ss;
+    socklen_t len = cgw_inet_address(&ss, address, length, port);
+    if (connect(fd, (struct sockaddr *)&ss, len) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
+int cgw_connect_unix(const char *path) {
+    struct sockaddr_un un;
+    memset(&un, 0, sizeof un);
+    un.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof un.sun_path) { errno = ENAMETOOLONG; return -1; }
+    strcpy(un.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&un, sizeof un) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}

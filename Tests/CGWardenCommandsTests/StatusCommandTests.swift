@@ -98,7 +98,7 @@ func sampleNode() -> FixtureTree {
         #expect(groups[0]["memory"]?.isNull == true)
         let beta = groups[6]
         #expect(beta.objectValue?.map(\.0) == ["path", "id", "memory", "events", "events_local", "pressure",
-                                               "populated", "nr_procs", "unit", "kubernetes"])
+                                               "populated", "nr_procs", "unit", "kubernetes", "container"])
         #expect(beta["memory"]?["max"]?.uint64Value == 67_108_864)
         #expect(beta["memory"]?["high"]?.uint64Value == 50_331_648)
         #expect(beta["memory"]?["swap_max"]?.isNull == true)

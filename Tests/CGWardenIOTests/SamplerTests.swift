@@ -41,6 +41,24 @@ import CGWardenTestSupport
         #expect(counting.open == held)
     }
 
+    /// A group's own events read between samples, through the directory held
+    /// (what the daemon does when a group empties, before it is removed).
+    @Test func readsAGroupsOwnEventsBetweenSamples() throws {
+        let t = node()
+        let s = Sampler(root: t.root)
+        let r = try s.sample(fields: .status)
+        let a = try #require(r.cgroups.first { $0.path.description == "/a.slice" })
+        writeFile(t.root + "/a.slice/memory.events.local", "low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\noom_group_kill 0\n")
+        #expect(s.eventsLocal(of: a.id)?.oomKill == 1)
+        #expect(s.eventsLocal(of: a.id)?.max == 7)
+        #expect(s.eventsLocal(of: 999_999_999) == nil)
+        writeFile(t.root + "/a.slice/memory.events.local", "garbage\n")
+        #expect(s.eventsLocal(of: a.id) == nil)
+        removeTree(t.root + "/a.slice")
+        _ = try s.sample(fields: .status)
+        #expect(s.eventsLocal(of: a.id) == nil, "a group gone is forgotten")
+    }
+
     @Test(arguments: [true, false])
     func followsGroupsComingAndGoing(inotify: Bool) throws {
         let t = node()

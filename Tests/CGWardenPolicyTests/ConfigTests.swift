@@ -154,7 +154,20 @@ import CGWardenCore
             [daemon]
             intervall = "1s"
             """) == ["test.toml:3:1: daemon: intervall: unknown key (did you mean 'interval'?)"])
-        #expect(errors("colour = 1\n") == ["test.toml:1:1: colour: unknown key (known here: daemon, protect, honor_xattrs, guard, hook, min_kill_size, post_action_delay)"])
+        #expect(errors("colour = 1\n") == ["test.toml:1:1: colour: unknown key (known here: daemon, events, protect, honor_xattrs, guard, hook, metrics, min_kill_size, post_action_delay)"])
+    }
+
+    @Test func theFlightRecorderSettings() throws {
+        #expect(try config("").events == EventSettings())
+        #expect(EventSettings().flightRecorder == .seconds(300) && EventSettings().flightRecorderMaxSize == 16 << 20)
+        let c = try config("[events]\nflight_recorder = \"90s\"\nflight_recorder_max_size = \"4M\"\n")
+        #expect(c.events.flightRecorder == .seconds(90) && c.events.flightRecorderMaxSize == 4 << 20)
+        #expect(try config("[events]\nflight_recorder = false\n").events.flightRecorder == .zero)
+        #expect(try config("[events]\nflight_recorder = \"0s\"\n").events.flightRecorder == .zero)
+        #expect(errors("[events]\nflight_recorder_max_size = \"65M\"\n")
+                == ["test.toml:2:28: events.flight_recorder_max_size: must be at most 64M (the guard locks its memory, at most 256 MiB; the recorder may take a quarter)"])
+        #expect(errors("[events]\nflight_recorder = true\n") == ["test.toml:2:19: events.flight_recorder: must be a duration like \"10s\", not a boolean"])
+        #expect(errors("[events]\nflight_recorder_window = \"5m\"\n").first?.contains("unknown key") == true)
     }
 
     @Test(arguments: [

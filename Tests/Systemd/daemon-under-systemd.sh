@@ -53,6 +53,8 @@ t_hardened() {
     [[ $(awk '/^Uid:/{print $2}' /proc/$pid/status) == $(id -u cgwarden) ]] || { grep -E "^(Uid|Cap)" /proc/$pid/status; return 1; }
     [[ $(cat /proc/$pid/oom_score_adj) == -1000 ]] || { cat /proc/$pid/oom_score_adj; return 1; }
     grep -q "^Seccomp:[[:space:]]*2" /proc/$pid/status || { grep Seccomp /proc/$pid/status; return 1; }
+    # /dev/kmsg, opened before the drop (DeviceAllow=/dev/kmsg r), is read after it.
+    ls -l /proc/$pid/fd/ | grep -q " /dev/kmsg$" || { echo "no /dev/kmsg among its descriptors"; ls -l /proc/$pid/fd/; return 1; }
 }
 t_kill_in_journal() {
     "$BIN/cgwarden-testload" alloc --cgroup "$T/b" --mib 20 --hold-s 120 >/dev/null 2>&1 &
@@ -65,9 +67,15 @@ t_kill_in_journal() {
     j=$(journalctl -o json MESSAGE_ID=6c3e8a1d0f4b4e4f9a2d7c5b3e1f0a91 --no-pager | tail -n 1)
     for f in "\"CGWARDEN_CGROUP\":\"$ROOTPATH/a\"" '"CGWARDEN_GUARD":"tenants"' '"CGWARDEN_RESULT":"kill"' \
              '"CGWARDEN_TRIGGER":"usage >= 85% of memory.max"' '"CGWARDEN_MEASURED":' '"CGWARDEN_MEMORY_FREED":' \
-             '"CGWARDEN_METHOD":"cgroup.kill"' '"PRIORITY":"4"' '"_SYSTEMD_UNIT":"cgwarden.service"'; do
+             '"CGWARDEN_METHOD":"cgroup.kill"' '"PRIORITY":"4"' '"_SYSTEMD_UNIT":"cgwarden.service"' \
+             '"CGWARDEN_RECORDING":"/var/lib/cgwarden/recordings/kill-'; do
         grep -qF "$f" <<< "$j" || { echo "missing $f in: $j"; return 1; }
     done
+    # The flight recording beside the kill, in the state directory the unit gives it.
+    local rec; rec=$(grep -o '"CGWARDEN_RECORDING":"[^"]*"' <<< "$j" | cut -d'"' -f4)
+    until_ok 20 test -s "$rec" || { echo "no recording $rec"; ls -la /var/lib/cgwarden/recordings; return 1; }
+    "$BIN/cgwarden" explain --replay "$rec" --config /etc/cgwarden/cgwarden.toml --json | grep -qF "\"$ROOTPATH/a\"" \
+        || { echo "the replay of $rec does not reach $ROOTPATH/a"; return 1; }
 }
 t_reload() {
     local pid; pid=$(prop cgwarden MainPID)

@@ -17,4 +17,22 @@ int cgw_mlockall_onfault(void);
 int cgw_pidfd_open(int pid);
 int cgw_process_mrelease(int pidfd);
 
+/// A listening TCP socket, non-blocking and close-on-exec, SO_REUSEADDR, on
+/// `address` (4 bytes for IPv4, 16 for IPv6: then IPV6_V6ONLY) and `port`
+/// (0: the kernel picks one). The descriptor, or -1 with errno.
+int cgw_listen_inet(const uint8_t *address, int length, uint16_t port, int backlog);
+/// A listening Unix stream socket at `path`, non-blocking and close-on-exec,
+/// its file made `mode`; a socket file already at `path` (a previous run's)
+/// is replaced, anything else there is EADDRINUSE. The descriptor, or -1 with errno.
+int cgw_listen_unix(const char *path, unsigned mode, int backlog);
+/// accept4(fd, SOCK_NONBLOCK | SOCK_CLOEXEC): the connection, or -1 with errno.
+int cgw_accept(int fd);
+/// The port a TCP socket is bound to (getsockname), or -1 with errno.
+int cgw_local_port(int fd);
+/// A blocking TCP connection to `address`:`port` (4 or 16 bytes), for tests and
+/// benchmarks; or -1 with errno.
+int cgw_connect_inet(const uint8_t *address, int length, uint16_t port);
+/// A blocking connection to the Unix stream socket at `path`, or -1 with errno.
+int cgw_connect_unix(const char *path);
+
 #endif

@@ -34,6 +34,11 @@ enum FuzzTarget: String, CaseIterable {
                     "nr_dying_descendants ", "nr_free_pages ", "some ", "full ", "avg10=", "avg60=", "avg300=", "total=",
                     "MemTotal:", "MemAvailable:", "SwapTotal:", "SwapFree:", " kB", "0::/", "0::/../x", "1:memory:/",
                     "\n", " ", "\t", "\r\n", "-", ".", "=", ":", "\u{0}", "\u{FEFF}", "é",
+                    "6,1234,5140900,-;", "3,1235,5140950,c;", "4,7,1,+;", "\n SUBSYSTEM=memory", "\\x0a", "\\x5c",
+                    "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0", ",oom_memcg=/t",
+                    ",task_memcg=/t/a", ",global_oom", ",task=", ",pid=", ",uid=",
+                    "Memory cgroup out of memory: Killed process ", "Out of memory: Killed process ", " (", ") total-vm:",
+                    "kB, anon-rss:", "kB, file-rss:", "kB, shmem-rss:", "kB, UID:", " pgtables:", " oom_score_adj:",
                     "{\"cgwarden_recording\": 1}\n", "\"monotonic_ns\": ", "\"cgroups\": [", "\"memory\": {", "null",
                     "\"current\": ", "\"nr_procs\": ", "\"stat\": {\"anon\": ", "\"path\": \"/a\"", "\\u0000", "\\ud800",
                     "{", "}", "[", "]", ",", "\""]
@@ -152,6 +157,10 @@ enum KernelFilesTarget {
         if let keyed, let stat { precondition(keyed == stat) }
         _ = controllers
         if case let path?? = procCgroup { _ = GroupIdentity(path: path).kubernetes }
+        // Any bytes as pod log directory entries (one per line), and as one name.
+        let pods = PodNames(entries: b.split(separator: 0x0a).map { Array($0) } + [Array(b)])
+        for (uid, name) in pods.byUID { precondition(pods[uid] == name); _ = name.description }
+        _ = pods.warnings
 
         // The values, as a group's and the node's, through the evaluator and every view:
         // only when some value was read (the views cost a hundred times the parsers),
@@ -165,9 +174,63 @@ enum KernelFilesTarget {
                                stat: stat, cgroupStat: cgroupStat, vmstat: vmstat, cgroupEvents: cgroupEvents,
                                pressure: pressure, meminfo: meminfo, pids: pids, pidCount: pidCount) }
 
+        kernelLog(b)
+
         // The same bytes as a recording (its snapshots evaluated up to the same size).
         if let first = b.first, first == UInt8(ascii: "{") {
             runRecording(String(decoding: b, as: UTF8.self), evaluate: b.count <= evaluatedSize)
+        }
+    }
+
+    /// The bytes as /dev/kmsg records (one per line that does not start with
+    /// a space, its dictionary lines with it), their OOM lines through the
+    /// assembler, the reports through the OOM watcher, the events shown.
+    static func kernelLog(_ b: Bytes) {
+        var records: [KernelLogRecord] = []
+        var start = 0
+        var i = 0
+        while i <= b.count && records.count < 256 {
+            if i == b.count || (b[i] == 0x0a && i + 1 < b.count && b[i + 1] != 0x20) {
+                let one = Bytes(rebasing: b[start..<i])
+                do { records.append(try Parse.kernelLogRecord(one)) } catch { _ = error.description }
+                start = i + 1
+            }
+            i += 1
+        }
+        var assembler = KernelOOMAssembler()
+        var reports: [KernelOOMReport] = []
+        for (n, r) in records.enumerated() {
+            for line in [r.message] {
+                if let summary = try? Parse.kernelOOMSummary(line), let limited = summary.oomGroup {
+                    precondition(summary.taskGroup.isWithin(limited), "a summary's victim outside the limited group")
+                }
+                _ = try? Parse.kernelOOMKill(line)
+            }
+            reports += assembler.add(r, readNanos: UInt64(n))
+        }
+        reports += assembler.expire(nowNanos: .max)
+        for e in assembler.takeMalformed() { _ = e.description }
+        var watcher = OOMWatcher()
+        let ev = MemoryEvents(KeyedCounters(["low": 0, "high": 0, "max": 0, "oom": 0, "oom_kill": 0]))
+        let rose = MemoryEvents(KeyedCounters(["low": 0, "high": 1000, "max": 1000, "oom": 1, "oom_kill": 1]))
+        // Each report's group as a group of the node, before and after its kill.
+        let paths = Array(Set(reports.compactMap { $0.task.taskGroup ?? $0.task.oomGroup }).filter { !$0.isRoot }.prefix(32))
+        func node(_ t: UInt64, _ e: MemoryEvents) -> Snapshot {
+            Snapshot(root: "/sys/fs/cgroup", time: Timestamp(monotonicNanos: t, wallNanos: t),
+                     system: SystemSnapshot(meminfo: MemInfo(memTotal: 1 << 30, memAvailable: 1 << 29, swapTotal: 0, swapFree: 0),
+                                            pressure: nil, oomKill: nil),
+                     cgroups: [CgroupSnapshot(path: .root, id: 1)] + paths.enumerated().map { k, p in
+                         CgroupSnapshot(path: p, id: UInt64(10 + k), memory: MemoryState(current: 1, events: e, eventsLocal: e))
+                     })
+        }
+        var events = watcher.observe(node(1_000_000_000, ev))
+        for r in reports { events += watcher.kernelReport(r, at: Timestamp(monotonicNanos: 1_500_000_000, wallNanos: 0)) }
+        events += watcher.observe(node(2_000_000_000, rose))
+        events += watcher.expire(at: Timestamp(monotonicNanos: .max, wallNanos: .max))
+        for e in events {
+            _ = e.message
+            _ = e.fields
+            _ = e.json.serialized()
         }
     }
 
@@ -214,6 +277,18 @@ enum KernelFilesTarget {
                                                            oomScore: integer ?? 0, oomScoreAdj: integer ?? 0)]]
         evaluateAndShow([s0, s1], processes: processes, shownFrom: 1, variant: b.count)
         checkRecordRoundTrip(s1)
+        checkFlightRecorder([s0, s1])
+    }
+
+    /// The flight recorder gives back what a replay reads of each snapshot.
+    static func checkFlightRecorder(_ snapshots: [Snapshot]) {
+        var recorder = FlightRecorder(window: .seconds(3600), maxBytes: 1 << 20)
+        for s in snapshots { recorder.append(s) }
+        let back = recorder.snapshots()
+        precondition(back.count == snapshots.count, "the flight recorder lost a snapshot")
+        for (a, b) in zip(back, snapshots) {
+            precondition(a.recordJSON == FlightRecorder.projected(b).recordJSON, "the flight recorder gives back another snapshot")
+        }
     }
 
     /// What `record` writes, `explain --replay` reads back to the same document.

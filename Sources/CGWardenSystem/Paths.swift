@@ -1,0 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+
+/// Calls on paths of cgwarden's own files (the state directory and what
+/// is written in it), never on cgroupfs, where groups are reached by
+/// directory descriptor.
+public enum Paths {
+    /// `stat(path)`, and the size in bytes.
+    public static func status(_ path: String) throws(SystemError) -> (status: FileStatus, size: UInt64) {
+        var st = stat()
+        _ = try syscall("stat", path: path) { stat(path, &st) }
+        return (FileStatus(st), UInt64(max(0, st.st_size)))
+    }
+
+    /// `mkdir(path, mode)` (EEXIST when it is there).
+    public static func makeDirectory(_ path: String, mode: mode_t) throws(SystemError) {
+        _ = try syscall("mkdir", path: path) { mkdir(path, mode) }
+    }
+
+    /// `rename(from, to)`: atomic within a file system.
+    public static func rename(_ from: String, to: String) throws(SystemError) {
+        _ = try syscall("rename", path: from) { Glibc.rename(from, to) }
+    }
+
+    /// `unlink(path)`.
+    public static func remove(_ path: String) throws(SystemError) {
+        _ = try syscall("unlink", path: path) { unlink(path) }
+    }
+
+    /// `fchown(fd, uid, gid)`.
+    public static func changeOwner(_ fd: Int32, uid: UInt32, gid: UInt32, path: @autoclosure () -> String = "") throws(SystemError) {
+        _ = try syscall("fchown", path: path()) { fchown(fd, uid, gid) }
+    }
+
+    // Below a directory held open: after a drop of privileges, the
+    // directory's own permissions are checked, not its ancestors' (the
+    // state directory may stay root's).
+
+    /// `openat(dir, name, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode)`: a new file.
+    public static func createFile(_ name: String, in dir: Int32, mode: mode_t, path: @autoclosure () -> String = "") throws(SystemError) -> Int32 {
+        try syscall("openat", path: path()) { openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode) }
+    }
+
+    /// `renameat(dir, from, dir, to)`.
+    public static func rename(_ from: String, to: String, in dir: Int32) throws(SystemError) {
+        _ = try syscall("renameat", path: from) { renameat(dir, from, dir, to) }
+    }
+
+    /// `unlinkat(dir, name, 0)`.
+    public static func remove(_ name: String, in dir: Int32) throws(SystemError) {
+        _ = try syscall("unlinkat", path: name) { unlinkat(dir, name, 0) }
+    }
+}
