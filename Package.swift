@@ -5,6 +5,7 @@ import PackageDescription
 //   cgwarden (main) -> CGWardenCommands -> CGWardenService -> CGWardenActions -> CGWardenSandbox -> CGWardenSystem -> CGWardenCore
 //                                                                            -> CGWardenIO -> CGWardenSystem
 //                                                          -> CGWardenPolicy -> CGWardenCore, TOML
+//                                                          -> CGWardenStore -> CGWardenSystem, CSQLite
 // CGWardenCore, TOML and CGWardenPolicy are pure: no file access, no syscalls, no Foundation.
 let package = Package(
     name: "cgwarden",
@@ -27,6 +28,8 @@ let package = Package(
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         // libsystemd: sd_notify (READY, STATUS, WATCHDOG) and journal fields for the daemon.
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // libsqlite3: the event store (Docs/events.md says why the C library and not a Swift one).
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // The one system-call layer of the I/O edges: SystemError, the errno/EINTR
         // funnel, every wrapper (files, listings, processes, sockets, credentials,
         // clocks), the bounded read buffer, and the kernel's wake-up sources
@@ -44,16 +47,20 @@ let package = Package(
         // The kill path: the privileged helper, its launcher, the client.
         .target(name: "CGWardenActions",
                 dependencies: ["CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenSandbox"]),
+        // The event history: a SQLite database in WAL mode under the state
+        // directory, its schema and migrations, retention, and the queries of
+        // `cgwarden events` and `status` (an I/O edge over CSQLite).
+        .target(name: "CGWardenStore", dependencies: ["CGWardenCore", "CGWardenSystem", "CSQLite"]),
         // Orchestration between the commands and the libraries: the snapshot
         // source, the privileged start, the policy session and replay, the daemon.
         .target(name: "CGWardenService",
                 dependencies: ["CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenPolicy", "CGWardenActions",
-                               "CGWardenSandbox", "CGWardenEndpoint", "CSystemd"]),
+                               "CGWardenSandbox", "CGWardenStore", "CGWardenEndpoint", "CSystemd"]),
         .target(
             name: "CGWardenCommands",
             dependencies: [
                 "CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenPolicy", "CGWardenActions", "CGWardenSandbox",
-                "CGWardenService",
+                "CGWardenService", "CGWardenStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "cgwarden", dependencies: ["CGWardenCommands"]),
@@ -68,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "cgwarden-bench",
             dependencies: ["CGWardenSystem", "CGWardenIO", "CGWardenCore", "CGWardenPolicy", "CGWardenActions",
-                           "CGWardenService", "CGWardenEndpoint", "CShims"],
+                           "CGWardenService", "CGWardenEndpoint", "CGWardenStore", "CShims"],
             path: "Benchmarks/cgwarden-bench"),
         // Fuzzing (Tests/Fuzz/README.md): kernel-file parsers, TOML and the config
         // loader, the helper's wire decoders. A seeded mutation run by default
@@ -95,9 +102,14 @@ let package = Package(
                     dependencies: ["CGWardenService", "CGWardenPolicy", "CGWardenSystem", "CGWardenCore", "CGWardenEndpoint",
                                    "CGWardenTestSupport"]),
         .testTarget(
+            name: "CGWardenStoreTests",
+            dependencies: ["CGWardenStore", "CGWardenService", "CGWardenCommands", "CGWardenPolicy", "CGWardenSystem",
+                           "CGWardenCore", "CGWardenTestSupport"]),
+        .testTarget(
             name: "KernelTests",
             dependencies: ["CGWardenCommands", "CGWardenActions", "CGWardenSandbox", "CGWardenSystem", "CGWardenIO",
-                           "CGWardenCore", "CGWardenPolicy", "CGWardenService", "CGWardenEndpoint", "CGWardenTestSupport"]),
+                           "CGWardenCore", "CGWardenPolicy", "CGWardenService", "CGWardenStore", "CGWardenEndpoint",
+                           "CGWardenTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,6 +3,7 @@
 //
 //   cgwarden-bench walk [--sizes 100,1000,10000] [--cgwarden PATH]
 //   cgwarden-bench policy [--groups 10000]
+//   cgwarden-bench store [--dir DIR] [--events 20000]   (no cgroups: the host too)
 //   cgwarden-bench pods [--entries 110,1000,20000]   (a directory in /tmp; no VM needed)
 //   cgwarden-bench metrics [--groups 1000] [--cgwarden PATH]
 #if canImport(Glibc)
@@ -98,6 +99,12 @@ func main() {
         var groups = 0
         let us = time { for _ in 0..<times { groups = (try? sampler.sample(fields: .status))?.cgroups.count ?? 0 } }
         print("\(groups) groups, \(fmt(us / Double(times * max(groups, 1)))) µs per group per sample")
+        return
+    }
+    if command == "store" {
+        let dir = option("dir") ?? "/var/tmp/cgwarden-bench-store"
+        mkdir(dir, 0o755)
+        do { try StoreBenchmark.run(dir: dir, events: max(100, Int(option("events") ?? "20000") ?? 20000)) } catch { fail("\(error)") }
         return
     }
     if command == "pods" {

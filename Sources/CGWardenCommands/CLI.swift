@@ -44,7 +44,8 @@ public struct CGWarden: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "cgwarden",
         abstract: "A cgroup-v2-aware memory guard: see, per cgroup, where memory goes and how close each group is to its limit and to an OOM.",
-        subcommands: [Status.self, Run.self, Explain.self, Record.self, CheckConfig.self, Kill.self, KillHelperCommand.self])
+        subcommands: [Status.self, Run.self, Events.self, Explain.self, Record.self, CheckConfig.self, Kill.self,
+                      KillHelperCommand.self])
 
     public init() {}
 }

@@ -13,9 +13,10 @@ public struct Run: ConsoleCommand {
             Woken by the kernel (PSI triggers, changes of memory.events and cgroup.events) and by a \
             timer that runs faster as usage nears a threshold. SIGHUP reloads the configuration (a \
             broken one is reported and the old one kept); SIGTERM and SIGINT stop it. Events go to \
-            the journal (CGWARDEN_* fields), or to standard error without one; the kernel's own OOM \
-            kills are events too (memory.events.local, /dev/kmsg), and each kill writes a flight \
-            recording under --state-dir (explain --replay reads it). Under systemd it \
+            the journal (CGWARDEN_* fields), or to standard error without one, and to the event store \
+            under --state-dir ('cgwarden events' reads it); the kernel's own OOM kills are events too \
+            (memory.events.local, /dev/kmsg), and each kill writes a flight recording under \
+            --state-dir (explain --replay reads it). Under systemd it \
             reports READY=1, STATUS= and WATCHDOG=1 (Type=notify).
             """)
 
@@ -32,8 +33,10 @@ public struct Run: ConsoleCommand {
     @Option(help: "Where events go: journal (or standard error without one), or json (one JSON line each on standard error).")
     public var log: LogFormat = .journal
 
-    @Option(name: .customLong("state-dir"), help: "Where the flight recordings go (recordings/, one beside each kill).")
-    public var stateDirectory: String = Daemon.defaultStateDirectory
+    @OptionGroup public var state: StateOptions
+
+    @Flag(name: .customLong("no-store"), help: "Record no event history (the journal still gets every event; flight recordings are still written).")
+    public var noStore = false
 
     @Flag(name: .customLong("poll-only"), help: .hidden)
     public var pollOnly = false
@@ -55,7 +58,8 @@ public struct Run: ConsoleCommand {
                 throw CommandFailure((quiet.stderr.split(separator: "\n").map(String.init) + ["\(error)"]).joined(separator: "; "))
             }
         }
-        var options = Daemon.Options(root: source.root, proc: source.proc, dryRun: dryRun, stateDirectory: stateDirectory)
+        var options = Daemon.Options(root: source.root, proc: source.proc, dryRun: dryRun, stateDirectory: state.stateDirectory)
+        options.eventStore = !noStore
         // Benchmarks: the same daemon without the kernel's wake-ups, woken by its timer only.
         options.kernelWakeups = !pollOnly
         options.podLogs = pods.podLogs

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CGWardenCore
 import CGWardenIO
+import CGWardenService
 import CGWardenSystem
 
 extension StatusSort: ExpressibleByArgument {}
@@ -41,6 +42,8 @@ public struct Status: ConsoleCommand {
 
     @Flag(help: "Debug lines on standard error: groups that vanished during the walk (normal on a busy node).")
     public var verbose = false
+
+    @OptionGroup public var state: StateOptions
 
     public init() {}
 
@@ -108,10 +111,25 @@ public struct Status: ConsoleCommand {
         if json {
             writeJSON(snapshot, processes: processes, walk: walk, to: console)
         } else {
-            console.out(StatusView(snapshot: snapshot, top: top, sort: sort, processes: processes).render())
+            var view = StatusView(snapshot: snapshot, top: top, sort: sort, processes: processes)
+            view.history = history(since: time.wallNanos.subtractingSaturated(StatusView.historyWindow), console: console)
+            console.out(view.render())
         }
         // Something not read is said above, and in the status.
         return walk.problems.isEmpty && walk.cut.isEmpty ? ExitStatus.success : ExitStatus.failure
+    }
+
+    /// The OOM events of the last day per group, when there is a store;
+    /// nothing (and nothing said) when there is none.
+    func history(since: UInt64, console: Console) -> [CgroupPath: [(kind: GuardEvent.Kind, count: Int, lastNanos: UInt64)]] {
+        do {
+            return try EventHistory(directory: state.stateDirectory).oomSummary(since: since)
+        } catch .missing {
+            return [:]
+        } catch {
+            console.error("cgwarden: warning: no event history: \(error)")
+            return [:]
+        }
     }
 
     /// Streams the document one group per line, so that 10,000 groups never

@@ -22,6 +22,11 @@ public struct StatusView {
     public var top: CgroupPath
     public var sort: StatusSort
     public var processes: [CgroupPath: [ProcessInfo]]?
+    /// OOM events of the last `historyWindow` per group, from the event store.
+    public var history: [CgroupPath: [(kind: GuardEvent.Kind, count: Int, lastNanos: UInt64)]] = [:]
+
+    /// One day: what `status` shows of the event history under each group.
+    public static let historyWindow: UInt64 = 86_400 * 1_000_000_000
 
     public init(snapshot: Snapshot, top: CgroupPath = .root, sort: StatusSort = .name,
                 processes: [CgroupPath: [ProcessInfo]]? = nil) {
@@ -77,6 +82,9 @@ public struct StatusView {
         let detail = childPrefix + (children.isEmpty ? "   " : "│  ")
         if let e = g.memory?.events, let text = StatusView.eventsText(e) {
             lines.append(StatusView.fold(detail) + "events: " + text)
+        }
+        if let h = history[g.path], let text = StatusView.historyText(h) {
+            lines.append(StatusView.fold(detail) + text)
         }
         for p in processes?[g.path] ?? [] {
             lines.append(StatusView.fold(detail) + StatusView.processText(p))
@@ -161,6 +169,15 @@ public struct StatusView {
                                          ("oom_kill", e.oomKill), ("oom_group_kill", e.oomGroupKill)]
         guard shown.contains(where: { $0.1 > 0 }) else { return nil }
         return shown.map { "\($0.0) \($0.1)" }.joined(separator: "  ")
+    }
+
+    /// `last 24h: 2 oom, 1 kill (last 10:02:11)`: what the store recorded for the group.
+    static func historyText(_ h: [(kind: GuardEvent.Kind, count: Int, lastNanos: UInt64)]) -> String? {
+        guard !h.isEmpty else { return nil }
+        let order: [GuardEvent.Kind] = [.oom, .kill, .incomplete, .max, .high]
+        let counts = order.compactMap { k in h.first { $0.kind == k }.map { "\($0.count) \(k.rawValue)" } }
+        let last = h.map(\.lastNanos).max() ?? 0
+        return "last 24h: " + counts.joined(separator: ", ") + " (last " + EventsView.time(last) + ")"
     }
 
     static func processText(_ p: ProcessInfo) -> String {

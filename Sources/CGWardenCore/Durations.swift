@@ -71,13 +71,13 @@ extension Duration {
         return Units.decimal(Double(ns) / 1e9, decimals: 1, trimmingZeros: true) + "s"
     }
 
-    /// Parses `500ms`, `30s`, `1.5s`, `5m`, `1h`; a plain number is not accepted
+    /// Parses `500ms`, `30s`, `1.5s`, `5m`, `1h`, `30d`; a plain number is not accepted
     /// (a unit is required, so that `for = 10` cannot mean 10 ms by surprise).
     public static func parse(_ text: String) -> Duration? { try? parsing(text).get() }
 
     /// As `parse`, telling a duration longer than `maximum` from text that is no duration at all.
     public static func parsing(_ text: String) -> Result<Duration, QuantityError> {
-        let units: [(String, Double)] = [("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9)]
+        let units: [(String, Double)] = [("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9), ("d", 86_400e9)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             // "5m" must not be read as "5" + "m" of "ms": ms is tried first.
             guard let value = Units.plainNumber(text.dropLast(suffix.count)), value >= 0 else { return .failure(.malformed) }

@@ -236,8 +236,24 @@ public struct Hook: Equatable, Sendable {
     }
 }
 
-/// The event history's settings (`[events]`).
+/// The event history's settings (`[events]`): the store's retention and
+/// size (Docs/events.md; whichever bound is reached first prunes the
+/// oldest), and the flight recorder.
 public struct EventSettings: Equatable, Sendable {
+    /// 30 days: a month of incidents to look back on, as the journal keeps
+    /// on a typical node; a group's OOM history older than that says little.
+    public var retention = Duration.seconds(30 * 86_400)
+    /// 64 MiB: about 300,000 kernel events or 24,000 kills with their 50
+    /// candidates each (Docs/performance.md); small beside /var/lib, large
+    /// for a month.
+    public var maxSize: UInt64 = 64 << 20
+
+    /// The least of `max_size`: a kill event with its candidates is about
+    /// 3 KiB on disk, 10 KiB in memory, and SQLite needs a few pages of its own.
+    public static let minimumMaxSize: UInt64 = 1 << 20
+    /// The least retention: the store is a history, not a buffer.
+    public static let minimumRetention = Duration.seconds(3600)
+
     /// The flight recorder keeps this much of the last snapshots, written
     /// beside each kill (`0s`: none). Five minutes cover the longest
     /// sustained trigger and rate window a guard usually has, and the

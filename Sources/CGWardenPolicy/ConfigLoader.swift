@@ -129,7 +129,7 @@ struct ConfigTableReader {
     static let metricsKeys = ["listen", "max_groups"]
     static let daemonKeys = ["interval", "user", "group", "allow_shared_user", "dry_run", "max_running_hooks"]
     static let hookKeys = ["name", "command", "events", "timeout"]
-    static let eventsKeys = ["flight_recorder", "flight_recorder_max_size"]
+    static let eventsKeys = ["retention", "max_size", "flight_recorder", "flight_recorder_max_size"]
     static let guardKeys = ["name", "match", "trigger", "combine", "candidates", "rank", "min_kill_size",
                             "post_action_delay", "prefer", "avoid", "qos_order", "mode", "max_victim_procs",
                             "max_victim_share"]
@@ -193,6 +193,21 @@ struct ConfigTableReader {
                          "must be at most 64M (the guard locks its memory, at most 256 MiB; the recorder may take a quarter)")
                 } else {
                     config.events.flightRecorderMaxSize = size
+                }
+            }
+            if let entry = events.entry("retention"), let retention = duration(entry, "events.retention") {
+                if retention < EventSettings.minimumRetention {
+                    fail(entry.node.location, "events.retention", "must be at least 1h (the store is a history; max_size bounds its size)")
+                } else {
+                    config.events.retention = retention
+                }
+            }
+            if let entry = events.entry("max_size"), let maxSize = size(entry, "events.max_size") {
+                if maxSize < EventSettings.minimumMaxSize {
+                    fail(entry.node.location, "events.max_size",
+                         "must be at least 1M (a kill with its candidates is about 10 KiB, and SQLite needs pages of its own)")
+                } else {
+                    config.events.maxSize = maxSize
                 }
             }
         }

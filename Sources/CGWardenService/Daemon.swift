@@ -23,8 +23,12 @@ public enum Daemon {
         public var kernelWakeups = true
         /// The kubelet's pod log directory, for pod names in events (nil: none).
         public var podLogs: String? = "/var/log/pods"
-        /// Where the flight recordings go (`recordings/`); nil: none.
+        /// Where the event store (`events.db`) and the flight recordings
+        /// (`recordings/`) go; nil: neither.
         public var stateDirectory: String?
+        /// Record events in the store under `stateDirectory` (`--no-store`: off).
+        public var eventStore = true
+        public var storeTunables = StoreTunables()
         /// The kernel log the OOM killer writes to.
         public var kernelLog = "/dev/kmsg"
         public init(root: String = "/sys/fs/cgroup", proc: String = "/proc", dryRun: Bool = false,
@@ -61,6 +65,25 @@ public enum Daemon {
             do { try ProcessLimits.setOOMScoreAdjust(-1000) } catch { log("warning: oom_score_adj -1000: \(error)") }
             do { try ProcessLimits.lockMemory(limit: lockedMemoryLimit) } catch { log("warning: mlockall: \(error)") }
         }
+        // The event store: its directory handed to the daemon's user while
+        // root, its writer started after the drop (the files are that user's).
+        var store: StoreSink?
+        var sink = sink
+        if options.eventStore, let dir = options.stateDirectory {
+            if geteuid() == 0, let target = try? Privileges.dropTarget(user: config.daemon.user, group: config.daemon.group,
+                                                                       allowShared: config.daemon.allowSharedUser) {
+                do { try StateDirectory.prepare(dir, uid: target.uid, gid: target.gid) } catch { log("warning: \(error)") }
+            }
+            let outer = EventFanOut([sink])
+            do {
+                let s = try StoreSink(directory: dir, retention: config.events.retention, maxSize: config.events.maxSize,
+                                      tunables: options.storeTunables, report: { outer.record($0) })
+                store = s
+                sink = EventFanOut([outer, s])
+            } catch {
+                log("warning: no event store: \(error)")
+            }
+        }
         // The metrics socket is bound as root, before the drop: a port below
         // 1024 or a path under a root-owned /run directory stay usable after it.
         var metrics: (listener: Int32, recorder: MetricsRecorder)?
@@ -86,6 +109,11 @@ public enum Daemon {
                 log("warning: no flight recordings: \(error)")
             }
         }
+        let reloading: () throws -> Config = { [store] in
+            let next = try reload()
+            store?.update(retention: next.events.retention, maxSize: next.events.maxSize)
+            return next
+        }
         var configuration = KillHelperClient.Configuration()
         configuration.settings = KillHelperProcess.Settings(root: options.root, protected: config.protect)
         let drop = PrivilegedStart.Drop(user: config.daemon.user, group: config.daemon.group,
@@ -102,7 +130,7 @@ public enum Daemon {
                     do { kernelLog = try KernelLog(path: options.kernelLog) } catch {
                         log("warning: the kernel's OOM reports will not be read (which task it killed, and its size): \(error)")
                     }
-                                        // Hooks get every event; their own failures go to the other sinks.
+                    // Hooks get every event; their own failures go to the other sinks.
                     let recorder = metrics?.recorder
                     let hooks = HookRunner(hooks: config.hooks, maximumRunning: config.daemon.maximumRunningHooks,
                                            clock: SystemClock(), failures: { sink.record($0); recorder?.record($0) })
@@ -110,7 +138,7 @@ public enum Daemon {
                     let daemon = GuardDaemon(config: config, source: SnapshotSource(root: options.root, proc: options.proc, podLogs: options.podLogs),
                                              killer: killer, sink: EventSinks(sinks), notifier: notifier,
                                              tunables: tunables, dryRun: options.dryRun, signals: signals,
-                                             hooks: hooks, metrics: recorder, reload: reload, kernelLog: kernelLog,
+                                             hooks: hooks, metrics: recorder, reload: reloading, kernelLog: kernelLog,
                                              recordings: recordings)
                     if options.kernelWakeups { daemon.armNodeTriggers(proc: options.proc) }
                     guardian = daemon
@@ -122,7 +150,10 @@ public enum Daemon {
             log("\(error)")
             return 1
         }
-        guard let guardian else { return 1 }
+        guard let guardian else {
+            store?.close()
+            return 1
+        }
         // Its thread starts after the drop: it never runs as root.
         var endpoint: HTTPEndpoint?
         if let metrics {
@@ -131,12 +162,20 @@ public enum Daemon {
             } catch {
                 log("cannot start the metrics endpoint: \(error)")
                 guardian.killer.shutdown()
+                store?.close()
                 return 1
             }
         }
+        do { try store?.start() } catch { log("warning: no event store: \(error)") }
         let status = guardian.run()
+        // The store's last commit runs while the helper shuts down, not after it.
+        store?.beginClose()
         endpoint?.stop()
         guardian.killer.shutdown()
+        if let store {
+            let left = store.close()
+            if left > 0 { log("\(left) event\(left == 1 ? " was" : "s were") not recorded in \(store.path)") }
+        }
         return status
     }
 }

@@ -52,4 +52,26 @@ public enum Paths {
     public static func remove(_ name: String, in dir: Int32) throws(SystemError) {
         _ = try syscall("unlinkat", path: name) { unlinkat(dir, name, 0) }
     }
+
+    /// `fchmod(fd, mode)`.
+    public static func changeMode(_ fd: Int32, mode: mode_t, path: @autoclosure () -> String = "") throws(SystemError) {
+        _ = try syscall("fchmod", path: path()) { fchmod(fd, mode) }
+    }
+
+    /// `access(path, W_OK)` with the effective ids.
+    public static func isWritable(_ path: String) -> Bool { faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0 }
+}
+
+extension ProcessControl {
+    /// `setfsgid(gid)`, `setfsuid(uid)`: the ids the kernel checks file
+    /// access with and gives the files this process creates, the others
+    /// unchanged. The calls report no error: the ids are read back.
+    public static func setFileSystemIDs(uid: UInt32, gid: UInt32) throws(SystemError) {
+        _ = cgw_setfsgid(gid)
+        _ = cgw_setfsuid(uid)
+        // setfsuid(-1) fails and returns the current id.
+        guard UInt32(bitPattern: cgw_setfsuid(UInt32.max)) == uid, UInt32(bitPattern: cgw_setfsgid(UInt32.max)) == gid else {
+            throw SystemError(call: "setfsuid(\(uid))/setfsgid(\(gid))", path: "", errno: EPERM)
+        }
+    }
 }

@@ -7,6 +7,7 @@
 #include <linux/openat2.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -55,6 +56,8 @@ int cgw_setresuid(uid_t r, uid_t e, uid_t s) { return setresuid(r, e, s); }
 int cgw_setresgid(gid_t r, gid_t e, gid_t s) { return setresgid(r, e, s); }
 int cgw_getresuid(uid_t *r, uid_t *e, uid_t *s) { return getresuid(r, e, s); }
 int cgw_getresgid(gid_t *r, gid_t *e, gid_t *s) { return getresgid(r, e, s); }
+int cgw_setfsuid(uid_t uid) { return setfsuid(uid); }
+int cgw_setfsgid(gid_t gid) { return setfsgid(gid); }
 
 ssize_t cgw_send_with_fd(int socket, const void *data, size_t len, int fd) {
     struct iovec iov = { .iov_base = (void *)data, .iov_len = len };

@@ -19,10 +19,11 @@ import CGWardenTestSupport
         "CGWardenSandbox": ["CGWardenCore", "CGWardenSystem", "CShims", "CSeccomp", "Glibc", "Musl", "Synchronization"],
         "CGWardenActions": ["CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenSandbox", "Glibc", "Musl",
                             "Synchronization"],
+        "CGWardenStore": ["CGWardenCore", "CGWardenSystem", "CSQLite", "Glibc", "Musl"],
         "CGWardenService": ["CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenPolicy", "CGWardenActions",
-                            "CGWardenSandbox", "CGWardenEndpoint", "CShims", "CSystemd", "Glibc", "Musl", "Synchronization"],
+                            "CGWardenSandbox", "CGWardenStore", "CGWardenEndpoint", "CShims", "CSystemd", "Glibc", "Musl", "Synchronization"],
         "CGWardenCommands": ["CGWardenCore", "CGWardenSystem", "CGWardenIO", "CGWardenPolicy", "CGWardenActions",
-                             "CGWardenSandbox", "CGWardenService", "ArgumentParser", "Glibc", "Musl"],
+                             "CGWardenSandbox", "CGWardenService", "CGWardenStore", "ArgumentParser", "Glibc", "Musl"],
         "cgwarden": ["CGWardenCommands"],
     ]
 

@@ -17,6 +17,9 @@ import CShims
 final class DaemonRun {
     let pid: pid_t
     let configPath: String
+    /// Its event store's directory: its own under /tmp unless `arguments` name one.
+    let stateDirectory: String
+    private let ownsStateDirectory: Bool
     private let output: DaemonOutput
     private var parsed = 0
     private var events: [JSON] = []
@@ -33,6 +36,16 @@ final class DaemonRun {
     init(_ name: String, config: String, arguments: [String] = []) throws {
         configPath = "/tmp/cgwarden-run-\(name)-\(getpid()).toml"
         writeFile(configPath, config)
+        var arguments = arguments
+        if let i = arguments.firstIndex(of: "--state-dir"), i + 1 < arguments.count {
+            stateDirectory = arguments[i + 1]
+            ownsStateDirectory = false
+        } else {
+            stateDirectory = "/tmp/cgwarden-state-\(name)-\(getpid())"
+            ownsStateDirectory = true
+            removeTree(stateDirectory)
+            arguments += ["--state-dir", stateDirectory]
+        }
         var fds: [Int32] = [0, 0]
         guard cgw_pipe_cloexec(&fds) == 0 else { throw KernelTestError("pipe2: \(String(cString: strerror(errno)))") }
         var actions = posix_spawn_file_actions_t()
@@ -63,6 +76,7 @@ final class DaemonRun {
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         }
         unlink(configPath)
+        if ownsStateDirectory { removeTree(stateDirectory) }
     }
 
     /// Everything it wrote so far (for failure messages).

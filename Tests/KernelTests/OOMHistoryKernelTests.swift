@@ -71,6 +71,16 @@ struct OOMHistoryKernelTests {
         #expect(daemon.events("kill").isEmpty, "cgwarden killed something")
         let pids = events.compactMap { $0["task"]?["pid"]?.int64Value }
         #expect(Set(pids).count == 3)
+        // As the operator reads them, with the group gone: `cgwarden events`.
+        var stored: [JSON] = []
+        _ = waitUntil(seconds: 10) {
+            stored = storedEvents(state, ["--kind", "oom", "--cgroup", path])
+            return stored.count == 3
+        }
+        #expect(stored.count == 3, "\(stored.map { $0["message"]?.stringValue ?? "" })")
+        #expect(stored.compactMap { $0["task"]?["pid"]?.int64Value } == pids)
+        #expect(stored.allSatisfy { $0["task"]?["command"]?.stringValue == "cgwarden-testlo" && $0["actor"]?.stringValue == "kernel" })
+        #expect(stored.map { $0["task"]?["anon_rss"] } == events.map { $0["task"]?["anon_rss"] })
         let third = events[2]
         print("run e2e oom history: 3 kernel OOM kills in \(path): "
               + events.map { "\($0["task"]?["command"]?.stringValue ?? "?") pid \($0["task"]?["pid"]?.int64Value ?? 0) "
@@ -114,6 +124,17 @@ struct OOMHistoryKernelTests {
         var st = stat()
         _ = stat(recording, &st)
         #expect(st.st_uid != 0, "the recording is the daemon's user's")
+        // The store has the kill with the recording's path, as `events show` prints it.
+        var stored: JSON?
+        _ = waitUntil(seconds: 10) {
+            stored = storedEvents(state, ["--kind", "kill"]).last
+            return stored != nil
+        }
+        #expect(stored?["recording"]?.stringValue == recording, "\(stored.map { $0.serialized() } ?? "no kill in the store")")
+        if let id = stored?["event_id"]?.int64Value {
+            let shown = try cgwarden(["events", "show", String(id), "--state-dir", state])
+            #expect(shown.stdout.contains("recording:") && shown.stdout.contains("cgwarden explain --replay " + recording), "\(shown.stdout)")
+        }
         let replay = try cgwarden(["explain", "--replay", recording, "--config", daemon.configPath, "--json"])
         #expect(replay.status == .exited(0), "\(replay.stderr)")
         let doc = try JSON.parse(replay.stdout)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cgwarden run as systemd runs it, on the real kernel, with systemd as PID 1:
 # the hardened unit of Configs/systemd reaches `active` (Type=notify), kills a
-# runaway tenant and says so in the journal with its own fields, reloads,
+# runaway tenant and says so in the journal with its own fields and in its
+# event store (/var/lib/cgwarden, read with cgwarden events), reloads,
 # is restarted by the watchdog when stopped, and stops in time.
 #   Tests/Systemd/daemon-under-systemd.sh BIN_DIR      (boots the VM itself)
 # Prints one "pass:"/"FAIL:" line per check and "N passed, N failed".
@@ -77,6 +78,19 @@ t_kill_in_journal() {
     "$BIN/cgwarden" explain --replay "$rec" --config /etc/cgwarden/cgwarden.toml --json | grep -qF "\"$ROOTPATH/a\"" \
         || { echo "the replay of $rec does not reach $ROOTPATH/a"; return 1; }
 }
+t_kill_in_history() {
+    local dir=/var/lib/cgwarden out
+    # The daemon, dropped to cgwarden, made its store in the unit's StateDirectory.
+    [[ $(stat -c %U "$dir") == cgwarden && $(stat -c %U "$dir/events.db") == cgwarden ]] || { ls -la "$dir"; return 1; }
+    until_ok 10 bash -c "'$BIN/cgwarden' events --kind kill --json | grep -qE '\"guard\": ?\"tenants\"'" \
+        || { "$BIN/cgwarden" events; return 1; }
+    out=$("$BIN/cgwarden" events --kind kill --json | tail -n 1)
+    for f in "\"cgroup\": ?\"$ROOTPATH/a\"" '"trigger": ?"usage >= 85% of memory.max"' '"candidates": ?\[\{'; do
+        grep -qE "$f" <<< "$out" || { echo "missing $f in: $out"; return 1; }
+    done
+    # root read the store as its owner: no file of root's beside it.
+    [[ -z $(find "$dir" ! -user cgwarden) ]] || { ls -la "$dir"; return 1; }
+}
 t_reload() {
     local pid; pid=$(prop cgwarden MainPID)
     systemctl reload cgwarden || return 1
@@ -110,6 +124,7 @@ t_stop() {
 check "the unit starts (Type=notify) and reaches active, with a status line" t_active
 check "dropped to cgwarden, oom_score_adj -1000, seccomp on the helper side is separate" t_hardened
 check "a runaway tenant is killed before the kernel's OOM killer; the journal entry has cgwarden's fields" t_kill_in_journal
+check "the kill is in the event history (cgwarden events), the store the daemon user's" t_kill_in_history
 check "systemctl reload re-reads the configuration in place" t_reload
 check "a broken configuration on reload is reported and the old one kept" t_broken_reload
 check "stopped with SIGSTOP, it is restarted by the watchdog" t_watchdog

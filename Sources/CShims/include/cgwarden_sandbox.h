@@ -54,6 +54,9 @@ int cgw_setresgid(gid_t r, gid_t e, gid_t s);
 /// getresuid(2) / getresgid(2).
 int cgw_getresuid(uid_t *r, uid_t *e, uid_t *s);
 int cgw_getresgid(gid_t *r, gid_t *e, gid_t *s);
+/// setfsuid(2) / setfsgid(2): the previous id (they report no error).
+int cgw_setfsuid(uid_t uid);
+int cgw_setfsgid(gid_t gid);
 
 /// Sends `data` (one SOCK_SEQPACKET message) with `fd` attached as
 /// SCM_RIGHTS (fd < 0: none). MSG_NOSIGNAL. Bytes sent, or -1 with errno
