@@ -142,11 +142,37 @@ public struct CgroupPattern: Hashable, Sendable, CustomStringConvertible {
     }
 
     public func matches(_ path: CgroupPath) -> Bool {
-        let names = path.isRoot ? [] : path.bytes.split(separator: CgroupPath.slash, omittingEmptySubsequences: false)
-        return CgroupPattern.match(components[...], names[...])
+        // The path's levels as slices of its bytes, their bounds on the stack:
+        // the policy matches every group against several patterns per snapshot.
+        let bytes = path.bytes
+        var levels = 0
+        if !path.isRoot {
+            levels = 1
+            for b in bytes where b == CgroupPath.slash { levels += 1 }
+        }
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: levels + 1) { bounds in
+            var k = 0
+            bounds[0] = 0
+            for (j, b) in bytes.enumerated() where b == CgroupPath.slash {
+                k += 1
+                bounds[k] = j + 1
+            }
+            bounds[levels] = bytes.count + 1
+            return CgroupPattern.match(components[...], Levels(bytes: bytes, bounds: UnsafeBufferPointer(bounds)))
+        }
     }
 
-    static func match(_ p: ArraySlice<Component>, _ c: ArraySlice<ArraySlice<UInt8>>) -> Bool {
+    /// The names of a path's levels: level k is `bytes[bounds[k] ..< bounds[k + 1] - 1]`.
+    struct Levels: RandomAccessCollection {
+        let bytes: [UInt8]
+        let bounds: UnsafeBufferPointer<Int>
+        var startIndex: Int { 0 }
+        var endIndex: Int { bounds.count - 1 }
+        subscript(k: Int) -> ArraySlice<UInt8> { bytes[bounds[k] ..< bounds[k + 1] - 1] }
+    }
+
+    static func match<C: RandomAccessCollection>(_ p: ArraySlice<Component>, _ c: C) -> Bool
+        where C.Element == ArraySlice<UInt8>, C.Index == Int {
         // Iterative over `**`: remember the last one and how many levels it has taken.
         var pi = p.startIndex, ci = c.startIndex
         var star: (p: Int, c: Int)? = nil

@@ -8,6 +8,7 @@ public enum Parse {
     /// `memory.current`, `memory.peak`, `memory.swap.current`, `pids.current`:
     /// one unsigned number.
     public static func bytes(_ b: Bytes, file: String) throws(ParseError) -> UInt64 {
+        if let v = simpleNumber(b) { return v }
         let t = trimmed(b)
         if t.isEmpty { throw ParseError(file: file, reason: .empty) }
         return try parseUInt64(t, file: file, line: 1, field: nil)
@@ -19,12 +20,29 @@ public enum Parse {
     ///     max
     ///     67108864
     public static func limit(_ b: Bytes, file: String) throws(ParseError) -> Limit {
+        if let v = simpleNumber(b) { return .bytes(v) }
         let t = trimmed(b)
         if t.isEmpty { throw ParseError(file: file, reason: .empty) }
         if t.count == 3 && t[0] == UInt8(ascii: "m") && t[1] == UInt8(ascii: "a") && t[2] == UInt8(ascii: "x") {
             return .max
         }
         return .bytes(try parseUInt64(t, file: file, line: 1, field: nil))
+    }
+
+    /// The kernel's text of one number, `digits\n` (1 to 19 digits, which
+    /// cannot overflow); nil for anything else, which the general parser reads.
+    @inline(__always) static func simpleNumber(_ b: Bytes) -> UInt64? {
+        guard let p = b.baseAddress else { return nil }
+        var n = b.count
+        if n > 0 && p[n - 1] == ASCII.newline { n -= 1 }
+        guard n > 0 && n <= 19 else { return nil }
+        var v: UInt64 = 0
+        for i in 0..<n {
+            let d = p[i] &- ASCII.zero
+            if d > 9 { return nil }
+            v = v &* 10 &+ UInt64(d)
+        }
+        return v
     }
 
     /// `/proc/PID/oom_score_adj` (-1000...1000), `/proc/PID/oom_score`: a signed integer.
@@ -58,6 +76,49 @@ public enum Parse {
     /// A flat `key value` file: `memory.stat`, `memory.events`, `cgroup.stat`,
     /// `/proc/vmstat`. Every key is kept, in order; `required` keys must be present.
     public static func keyed(_ b: Bytes, file: String, required: [String] = []) throws(ParseError) -> KeyedCounters {
+        if let (out, _) = simpleKeyed(b), required.allSatisfy({ out.contains($0) }) { return out }
+        return try generalKeyed(b, file: file, required: required)
+    }
+
+    /// `keyed` for a file of the common shape (`scanSimpleKeyed`), nil for
+    /// any other (or a key written twice): the general parser then decides.
+    /// Keys in the order of `KnownKeys.all` from its start (memory.events)
+    /// share one array (`prefix`).
+    static func simpleKeyed(_ b: Bytes) -> (counters: KeyedCounters, prefix: Bool)? {
+        var values: [UInt64] = []
+        values.reserveCapacity(Swift.max(8, b.count / 16))
+        var keys: [String] = []
+        var prefix = true
+        var seen = SeenKeys()
+        // Read once, not per line: each read of a global is a call and a retain.
+        let table = KnownKeys.table, longestPrefix = KnownKeys.prefixes.count - 1
+        let ok = scanSimpleKeyed(b) { number, k, v in
+            let known: Int?
+            if prefix && number < longestPrefix && KnownKeys.matches(k, number, in: table) {
+                known = number
+            } else {
+                known = KnownKeys.index(k)
+                let key = known.map { KnownKeys.all[$0] } ?? text(k)
+                if prefix {
+                    prefix = false
+                    keys.reserveCapacity(values.capacity)
+                    keys += KnownKeys.all[0..<number]
+                }
+                keys.append(key)
+            }
+            if let known {
+                if !seen.insert(known: known) { return false }
+            } else if !seen.insert(keys[number], known: nil) {
+                return false
+            }
+            values.append(v)
+            return true
+        }
+        guard ok else { return nil }
+        return (KeyedCounters(keys: prefix ? KnownKeys.prefixes[values.count] : keys, values: values), prefix)
+    }
+
+    static func generalKeyed(_ b: Bytes, file: String, required: [String]) throws(ParseError) -> KeyedCounters {
         var out = KeyedCounters()
         out.reserveCapacity(8)
         var seen = SeenKeys()
@@ -87,7 +148,15 @@ public enum Parse {
 
     /// `memory.events` or `memory.events.local`.
     public static func memoryEvents(_ b: Bytes, file: String = "memory.events") throws(ParseError) -> MemoryEvents {
-        MemoryEvents(try keyed(b, file: file, required: memoryEventsKeys))
+        // The required keys are the first five of `KnownKeys.all`.
+        if let (all, prefix) = simpleKeyed(b), all.count >= 5 {
+            // low, high, max, oom, oom_kill[, oom_group_kill[, ...]] in this order.
+            if prefix { return MemoryEvents(standardOrder: all) }
+            if all.keys.starts(with: KnownKeys.prefixes[5]) || memoryEventsKeys.allSatisfy({ all.contains($0) }) {
+                return MemoryEvents(all)
+            }
+        }
+        return MemoryEvents(try generalKeyed(b, file: file, required: memoryEventsKeys))
     }
 
     /// `memory.stat` (`anon`, `file`, `shmem`, `kernel`, `pgscan`, ... in bytes or counts).
@@ -110,6 +179,19 @@ public enum Parse {
     ///     populated 1
     ///     frozen 0
     public static func cgroupEvents(_ b: Bytes, file: String = "cgroup.events") throws(ParseError) -> CgroupEvents {
+        // Common shape, known keys only: no counters built.
+        var populated: UInt64?, frozen: UInt64?
+        let simple = scanSimpleKeyed(b) { _, k, v in
+            if equals(k, "populated") && populated == nil {
+                populated = v
+            } else if equals(k, "frozen") && frozen == nil {
+                frozen = v
+            } else {
+                return false
+            }
+            return true
+        }
+        if simple, let populated { return CgroupEvents(populated: populated != 0, frozen: frozen.map { $0 != 0 }) }
         let k = try keyed(b, file: file, required: ["populated"])
         return CgroupEvents(populated: k["populated"]! != 0, frozen: k["frozen"].map { $0 != 0 })
     }
@@ -124,6 +206,11 @@ public enum Parse {
     /// `some` is required; `full` is optional (older kernels omit it for the
     /// system-wide cpu file). Unknown `key=value` pairs a newer kernel might add are ignored.
     public static func pressure(_ b: Bytes, file: String = "memory.pressure") throws(ParseError) -> Pressure {
+        if let p = simplePressure(b) { return p }
+        return try generalPressure(b, file: file)
+    }
+
+    static func generalPressure(_ b: Bytes, file: String) throws(ParseError) -> Pressure {
         var some: PressureLine?
         var full: PressureLine?
         try forEachLine(b) { (number, line) throws(ParseError) in
@@ -145,6 +232,21 @@ public enum Parse {
             throw ParseError(file: file, reason: .missingKey("some"))
         }
         return Pressure(some: some, full: full)
+    }
+
+    /// `pressure` for the exact text the kernel writes (`some` then
+    /// optionally `full`, the four pairs in order, `%lu.%02lu` averages);
+    /// nil for anything else, which the general parser then reads.
+    static func simplePressure(_ b: Bytes) -> Pressure? {
+        guard let p = b.baseAddress else { return nil }
+        var r = SimpleCursor(p: p, n: b.count)
+        guard r.literal("some"), let some = r.pressureLine() else { return nil }
+        var full: PressureLine?
+        if !r.atEnd {
+            guard r.literal("full"), let f = r.pressureLine() else { return nil }
+            full = f
+        }
+        return r.atEnd ? Pressure(some: some, full: full) : nil
     }
 
     private static func pressureLine(_ pairs: inout Fields, file: String, line: Int, wholeLine: Bytes) throws(ParseError) -> PressureLine {
@@ -281,6 +383,20 @@ public enum Parse {
         return sawDigit ? n + 1 : n
     }
 
+    /// Whether `cgroup.controllers` / `cgroup.subtree_control` lists
+    /// `name`: `controllers(b).contains(name)`, without building the list
+    /// when every byte is one a valid list may hold.
+    public static func listsController(_ b: Bytes, _ name: StaticString, file: String = "cgroup.controllers") throws(ParseError) -> Bool {
+        let plain = b.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || $0 == UInt8(ascii: "_") || ASCII.isDigit($0)
+            || ASCII.isBlank($0) || $0 == ASCII.newline }
+        guard plain else { return try controllers(b, file: file).contains(String(describing: name)) }
+        var found = false
+        forEachLine(b) { _, line in
+            for f in Fields(line) where equals(f, name) { found = true }
+        }
+        return found
+    }
+
     /// `cgroup.controllers` / `cgroup.subtree_control`: space-separated names.
     ///
     ///     cpuset cpu io memory hugetlb pids rdma misc
@@ -347,5 +463,58 @@ extension Parse {
     }
     public static func controllers(_ s: String, file: String = "cgroup.controllers") throws(ParseError) -> [String] {
         try s.withBytes { b throws(ParseError) in try controllers(b, file: file) }
+    }
+}
+
+/// A cursor over the exact text of a kernel file, for the fast paths: each
+/// step matches or fails (nil/false), never throws.
+struct SimpleCursor {
+    let p: UnsafePointer<UInt8>
+    let n: Int
+    var i = 0
+
+    var atEnd: Bool { i == n }
+
+    @inline(__always) mutating func literal(_ s: StaticString) -> Bool {
+        let c = s.utf8CodeUnitCount
+        guard n - i >= c, memeq(p + i, s.utf8Start, c) else { return false }
+        i += c
+        return true
+    }
+
+    /// 1 to 19 digits.
+    @inline(__always) mutating func digits() -> (value: UInt64, count: Int)? {
+        let start = i
+        var v: UInt64 = 0
+        while i < n {
+            let d = p[i] &- ASCII.zero
+            if d > 9 { break }
+            v = v &* 10 &+ UInt64(d)
+            i += 1
+        }
+        let count = i - start
+        return count > 0 && count <= 19 ? (v, count) : nil
+    }
+
+    /// `W.F` with 1 to 12 whole and 1 to 6 fraction digits, computed as
+    /// `parseDecimal` does (one division of exact integers).
+    @inline(__always) mutating func decimal() -> Double? {
+        guard let (w, wc) = digits(), wc <= 12, i < n, p[i] == ASCII.dot else { return nil }
+        i += 1
+        guard let (f, fc) = digits(), fc <= 6 else { return nil }
+        var scale: UInt64 = 1
+        for _ in 0..<fc { scale *= 10 }
+        return Double(w * scale + f) / Double(scale)
+    }
+
+    /// ` avg10=A avg60=B avg300=C total=T` and the line's end.
+    mutating func pressureLine() -> PressureLine? {
+        guard literal(" avg10="), let a10 = decimal(), literal(" avg60="), let a60 = decimal(),
+              literal(" avg300="), let a300 = decimal(), literal(" total="), let (total, _) = digits() else { return nil }
+        if i < n {
+            guard p[i] == ASCII.newline else { return nil }
+            i += 1
+        }
+        return PressureLine(avg10: a10, avg60: a60, avg300: a300, total: total)
     }
 }

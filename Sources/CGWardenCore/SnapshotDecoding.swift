@@ -145,8 +145,8 @@ extension CgroupSnapshot {
                 low: try m.limit("low"), min: try m.limit("min"), peak: try m.optionalUInt("peak"),
                 swapCurrent: try m.optionalUInt("swap_current"),
                 swapMax: m.value["swap_current"]?.isNull == false ? try m.limit("swap_max") : nil,
-                events: try d.counters("events").map(MemoryEvents.init),
-                eventsLocal: try d.counters("events_local").map(MemoryEvents.init),
+                events: try d.counters("events").map { MemoryEvents($0) },
+                eventsLocal: try d.counters("events_local").map { MemoryEvents($0) },
                 stat: try d.counters("stat"))
         }
         g.pressure = try d.optionalObject("pressure").map { p throws(SnapshotDecodingError) in try Pressure(p) }

@@ -118,26 +118,100 @@ enum KnownKeys {
         "pgsteal_khugepaged", "pgdemote_kswapd", "pgdemote_direct", "pgdemote_khugepaged", "pgpromote_success",
         "swpin_zero", "swpout_zero", "hugetlb",
     ]
-    /// By length: the key's bytes and its index in `all`.
-    static let byLength: [[([UInt8], Int)]] = {
-        var t = [[([UInt8], Int)]](repeating: [], count: 33)
-        for (i, k) in all.enumerated() where k.utf8.count < t.count { t[k.utf8.count].append((Array(k.utf8), i)) }
-        return t
+    /// `all[0..<n]` for n in 0...8, made once: files whose keys come in this
+    /// order (memory.events) share them.
+    static let prefixes: [[String]] = (0...8).map { Array(all[0..<$0]) }
+
+    /// Every key's bytes, one after the other; `start[i]..<start[i + 1]` is key i.
+    static let table: (bytes: [UInt8], start: [Int], slots: [Int16]) = {
+        var bytes: [UInt8] = [], start = [0]
+        for k in all {
+            bytes += k.utf8
+            start.append(bytes.count)
+        }
+        // Open addressing, a quarter full: a probe is almost always one slot.
+        var slots = [Int16](repeating: -1, count: slotCount)
+        for (i, k) in all.enumerated() {
+            var s = Array(k.utf8).withUnsafeBufferPointer { hash($0) }
+            while slots[s] >= 0 { s = (s + 1) & (slotCount - 1) }
+            slots[s] = Int16(i)
+        }
+        return (bytes, start, slots)
     }()
+    static let slotCount = 512
+
+    @inline(__always) static func hash(_ b: Bytes) -> Int {
+        var h: UInt32 = 2166136261
+        for c in b { h = (h ^ UInt32(c)) &* 16777619 }
+        return Int((h ^ (h >> 15)) & UInt32(slotCount - 1))
+    }
+
+    /// Whether `b` spells key `i`.
+    @inline(__always) static func matches(_ b: Bytes, _ i: Int, in t: (bytes: [UInt8], start: [Int], slots: [Int16])) -> Bool {
+        let s = t.start[i], e = t.start[i + 1]
+        guard e - s == b.count else { return false }
+        return t.bytes.withUnsafeBufferPointer { k in memeq(k.baseAddress! + s, b.baseAddress!, b.count) }
+    }
 
     /// The index in `all` of the key spelled by `b`, or nil for another key.
     static func index(_ b: Bytes) -> Int? {
-        if b.count < byLength.count {
-            for (bytes, i) in byLength[b.count] where bytes.elementsEqual(b) {
-                return i
-            }
+        if b.isEmpty { return nil }
+        let t = table
+        var s = hash(b)
+        while true {
+            let i = Int(t.slots[s])
+            if i < 0 { return nil }
+            if matches(b, i, in: t) { return i }
+            s = (s + 1) & (slotCount - 1)
         }
-        return nil
     }
 
     static func string(_ b: Bytes) -> String {
         index(b).map { all[$0] } ?? text(b)
     }
+}
+
+@inline(__always) func memeq(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+    for i in 0..<n where a[i] != b[i] { return false }
+    return true
+}
+
+/// The common shape of a flat keyed file, in one pass over the bytes: every
+/// line `key value\n` with one space, a key of no blanks and a value of 1 to
+/// 19 digits (which cannot overflow). Calls `line(lineIndex, key, value)` for
+/// each; returns false at the first line of any other shape (blank lines,
+/// tabs, CR, a sign, 20 digits, an empty file) or when `line` returns false:
+/// the caller then reads the file with the general parser, which gives the
+/// same result or the precise error.
+@inline(__always)
+func scanSimpleKeyed(_ b: Bytes, _ line: (Int, Bytes, UInt64) -> Bool) -> Bool {
+    guard let p = b.baseAddress, b.count > 0 else { return false }
+    let n = b.count
+    var i = 0, number = 0
+    while i < n {
+        let keyStart = i
+        while i < n && p[i] != ASCII.space {
+            let c = p[i]
+            if c == ASCII.newline || c == ASCII.tab || c == ASCII.cr { return false }
+            i += 1
+        }
+        if i == keyStart || i == n { return false }
+        let key = Bytes(start: p + keyStart, count: i - keyStart)
+        i += 1
+        let valueStart = i
+        var v: UInt64 = 0
+        while i < n && p[i] != ASCII.newline {
+            let d = p[i] &- ASCII.zero
+            if d > 9 { return false }
+            v = v &* 10 &+ UInt64(d)
+            i += 1
+        }
+        if i == valueStart || i - valueStart > 19 { return false }
+        if !line(number, key, v) { return false }
+        number += 1
+        i += 1
+    }
+    return true
 }
 
 /// The keys of one file seen so far, to refuse a key written twice in
@@ -154,6 +228,11 @@ struct SeenKeys {
     /// false when it was already there.
     mutating func insert(_ key: String, known index: Int?) -> Bool {
         guard let index else { return others.insert(key).inserted }
+        return insert(known: index)
+    }
+
+    /// Records the known key of index `index` in `KnownKeys.all`.
+    @inline(__always) mutating func insert(known index: Int) -> Bool {
         let bit = UInt64(1) << UInt64(index & 63)
         if index < 64 {
             if known.0 & bit != 0 { return false }

@@ -35,6 +35,11 @@ public struct KeyedCounters: Equatable, Sendable, Sequence {
 
     public init() {}
 
+    init(keys: [String], values: [UInt64]) {
+        self.keys = keys
+        self.values = values
+    }
+
     public init(_ pairs: KeyValuePairs<String, UInt64>) {
         for (k, v) in pairs { append(k, v) }
     }
@@ -101,6 +106,19 @@ public struct MemoryEvents: Equatable, Sendable {
     public init(_ all: KeyedCounters) {
         self.all = all
         extract()
+    }
+
+    /// Counters whose keys are `KnownKeys.prefixes[n]`, n >= 5: low, high,
+    /// max, oom, oom_kill[, oom_group_kill...], read by position.
+    init(standardOrder all: KeyedCounters) {
+        self.all = all
+        let v = all.values
+        low = v[0]
+        high = v[1]
+        max = v[2]
+        oom = v[3]
+        oomKill = v[4]
+        oomGroupKill = v.count > 5 ? v[5] : 0
     }
 
     /// The standard counters as fields: the policy reads them for every

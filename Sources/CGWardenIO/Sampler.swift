@@ -28,8 +28,15 @@ public final class Sampler {
         let path: CgroupPath
         let dir: Int32
         let inode: UInt64
-        /// Kept-open descriptors by `CgroupFile.index`, -1 where none.
-        var files = [Int32](repeating: -1, count: CgroupFile.allCases.count)
+        /// Kept-open descriptors by `CgroupFile.index`, -1 where none. A
+        /// buffer of its own, not an array property: read for every file of
+        /// every sample, an array in a class pays a dynamic exclusivity check
+        /// per access.
+        let files: UnsafeMutableBufferPointer<Int32> = {
+            let b = UnsafeMutableBufferPointer<Int32>.allocate(capacity: CgroupFile.allCases.count)
+            b.initialize(repeating: -1)
+            return b
+        }()
         /// Files this live group does not have (the root's cgroup.events,
         /// memory.peak before 5.19): not probed again while the memory
         /// controller setting stays the same.
@@ -50,6 +57,8 @@ public final class Sampler {
             self.dir = dir
             self.inode = inode
         }
+
+        deinit { files.deallocate() }
     }
 
     let watcher: DirectoryWatcher?
@@ -144,7 +153,7 @@ public final class Sampler {
             node.children = [:]
             node.ordered = []
             node.listed = false
-            node.files = [Int32](repeating: -1, count: CgroupFile.allCases.count)
+            node.files.update(repeating: -1)
         }
     }
 
@@ -288,8 +297,8 @@ public final class Sampler {
             node.subtreeControl = try? fs.openFile(CgroupFile.subtreeControl.name, in: node.dir)
         }
         guard let fd = node.subtreeControl, let bytes = try? buffer.read(fd, fs: fs),
-              let list = try? Parse.controllers(bytes, file: CgroupFile.subtreeControl.name) else { return false }
-        return list.contains("memory")
+              let has = try? Parse.listsController(bytes, "memory", file: CgroupFile.subtreeControl.name) else { return false }
+        return has
     }
 }
 

@@ -188,8 +188,8 @@ public final class Walker {
 /// Whether children of `dir` have the memory controller.
 func subtreeControlHasMemory(_ dir: Int32, fs: FileSystem, buffer: ReadBuffer) -> Bool {
     guard let bytes = try? buffer.readFile(CgroupFile.subtreeControl.name, in: dir, fs: fs),
-          let list = try? Parse.controllers(bytes, file: CgroupFile.subtreeControl.name) else { return false }
-    return list.contains("memory")
+          let has = try? Parse.listsController(bytes, "memory", file: CgroupFile.subtreeControl.name) else { return false }
+    return has
 }
 
 /// Opens `subtree` below `root`, one level at a time (never through a

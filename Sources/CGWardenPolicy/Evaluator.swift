@@ -48,6 +48,7 @@ public struct Evaluator: Sendable {
         // One lookup per group, not one per guard and trigger.
         let previous = table.figures.map { state.previous[$0.id] }
         var newHolding: [PolicyState.HoldKey: UInt64] = [:]
+        newHolding.reserveCapacity(state.holdingSince.count)
         // Guards often share their match patterns: match each distinct list once.
         var matchMemo: [[CgroupPattern]: [Bool]] = [:]
         let ranking = Ranking(config: config, ownCgroup: ownCgroup, table: table, state: next, now: now)
@@ -103,7 +104,9 @@ public struct Evaluator: Sendable {
                     anyHolding = true
                     let key = PolicyState.HoldKey(guardIndex: index, triggerIndex: triggerIndex,
                                                   group: trigger.kind.isNodeWide ? 0 : figures.id)
-                    let since = newHolding[key] ?? state.holdingSince[key] ?? now
+                    // A key of this evaluation already in `newHolding` (a node-wide
+                    // trigger, seen again at the next group) holds the same value.
+                    let since = state.holdingSince[key] ?? now
                     newHolding[key] = since
                     held = .nanoseconds(now.subtractingSaturated(since))
                 }

@@ -10,6 +10,13 @@ public struct PolicyState: Equatable, Sendable {
         var triggerIndex: Int
         /// The watched group's id; 0 for node-wide triggers (shared by all groups).
         var group: UInt64
+
+        /// One word, not three: a key is hashed for every holding trigger of
+        /// every watched group at every snapshot. (Equality still compares
+        /// every field.)
+        func hash(into h: inout Hasher) {
+            h.combine(group ^ UInt64(truncatingIfNeeded: guardIndex) << 48 ^ UInt64(truncatingIfNeeded: triggerIndex) << 40)
+        }
     }
 
     struct Sample: Equatable, Sendable {

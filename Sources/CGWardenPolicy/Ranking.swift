@@ -13,14 +13,29 @@ struct Ranking {
     func candidates(_ g: Guard, firing: [Int]) -> [Candidate] {
         var seen = [Bool](repeating: false, count: table.count)
         var pool: [(candidate: Int, watched: Int)] = []
+        // Leaves and pods are taken from a firing group's whole subtree: a
+        // firing group inside the subtree of an earlier one offers nothing
+        // new (all it offers was offered, and seen), so it is skipped, not
+        // walked again.
+        let subtreeScope = g.candidates == .leaves || g.candidates == .pods
+        var covered = [Bool](repeating: false, count: subtreeScope ? table.count : 0)
         for m in firing {
+            if subtreeScope {
+                if covered[m] { continue }
+                for d in table.descendants(of: m) { covered[d] = true }
+            }
             for c in scope(g.candidates, of: m) where !seen[c] {
                 seen[c] = true
                 pool.append((c, m))
             }
         }
         let protection: [Int: UInt64] = g.rank == .usageAboveProtection ? table.protection : [:]
-        var eligible: [(Candidate, qos: Int)] = []
+        let avoidMatch = table.firstMatch(g.avoid), preferMatch = table.firstMatch(g.prefer)
+        var eligible: [Candidate] = []
+        // Plain sort keys, made as each candidate is found: sorting (and
+        // reading) the candidates themselves copies and reference counts them.
+        var keys: [SortKey] = []
+        let tier: (Candidate.Preference) -> Int = { $0 == .prefer ? 0 : $0 == .normal ? 1 : 2 }
         var excluded: [Candidate] = []
         var k = 0
         while k < pool.count {
@@ -30,7 +45,8 @@ struct Ranking {
             var cand = Candidate(path: table.paths[candidate], id: f.id, rankKey: g.rank, score: 0,
                                  current: f.current ?? 0, protection: protection[candidate] ?? 0,
                                  preference: .normal, preferenceReason: nil, exclusion: nil, rank: nil)
-            let (pref, prefReason, omitted) = preference(candidate, guard: g, watched: watchedGroup)
+            let (pref, prefReason, omitted) = preference(candidate, guard: g, watched: watchedGroup,
+                                                         avoidMatch: avoidMatch, preferMatch: preferMatch)
             cand.preference = pref
             cand.preferenceReason = prefReason
             let score = self.score(g.rank, candidate, protection: cand.protection)
@@ -53,28 +69,36 @@ struct Ranking {
                 cand.exclusion = why
                 excluded.append(cand)
             } else {
-                eligible.append((cand, g.qosOrder ? qosRank(candidate) : 0))
+                keys.append(SortKey(tier: tier(cand.preference), qos: g.qosOrder ? qosRank(candidate) : 0,
+                                    score: cand.score, current: cand.current, index: eligible.count))
+                eligible.append(cand)
             }
         }
-        let tier: (Candidate.Preference) -> Int = { $0 == .prefer ? 0 : $0 == .normal ? 1 : 2 }
-        // Sort positions, not the candidates themselves (moving them is the cost).
-        let order = eligible.indices.sorted { i, j in
-            let a = eligible[i], b = eligible[j]
-            if tier(a.0.preference) != tier(b.0.preference) { return tier(a.0.preference) < tier(b.0.preference) }
+        // The path only breaks ties.
+        keys.sort { a, b in
+            if a.tier != b.tier { return a.tier < b.tier }
             if a.qos != b.qos { return a.qos < b.qos }
-            if a.0.score != b.0.score { return a.0.score > b.0.score }
-            if a.0.current != b.0.current { return a.0.current > b.0.current }
-            return a.0.path < b.0.path  // deterministic tie break
+            if a.score != b.score { return a.score > b.score }
+            if a.current != b.current { return a.current > b.current }
+            return eligible[a.index].path < eligible[b.index].path  // deterministic tie break
         }
         var out: [Candidate] = []
         out.reserveCapacity(eligible.count + excluded.count)
-        for (place, i) in order.enumerated() {
-            var c = eligible[i].0
+        for (place, key) in keys.enumerated() {
+            var c = eligible[key.index]
             c.rank = place + 1
             out.append(c)
         }
-        out += excluded.sorted { $0.path < $1.path }
+        for i in excluded.indices.sorted(by: { excluded[$0].path < excluded[$1].path }) { out.append(excluded[i]) }
         return out
+    }
+
+    private struct SortKey {
+        var tier: Int
+        var qos: Int
+        var score: Double
+        var current: UInt64
+        var index: Int
     }
 
     /// Indices of the candidates a fired group offers.
@@ -118,13 +142,13 @@ struct Ranking {
 
     /// Preference from the configuration and the oomd attributes; `omit`
     /// (systemd's user.oomd_omit) removes the group from the candidates.
-    func preference(_ i: Int, guard g: Guard, watched w: Int) -> (Candidate.Preference, String?, omitted: Bool) {
+    func preference(_ i: Int, guard g: Guard, watched w: Int, avoidMatch: SnapshotTable.FirstMatch? = nil,
+                    preferMatch: SnapshotTable.FirstMatch? = nil) -> (Candidate.Preference, String?, omitted: Bool) {
         var avoid: [String] = []
         var prefer: [String] = []
         var omitted = false
-        let path = table.paths[i]
-        if let p = g.avoid.first(where: { $0.matches(path) }) { avoid.append("avoid '\(p)'") }
-        if let p = g.prefer.first(where: { $0.matches(path) }) { prefer.append("prefer '\(p)'") }
+        if let k = (avoidMatch ?? table.firstMatch(g.avoid)).first(i) { avoid.append("avoid '\(g.avoid[k])'") }
+        if let k = (preferMatch ?? table.firstMatch(g.prefer)).first(i) { prefer.append("prefer '\(g.prefer[k])'") }
         if config.honorAttributes, let a = table.attributes[i] {
             // systemd honours user.* only from root or from the owner of the
             // watched group: a delegated user cannot shield itself elsewhere.

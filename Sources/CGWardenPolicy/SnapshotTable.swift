@@ -22,19 +22,20 @@ struct GroupFigures: Sendable {
 
     init(_ g: CgroupSnapshot) {
         id = g.id
-        let m = g.memory
-        hasMemory = m != nil
-        current = m?.current
-        max = m?.max
-        high = m?.high
-        low = m?.low
-        min = m?.min
-        unreclaimable = m?.unreclaimable
-        swapCurrent = m?.swapCurrent
-        hasEvents = m?.events != nil
-        eventsMax = m?.events?.max
-        eventsHigh = m?.events?.high
-        eventsOomKill = m?.events?.oomKill
+        // Read in place, not through a copy of `g.memory`: a copy retains
+        // every array in it (the events' and memory.stat's counters).
+        hasMemory = g.memory != nil
+        current = g.memory?.current
+        max = g.memory?.max
+        high = g.memory?.high
+        low = g.memory?.low
+        min = g.memory?.min
+        unreclaimable = g.memory?.unreclaimable
+        swapCurrent = g.memory?.swapCurrent
+        hasEvents = g.memory?.events != nil
+        eventsMax = g.memory?.events?.max
+        eventsHigh = g.memory?.events?.high
+        eventsOomKill = g.memory?.events?.oomKill
         pressure = g.pressure
         populated = g.events?.populated
         nrProcs = g.nrProcs
@@ -123,6 +124,40 @@ final class SnapshotTable {
         return found
     }
     private var protectedCache: [(group: Int, pattern: Int)?]?
+
+    /// The first of a list of patterns that matches each group, matched
+    /// when first asked and kept for the snapshot: guards share their
+    /// `avoid`/`prefer` lists, and a group is a candidate of several guards.
+    final class FirstMatch {
+        let patterns: [CgroupPattern]
+        let paths: [CgroupPath]
+        /// Per group: -2 not matched yet, -1 none, else the pattern's index.
+        var memo: [Int32]
+
+        init(_ patterns: [CgroupPattern], paths: [CgroupPath]) {
+            self.patterns = patterns
+            self.paths = paths
+            memo = patterns.isEmpty ? [] : [Int32](repeating: -2, count: paths.count)
+        }
+
+        func first(_ i: Int) -> Int? {
+            if patterns.isEmpty { return nil }
+            var k = memo[i]
+            if k == -2 {
+                k = Int32(patterns.firstIndex { $0.matches(paths[i]) } ?? -1)
+                memo[i] = k
+            }
+            return k < 0 ? nil : Int(k)
+        }
+    }
+    private var firstMatches: [[CgroupPattern]: FirstMatch] = [:]
+
+    func firstMatch(_ patterns: [CgroupPattern]) -> FirstMatch {
+        if let m = firstMatches[patterns] { return m }
+        let m = FirstMatch(patterns, paths: paths)
+        firstMatches[patterns] = m
+        return m
+    }
 
     /// Effective protection by group index, computed once per snapshot.
     lazy var protection: [Int: UInt64] = effectiveProtection()

@@ -65,3 +65,20 @@ import Testing
         #expect(CgroupPattern("/a/ünï*").matches(CgroupPath("/a/ünïcödé")!))
     }
 }
+
+@Suite struct PatternLevelTests {
+    /// `matches` splits the path on the stack; the same answer as matching
+    /// the levels split into arrays.
+    @Test func matchesAsOverSplitLevels() throws {
+        let patterns = ["/**", "/a", "/a/*", "/a/**", "/**/b", "/a/**/c", "/?/b*", "/a.slice/**/x?z", "/*/*"]
+        let paths = ["/", "/a", "/a/b", "/a/b/c", "/b", "/a.slice/q/xyz", "/a/b/b", "/x/y", "/a/c/c", "/é/b"]
+        for p in patterns {
+            let pattern = try CgroupPattern.parse(p).get()
+            for text in paths {
+                let path = try #require(CgroupPath(text))
+                let names = path.isRoot ? [] : path.bytes.split(separator: CgroupPath.slash, omittingEmptySubsequences: false)
+                #expect(pattern.matches(path) == CgroupPattern.match(pattern.components[...], names[...]), "\(p) \(text)")
+            }
+        }
+    }
+}
