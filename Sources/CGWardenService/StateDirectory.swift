@@ -7,10 +7,13 @@ import CGWardenSystem
 /// `StateDirectory=`): the event store lives there.
 public enum StateDirectory {
     /// As root, before the drop: makes the directory (0750) when missing and
-    /// gives it to the daemon's user, who writes the store after the drop
-    /// (systemd makes a StateDirectory root's when the unit has no `User=`).
-    /// The files in it are left alone: a file the user cannot write is
-    /// reported by the store, not chowned by root.
+    /// gives it, and the store's own files in it, to the daemon's user, who
+    /// writes the store after the drop. systemd gives a `StateDirectory=`
+    /// and everything in it back to root before each command of a unit
+    /// without `User=` (an `ExecStartPre=+chown` is undone before
+    /// `ExecStart=`), so this runs at every start. Other files are left
+    /// alone, and so are links: root chowns only regular files of one link
+    /// by their fixed names.
     public static func prepare(_ dir: String, uid: UInt32, gid: UInt32) throws(SystemError) {
         do {
             try Paths.makeDirectory(dir, mode: 0o750)
@@ -22,5 +25,9 @@ public enum StateDirectory {
         if status.uid != uid || status.gid != gid {
             try Paths.changeOwner(fd, uid: uid, gid: gid, path: dir)
         }
+        for name in storeFiles { try Paths.giveFile(name, in: fd, uid: uid, gid: gid) }
     }
+
+    /// The store's files: the database, its write-ahead log and its shared memory index.
+    public static let storeFiles = ["events.db", "events.db-wal", "events.db-shm"]
 }

@@ -48,6 +48,22 @@ public enum Paths {
         _ = try syscall("renameat", path: from) { renameat(dir, from, dir, to) }
     }
 
+    /// Gives `name` in `dir` to `uid`:`gid` when it is a regular file with
+    /// one link and not theirs yet; nothing else (a symbolic link, another
+    /// file's hard link) is touched. True when it was changed.
+    @discardableResult
+    public static func giveFile(_ name: String, in dir: Int32, uid: UInt32, gid: UInt32) throws(SystemError) -> Bool {
+        var st = stat()
+        do {
+            _ = try syscall("fstatat", path: name) { fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) }
+        } catch where error.errno == ENOENT {
+            return false
+        }
+        guard st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 1, st.st_uid != uid || st.st_gid != gid else { return false }
+        _ = try syscall("fchownat", path: name) { fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) }
+        return true
+    }
+
     /// `unlinkat(dir, name, 0)`.
     public static func remove(_ name: String, in dir: Int32) throws(SystemError) {
         _ = try syscall("unlinkat", path: name) { unlinkat(dir, name, 0) }
