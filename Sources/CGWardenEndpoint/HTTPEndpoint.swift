@@ -96,19 +96,13 @@ public final class HTTPEndpoint: @unchecked Sendable {
         self.clock = clock
         let pipe = try Files.pipe(nonBlockingWrite: true)
         wake = pipe
-        let box = Unmanaged.passRetained(self)
-        var t = pthread_t()
-        let rc = pthread_create(&t, nil, { raw in
-            Unmanaged<HTTPEndpoint>.fromOpaque(raw!).takeRetainedValue().serve()
-            return nil
-        }, box.toOpaque())
-        if rc != 0 {
-            box.release()
+        do {
+            thread = try Threads.start { [self] in serve() }
+        } catch {
             Files.close(pipe.read)
             Files.close(pipe.write)
-            throw SystemError(call: "pthread_create", path: "", errno: rc)
+            throw error
         }
-        thread = t
     }
 
     public var statistics: EndpointStatistics { stats.withLock { $0 } }

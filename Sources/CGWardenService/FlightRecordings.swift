@@ -91,16 +91,12 @@ public final class FlightRecordings: @unchecked Sendable {
         }
         let name = FlightRecordings.name(time: time, id: id)
         let job = Job(owner: self, recorder: recorder, name: name, intervalNanos: intervalNanos)
-        let box = Unmanaged.passRetained(job)
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue().run()
-            return nil
-        }, box.toOpaque())
-        guard rc == 0 else {
-            box.release()
+        let thread: pthread_t
+        do {
+            thread = try Threads.start { job.run() }
+        } catch {
             state.withLock { $0.writing = false }
-            note("no flight recording: pthread_create: \(String(cString: strerror(rc)))")
+            note("no flight recording: \(error)")
             return nil
         }
         pthread_detach(thread)

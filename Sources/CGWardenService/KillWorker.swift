@@ -96,18 +96,7 @@ public final class HelperKiller: Killer, @unchecked Sendable {
         done = (fds[0], fds[1])
         if cgw_pipe_cloexec(&fds) != 0 { throw SystemError(call: "pipe2", path: "", errno: errno) }
         posted = (fds[0], fds[1])
-        let box = Unmanaged.passRetained(self)
-        var t = pthread_t()
-        let rc = pthread_create(&t, nil, { raw in
-            let me = Unmanaged<HelperKiller>.fromOpaque(raw!).takeRetainedValue()
-            me.work()
-            return nil
-        }, box.toOpaque())
-        if rc != 0 {
-            box.release()
-            throw SystemError(call: "pthread_create", path: "", errno: rc)
-        }
-        thread = t
+        thread = try Threads.start { [self] in work() }
     }
 
     public var wakeDescriptor: Int32 { done.read }

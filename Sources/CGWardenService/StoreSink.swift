@@ -104,18 +104,7 @@ public final class StoreSink: EventSink, @unchecked Sendable {
     /// Starts the writer thread (after the privilege drop: the files it
     /// makes are the daemon user's).
     public func start() throws(SystemError) {
-        let box = Unmanaged.passRetained(self)
-        var t = pthread_t()
-        let rc = pthread_create(&t, nil, { raw in
-            let me = Unmanaged<StoreSink>.fromOpaque(raw!).takeRetainedValue()
-            me.write()
-            return nil
-        }, box.toOpaque())
-        if rc != 0 {
-            box.release()
-            throw SystemError(call: "pthread_create", path: "", errno: rc)
-        }
-        thread = t
+        thread = try Threads.start { [self] in write() }
     }
 
     // MARK: the guard's side

@@ -10,13 +10,20 @@ import CGWardenSystem
 import CGWardenTestSupport
 @testable import CGWardenService
 
-/// Descriptors this process holds (/proc/self/fd).
+/// Sockets this process holds (/proc/self/fd): what the endpoint and its
+/// clients open. Other suites run beside this one and hold thousands of
+/// files (the sampler's tests), never many sockets.
 func openDescriptors() -> Int {
     guard let d = opendir("/proc/self/fd") else { return -1 }
     defer { closedir(d) }
     var n = 0
-    while readdir(d) != nil { n += 1 }
-    return n - 3  // ., .., and the directory's own descriptor
+    var target = [CChar](repeating: 0, count: 64)
+    while let e = readdir(d) {
+        let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let length = readlink("/proc/self/fd/" + name, &target, target.count - 1)
+        if length > 0, String(decoding: target[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self).hasPrefix("socket:") { n += 1 }
+    }
+    return n
 }
 
 /// Resident memory of this process, KiB (/proc/self/status VmRSS).
