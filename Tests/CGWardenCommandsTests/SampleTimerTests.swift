@@ -27,21 +27,23 @@ import Testing
                 == 100_000_000)
     }
 
-    @Test func aGroupRestingNearItsThresholdIsSampledAtTheInterval() {
+    @Test func aGroupRestingNearItsThresholdIsSampledByItsDistance() {
         var t = SampleTimer()
         let tunables = DaemonTunables()
         _ = t.delay(Self.nearest(0.02), now: Self.second, interval: Self.second, tunables: tunables)
-        // Same headroom, and a little more: not approaching.
-        #expect(t.delay(Self.nearest(0.02), now: 2 * Self.second, interval: Self.second, tunables: tunables) == Self.second)
-        #expect(t.delay(Self.nearest(0.03), now: 3 * Self.second, interval: Self.second, tunables: tunables) == Self.second)
+        // Same headroom, and a little more: not approaching, but near (a runaway may start at any time).
+        #expect(t.delay(Self.nearest(0.02), now: 2 * Self.second, interval: Self.second, tunables: tunables) == 100_000_000)
+        #expect(t.delay(Self.nearest(0.03), now: 3 * Self.second, interval: Self.second, tunables: tunables) == 100_000_000)
+        // Resting far from it: the interval.
+        #expect(t.delay(Self.nearest(0.8), now: 4 * Self.second, interval: Self.second, tunables: tunables) == Self.second)
     }
 
     @Test func anApproachingGroupIsSampledAtAShareOfTheTimeLeft() {
         var t = SampleTimer()
         let tunables = DaemonTunables()
         _ = t.delay(Self.nearest(0.6), now: Self.second, interval: Self.second, tunables: tunables)
-        // 0.2 of headroom lost in 1 s, 0.4 left: 2 s left, sampled after half: 1 s (the interval).
-        #expect(t.delay(Self.nearest(0.4), now: 2 * Self.second, interval: Self.second, tunables: tunables) == Self.second)
+        // 0.2 of headroom lost in 1 s, 0.4 left: 2 s left, sampled after half: 1 s; by distance sooner (0.4 of 0.5 of 1 s).
+        #expect(t.delay(Self.nearest(0.4), now: 2 * Self.second, interval: Self.second, tunables: tunables) == 800_000_000)
         // 0.3 lost in 1 s, 0.1 left: a third of a second left, sampled after a sixth.
         let d = t.delay(Self.nearest(0.1), now: 3 * Self.second, interval: Self.second, tunables: tunables)
         #expect(d > 160_000_000 && d < 170_000_000)
