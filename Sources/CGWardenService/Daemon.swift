@@ -65,6 +65,21 @@ public enum Daemon {
             do { try ProcessLimits.setOOMScoreAdjust(-1000) } catch { log("warning: oom_score_adj -1000: \(error)") }
             do { try ProcessLimits.lockMemory(limit: lockedMemoryLimit) } catch { log("warning: mlockall: \(error)") }
         }
+        // The flight recordings' directory, given to the daemon's user while
+        // root; made before the state directory itself is given away: in a
+        // container root has no CAP_DAC_OVERRIDE, and could not make it then.
+        var recordings: FlightRecordings?
+        if let dir = options.stateDirectory, config.events.flightRecorder > .zero, config.events.flightRecorderMaxSize > 0 {
+            let target = geteuid() == 0 ? try? Privileges.dropTarget(user: config.daemon.user, group: config.daemon.group,
+                                                                     allowShared: config.daemon.allowSharedUser) : nil
+            do {
+                let prepared = try FlightRecordings.prepare(stateDirectory: dir, uid: target?.uid, gid: target?.gid)
+                recordings = FlightRecordings(directory: prepared.path, descriptor: prepared.descriptor,
+                                              window: config.events.flightRecorder, maxBytes: config.events.flightRecorderMaxSize)
+            } catch {
+                log("warning: no flight recordings: \(error)")
+            }
+        }
         // The event store: its directory handed to the daemon's user while
         // root, its writer started after the drop (the files are that user's).
         var store: StoreSink?
@@ -94,19 +109,6 @@ public enum Daemon {
             } catch {
                 log("metrics.listen \(listen): \(error)")
                 return 1
-            }
-        }
-        // The flight recordings' directory, given to the daemon's user while root.
-        var recordings: FlightRecordings?
-        if let dir = options.stateDirectory, config.events.flightRecorder > .zero, config.events.flightRecorderMaxSize > 0 {
-            let target = geteuid() == 0 ? try? Privileges.dropTarget(user: config.daemon.user, group: config.daemon.group,
-                                                                     allowShared: config.daemon.allowSharedUser) : nil
-            do {
-                let prepared = try FlightRecordings.prepare(stateDirectory: dir, uid: target?.uid, gid: target?.gid)
-                recordings = FlightRecordings(directory: prepared.path, descriptor: prepared.descriptor,
-                                              window: config.events.flightRecorder, maxBytes: config.events.flightRecorderMaxSize)
-            } catch {
-                log("warning: no flight recordings: \(error)")
             }
         }
         let reloading: () throws -> Config = { [store] in
