@@ -38,6 +38,30 @@ public enum Processes {
     /// are inherited.
     public static func spawn(_ path: String, argv: [String], environment: [String],
                              passing descriptor: Int32, as target: Int32) throws(SystemError) -> pid_t {
+        try spawn(path, argv: argv, environment: environment,
+                  files: [.open(0, "/dev/null", O_RDONLY), .duplicate(descriptor, as: target)],
+                  closingFrom: target + 1, ownProcessGroup: false)
+    }
+
+    /// `posix_spawn` of a command with `input` as its standard input and
+    /// /dev/null as its output and error, every other descriptor closed, the
+    /// signal mask and dispositions reset, exactly `environment`, in a process
+    /// group of its own (so that its children can be killed with it): an
+    /// operator's hook, run by the unprivileged side.
+    public static func spawn(_ path: String, argv: [String], environment: [String], input: Int32) throws(SystemError) -> pid_t {
+        try spawn(path, argv: argv, environment: environment,
+                  files: [.duplicate(input, as: 0), .open(1, "/dev/null", O_WRONLY), .duplicate(1, as: 2)],
+                  closingFrom: 3, ownProcessGroup: true)
+    }
+
+    /// What the child's descriptors become, in order, before execve.
+    enum FileAction {
+        case open(Int32, String, Int32)
+        case duplicate(Int32, as: Int32)
+    }
+
+    private static func spawn(_ path: String, argv: [String], environment: [String], files: [FileAction],
+                              closingFrom first: Int32, ownProcessGroup: Bool) throws(SystemError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -47,12 +71,17 @@ public enum Processes {
         func check(_ rc: Int32, _ call: String) throws(SystemError) {
             if rc != 0 { throw SystemError(call: call, path: path, errno: rc) }
         }
-        // File actions run in order in the child, before execve.
-        try check(posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0), "posix_spawn_file_actions_addopen")
-        try check(posix_spawn_file_actions_adddup2(&actions, descriptor, target), "posix_spawn_file_actions_adddup2")
-        let rc = cgw_spawn_addclosefrom(&actions, target + 1)
+        for action in files {
+            switch action {
+            case .open(let fd, let file, let flags):
+                try check(posix_spawn_file_actions_addopen(&actions, fd, file, flags, 0), "posix_spawn_file_actions_addopen")
+            case .duplicate(let fd, let target):
+                try check(posix_spawn_file_actions_adddup2(&actions, fd, target), "posix_spawn_file_actions_adddup2")
+            }
+        }
+        let rc = cgw_spawn_addclosefrom(&actions, first)
         if rc == ENOSYS {
-            try addCloseActions(&actions, from: target + 1)
+            try addCloseActions(&actions, from: first)
         } else {
             try check(rc, "posix_spawn_file_actions_addclosefrom_np")
         }
@@ -62,51 +91,12 @@ public enum Processes {
         sigfillset(&all)
         try check(posix_spawnattr_setsigmask(&attributes, &none), "posix_spawnattr_setsigmask")
         try check(posix_spawnattr_setsigdefault(&attributes, &all), "posix_spawnattr_setsigdefault")
-        try check(posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)),
-                  "posix_spawnattr_setflags")
-        var pid: pid_t = 0
-        var cArgv = argv.map { strdup($0) } + [nil]
-        var cEnv = environment.map { strdup($0) } + [nil]
-        defer {
-            cArgv.forEach { free($0) }
-            cEnv.forEach { free($0) }
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if ownProcessGroup {
+            try check(posix_spawnattr_setpgroup(&attributes, 0), "posix_spawnattr_setpgroup")
+            flags |= POSIX_SPAWN_SETPGROUP
         }
-        try check(posix_spawn(&pid, path, &actions, &attributes, &cArgv, &cEnv), "posix_spawn")
-        return pid
-    }
-
-    /// `posix_spawn` of a command with `input` as its standard input and
-    /// /dev/null as its output and error, every other descriptor closed, the
-    /// signal mask and dispositions reset, exactly `environment`, in a process
-    /// group of its own (so that its children can be killed with it): an
-    /// operator's hook, run by the unprivileged side.
-    public static func spawn(_ path: String, argv: [String], environment: [String], input: Int32) throws(SystemError) -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        func check(_ rc: Int32, _ call: String) throws(SystemError) {
-            if rc != 0 { throw SystemError(call: call, path: path, errno: rc) }
-        }
-        try check(posix_spawn_file_actions_adddup2(&actions, input, 0), "posix_spawn_file_actions_adddup2")
-        try check(posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0), "posix_spawn_file_actions_addopen")
-        try check(posix_spawn_file_actions_adddup2(&actions, 1, 2), "posix_spawn_file_actions_adddup2")
-        let rc = cgw_spawn_addclosefrom(&actions, 3)
-        if rc == ENOSYS {
-            try addCloseActions(&actions, from: 3)
-        } else {
-            try check(rc, "posix_spawn_file_actions_addclosefrom_np")
-        }
-        var none = sigset_t(), all = sigset_t()
-        sigemptyset(&none)
-        sigfillset(&all)
-        try check(posix_spawnattr_setsigmask(&attributes, &none), "posix_spawnattr_setsigmask")
-        try check(posix_spawnattr_setsigdefault(&attributes, &all), "posix_spawnattr_setsigdefault")
-        try check(posix_spawnattr_setpgroup(&attributes, 0), "posix_spawnattr_setpgroup")
-        try check(posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP)),
-                  "posix_spawnattr_setflags")
+        try check(posix_spawnattr_setflags(&attributes, Int16(flags)), "posix_spawnattr_setflags")
         var pid: pid_t = 0
         var cArgv = argv.map { strdup($0) } + [nil]
         var cEnv = environment.map { strdup($0) } + [nil]
