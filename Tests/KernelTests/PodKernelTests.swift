@@ -13,11 +13,8 @@ struct PodKernelTests {
     @Test func theDaemonsKillEventNamesThePod() throws {
         let uid = "0b1c2d3e-4f50-4162-8374-8596a7b8c9d0"
         let g = try TestCgroup("run-pods")
-        let kp = "kubepods.slice"
-        let pod = kp + "/kubepods-besteffort.slice/kubepods-besteffort-pod\(uid.replacingOccurrences("-", "_")).slice"
-        let container = pod + "/cri-containerd-3b9a0c4d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b.scope"
-        for d in [kp, kp + "/kubepods-besteffort.slice", pod] { try g.child(d, controllers: "+memory +pids") }
-        try g.child(container)
+        let (kp, pod, container) = try kubeletTree(g, qos: "besteffort", uid: uid,
+                                                   container: "3b9a0c4d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b")
         try g.write(kp + "/memory.max", "128M")
         // The pod's log directory comes when the pod starts, after the daemon
         // listed the directory: the listing follows the directory's changes.
@@ -56,11 +53,8 @@ struct PodKernelTests {
     @Test func aKernelOOMEventNamesThePod() throws {
         let uid = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d"
         let g = try TestCgroup("run-pod-oom")
-        let kp = "kubepods.slice"
-        let pod = kp + "/kubepods-burstable.slice/kubepods-burstable-pod\(uid.replacingOccurrences("-", "_")).slice"
-        let container = pod + "/cri-containerd-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope"
-        for d in [kp, kp + "/kubepods-burstable.slice", pod] { try g.child(d, controllers: "+memory +pids") }
-        try g.child(container)
+        let (kp, _, container) = try kubeletTree(g, qos: "burstable", uid: uid,
+                                                 container: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
         try g.write(container + "/memory.max", "32M")
         try g.write(container + "/memory.swap.max", "0")
         let logs = TempDir("cgwarden-pod-oom-logs")
@@ -87,6 +81,18 @@ struct PodKernelTests {
         print("run e2e pods: the kernel's OOM kill in \(oom["pod_namespace"]?.stringValue ?? "-")/\(oom["pod_name"]?.stringValue ?? "-")")
         #expect(daemon.stop().status == .exited(0))
     }
+}
+
+/// kubepods.slice, its QoS slice, a pod and a containerd container, as the
+/// kubelet's systemd driver names them; the paths below `g`.
+private func kubeletTree(_ g: TestCgroup, qos: String, uid: String, container id: String) throws
+    -> (kubepods: String, pod: String, container: String) {
+    let kp = "kubepods.slice"
+    let pod = kp + "/kubepods-\(qos).slice/kubepods-\(qos)-pod\(uid.replacingOccurrences("-", "_")).slice"
+    let container = pod + "/cri-containerd-\(id).scope"
+    for d in [kp, kp + "/kubepods-\(qos).slice", pod] { try g.child(d, controllers: "+memory +pids") }
+    try g.child(container)
+    return (kp, pod, container)
 }
 
 private extension String {
