@@ -256,7 +256,14 @@ public struct KillExecutor {
     /// (read, then poll for POLLPRI: kernfs reports a change since the last read).
     func waitUntil(_ events: Int32, deadline: UInt64, _ condition: (CgroupEvents) -> Bool) -> Bool {
         while true {
-            if let e = try? Parse.cgroupEvents(buffer.read(events, fs: fs)), condition(e) { return true }
+            do {
+                if condition(try Parse.cgroupEvents(buffer.read(events, fs: fs))) { return true }
+            } catch let e as SystemError where e.errno == ENODEV {
+                // Removed: the kernel removes only an empty group (rmdir is
+                // EBUSY while populated), as systemd does a transient unit's
+                // the moment it empties. Nothing is left to wait for.
+                return true
+            } catch {}
             let t = now()
             if t >= deadline { return false }
             let left = Int32(clamping: (deadline - t).addingSaturated(999_999) / 1_000_000)

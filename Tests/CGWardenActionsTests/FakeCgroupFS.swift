@@ -36,6 +36,10 @@ final class FakeCgroupFS: HelperFileSystem {
         var hasKill = true
         var killUnsupported = false
         var hasFreeze = true
+        /// Removed as soon as it is empty (systemd's transient units): its
+        /// files then read ENODEV.
+        var removedWhenEmpty = false
+        var removed = false
         /// Processes that survive cgroup.kill (stuck in D state, say).
         var ignoresKill = false
         /// Each listing of cgroup.procs while not frozen lets one more child
@@ -183,6 +187,7 @@ final class FakeCgroupFS: HelperFileSystem {
 
     func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
         let (n, file) = try lookup(fd)
+        if n.removed { throw SystemError(call: "read", path: file ?? "", errno: ENODEV) }
         let text: String
         switch file {
         case "cgroup.events": text = "populated \(n.populated ? 1 : 0)\nfrozen \(n.frozen ? 1 : 0)\n"
@@ -214,6 +219,7 @@ final class FakeCgroupFS: HelperFileSystem {
                 g.forkBudget = 0
                 g.memoryCurrent = g.memoryCurrent.map { _ in 0 }
             }
+            if n.removedWhenEmpty && !n.populated { n.removed = true }
         case ("cgroup.freeze", "1"): for g in n.subtree { g.frozen = true }
         case ("cgroup.freeze", "0"): for g in n.subtree { g.frozen = false }
         default: throw SystemError(call: "write", path: file ?? "", errno: EINVAL)

@@ -88,6 +88,17 @@ import CGWardenCore
         #expect(r2.rounds == 5 && r2.remaining >= 1)
     }
 
+    @Test func aGroupRemovedAsSoonAsItEmptiesIsKilledNotIncomplete() throws {
+        let fs = tree()
+        fs.node("/tenants.slice/a.slice").removedWhenEmpty = true
+        let clock = fs.clock
+        let start = clock.now().monotonicNanos
+        let reply = try ask(fakeServer(fs), .kill(fs.target("/tenants.slice/a.slice"), id: 5, timeoutMillis: 3000))
+        guard case .killed(let r) = reply else { Issue.record("got \(reply)"); return }
+        #expect(r.method == .cgroupKill)
+        #expect(clock.now().monotonicNanos - start < 1_000_000_000, "waited for a removed group's cgroup.events")
+    }
+
     @Test func aGroupThatDoesNotEmptyIsIncompleteAfterTheTimeout() throws {
         let fs = tree()
         fs.node("/tenants.slice/a.slice/worker").ignoresKill = true
