@@ -55,7 +55,8 @@ t_hardened() {
     [[ $(cat /proc/$pid/oom_score_adj) == -1000 ]] || { cat /proc/$pid/oom_score_adj; return 1; }
     grep -q "^Seccomp:[[:space:]]*2" /proc/$pid/status || { grep Seccomp /proc/$pid/status; return 1; }
     # /dev/kmsg, opened before the drop (DeviceAllow=/dev/kmsg r), is read after it.
-    ls -l /proc/$pid/fd/ | grep -q " /dev/kmsg$" || { echo "no /dev/kmsg among its descriptors"; ls -l /proc/$pid/fd/; return 1; }
+    ls -l /proc/$pid/fd/ | grep -q " /dev/kmsg$" \
+        || { echo "no /dev/kmsg among its descriptors:"; journalctl -u cgwarden --no-pager | grep -iE "kmsg|kernel's OOM|warning"; ls -l /dev/kmsg; return 1; }
 }
 t_kill_in_journal() {
     "$BIN/cgwarden-testload" alloc --cgroup "$T/b" --mib 20 --hold-s 120 >/dev/null 2>&1 &

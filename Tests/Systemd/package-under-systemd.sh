@@ -122,6 +122,7 @@ t_kill() {
     grep -q "^oom_kill 0$" /sys/fs/cgroup/pkgtest.slice/memory.events || { cat /sys/fs/cgroup/pkgtest.slice/memory.events; return 1; }
     until_ok 10 bash -c "journalctl -u cgwarden -o json --no-pager MESSAGE_ID=${ID}1 | grep -F pkgtest-runaway >/dev/null" \
         || { journalctl -u cgwarden --no-pager | tail
+             ls -la /var/lib/cgwarden /var/lib/cgwarden/recordings
              # An incomplete event: the group was not empty within the daemon's 10 s kill
              # timeout, which only a starved guest (a host running other VMs) has shown.
              journalctl -u cgwarden --no-pager -g "still populated" -q >/dev/null \
