@@ -72,6 +72,23 @@ public struct GuardDecision: Equatable, Sendable {
     /// For each trigger that measures a distance, the watched group nearest
     /// its threshold: how soon the guard may fire.
     public var headroom: [TriggerHeadroom]
+    /// For each usage trigger, the watched group whose usage gained the
+    /// largest share of the threshold since the previous snapshot, short of
+    /// it: the rate over that span is an average, and the growth may all be recent.
+    public var growth: [TriggerGrowth] = []
+}
+
+/// How much a usage trigger's measure grew on one watched group since the previous snapshot.
+public struct TriggerGrowth: Equatable, Sendable {
+    /// Index in `GuardDecision.triggers`.
+    public var trigger: Int
+    /// The usage gained, as a share of the threshold (0.1: a tenth of it);
+    /// a group that appeared since the previous snapshot grew from nothing.
+    public var step: Double
+    /// Nanoseconds since the previous snapshot: the span the step is known over.
+    public var over: UInt64
+    public var path: CgroupPath
+    public var id: UInt64
 }
 
 /// How far one trigger is from its threshold, on the watched group nearest it.

@@ -67,10 +67,12 @@ public struct Evaluator: Sendable {
         var samples: [UInt64: PolicyState.Sample] = [:]
         samples.reserveCapacity(table.count)
         for f in table.figures {
-            samples[f.id] = PolicyState.Sample(time: now, current: f.current, max: f.eventsMax, high: f.eventsHigh,
+            samples[f.id] = PolicyState.Sample(time: now, current: f.current, unreclaimable: f.unreclaimable,
+                                               max: f.eventsMax, high: f.eventsHigh,
                                                oomKill: f.eventsOomKill)
         }
         next.previous = samples
+        next.previousTime = now
         let choice = choose(guards, now: now, state: &next)
         return (Decision(time: snapshot.time, guards: guards, victim: choice.victim, observed: choice.observed,
                          noVictimReason: choice.victim == nil ? choice.reasons.joined(separator: "; ") : nil,
@@ -89,6 +91,7 @@ public struct Evaluator: Sendable {
         var firing: [Int] = []
         var results: [TriggerResult] = []
         var nearest = [TriggerHeadroom?](repeating: nil, count: rule.triggers.count)
+        var growth = [TriggerGrowth?](repeating: nil, count: rule.triggers.count)
         for group in 0..<table.count where matched[group] {
             results.removeAll(keepingCapacity: true)
             var anyHolding = false
@@ -98,6 +101,12 @@ public struct Evaluator: Sendable {
                 if let h = m.headroom, h < (nearest[triggerIndex]?.headroom ?? .infinity) {
                     nearest[triggerIndex] = TriggerHeadroom(trigger: triggerIndex, headroom: h, path: table.paths[group],
                                                             id: figures.id)
+                }
+                if let h = m.headroom, h > 0, let since = previous[group]?.time ?? state.previousTime, now > since,
+                   let step = trigger.kind.usageGrowth(figures, previous: previous[group]),
+                   step > (growth[triggerIndex]?.step ?? 0) {
+                    growth[triggerIndex] = TriggerGrowth(trigger: triggerIndex, step: step, over: now - since,
+                                                         path: table.paths[group], id: figures.id)
                 }
                 var held = Duration.zero
                 if m.holding {
@@ -123,7 +132,7 @@ public struct Evaluator: Sendable {
         }
         var decision = GuardDecision(name: rule.name, mode: rule.mode, triggers: rule.triggers, fired: !firing.isEmpty,
                                      waitingUntil: nil, lastVictim: nil, watched: watched, quiet: quiet, candidates: [],
-                                     headroom: nearest.compactMap { $0 })
+                                     headroom: nearest.compactMap { $0 }, growth: growth.compactMap { $0 })
         if !firing.isEmpty {
             // Its own delay after its own kill, and (for a guard that acts) the
             // delay of whichever guard killed last.

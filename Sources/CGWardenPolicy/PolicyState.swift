@@ -22,6 +22,8 @@ public struct PolicyState: Equatable, Sendable {
     struct Sample: Equatable, Sendable {
         var time: UInt64
         var current: UInt64?
+        /// memory.stat's unreclaimable share (`count = "unreclaimable"`).
+        var unreclaimable: UInt64?
         var max: UInt64?
         var high: UInt64?
         var oomKill: UInt64?
@@ -39,6 +41,9 @@ public struct PolicyState: Equatable, Sendable {
     var holdingSince: [HoldKey: UInt64] = [:]
     /// The previous snapshot's figures, by group id.
     var previous: [UInt64: Sample] = [:]
+    /// When the previous snapshot was taken (monotonic ns): a group missing
+    /// from `previous` appeared since then.
+    var previousTime: UInt64?
     /// Average growth of memory.current in bytes per second, by group id.
     var growth: [UInt64: Double] = [:]
     /// When each group of the last snapshot was first seen (monotonic ns):

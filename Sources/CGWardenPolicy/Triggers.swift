@@ -60,6 +60,34 @@ extension TriggerKind {
         }
     }
 
+    /// For the usage triggers, the usage gained since `previous` as a share of
+    /// the threshold (a group with no previous figures appeared since the
+    /// previous snapshot: from nothing). nil for the other triggers, without a
+    /// limit or a figure, and where usage did not grow.
+    func usageGrowth(_ g: GroupFigures, previous: PolicyState.Sample?) -> Double? {
+        let count: UsageCount
+        let threshold: Double
+        switch self {
+        case .usageOfLimit(let p, let limit, let c):
+            guard let lb = (limit == .max ? g.max : g.high)?.bytes else { return nil }
+            count = c
+            threshold = p.fraction * Double(lb)
+        case .usageAbove(let size, let c):
+            count = c
+            threshold = Double(size)
+        default:
+            return nil
+        }
+        guard threshold > 0, threshold.isFinite, let used = count.usage(g) else { return nil }
+        var before: UInt64 = 0
+        if let previous {
+            guard let b = count == .all ? previous.current : previous.unreclaimable else { return nil }
+            before = b
+        }
+        guard used > before else { return nil }
+        return Double(used - before) / threshold
+    }
+
     /// Left to a threshold that holds at or above it.
     private func headroom(_ value: Double, above threshold: Double) -> Double? {
         guard threshold > 0, value.isFinite else { return value.isFinite ? nil : 0 }

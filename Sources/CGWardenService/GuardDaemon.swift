@@ -30,6 +30,19 @@ public struct DaemonTunables: Sendable {
     /// a snapshot). Lower than `minimumSampleInterval`, which bounds the
     /// kernel's wake-ups, because it lasts only while usage climbs.
     public var approachMinimumInterval: Duration = .milliseconds(50)
+    /// A watched group whose usage gained at least this share of a usage
+    /// trigger's threshold since a snapshot more than twice
+    /// `minimumSampleInterval` ago is sampled again at `minimumSampleInterval`:
+    /// the growth may all be recent (a runaway that started just before this
+    /// snapshot), and its rate averaged over a mostly idle interval would
+    /// schedule the next snapshot too late; the next one measures the real
+    /// rate. 0.05 is above what a resting group's usage moves between
+    /// snapshots (memcg charges in batches of 64 pages per CPU,
+    /// MEMCG_CHARGE_BATCH: 256 KiB per CPU with 4 KiB pages; 5% of an 80%
+    /// threshold of a 16 MiB group is 655 KiB), so an idle node does not
+    /// sample faster; an unpaced runaway (30 MiB/s in the VM) gains 5% of a
+    /// 64 MiB group's 80% in 85 ms.
+    public var growthStep = 0.05
     /// Files watched for changes (memory.events, cgroup.events of watched
     /// groups): each watch costs kernel memory and counts against
     /// fs.inotify.max_user_watches; past this the interval covers the rest.
@@ -320,7 +333,8 @@ public final class GuardDaemon {
         let nearest = decision.guards.flatMap { g in
             g.headroom.map { SampleTimer.Nearest(key: .init(guardName: g.name, trigger: $0.trigger, id: $0.id), headroom: $0.headroom) }
         }
-        return timer.delay(nearest, now: decision.time.monotonicNanos, interval: interval, tunables: tunables)
+        let growth = decision.guards.flatMap { g in g.growth.map { SampleTimer.Growth(step: $0.step, over: $0.over) } }
+        return timer.delay(nearest, growth: growth, now: decision.time.monotonicNanos, interval: interval, tunables: tunables)
     }
 
     /// A kill job came back: every attempt is an event; a kill starts the

@@ -1,5 +1,7 @@
 /// When the guard takes its next snapshot: the interval, sooner while a
-/// watched group approaches a threshold. Each decision names, per guard and
+/// watched group approaches a threshold, and at the floor after a group grew
+/// by a step over a long span (the rate averaged over it may hide a runaway
+/// that started just now). Each decision names, per guard and
 /// trigger, the watched group nearest its threshold and its headroom; the
 /// timer keeps the last one of each to tell a group that approaches from one
 /// that only stays near (headroom alone sampled a group resting at 79% of an
@@ -17,12 +19,28 @@ struct SampleTimer {
         var headroom: Double
     }
 
+    /// A usage trigger's largest growth on a watched group short of its threshold (`TriggerGrowth`).
+    struct Growth {
+        /// Share of the threshold gained.
+        var step: Double
+        /// Over how many nanoseconds (since the previous snapshot).
+        var over: UInt64
+    }
+
     private var previous: [Key: (headroom: Double, time: UInt64)] = [:]
 
     /// Nanoseconds to the next snapshot, after one taken at `now`.
-    mutating func delay(_ nearest: [Nearest], now: UInt64, interval: UInt64, tunables: DaemonTunables) -> UInt64 {
+    mutating func delay(_ nearest: [Nearest], growth: [Growth] = [], now: UInt64, interval: UInt64,
+                        tunables: DaemonTunables) -> UInt64 {
         var seen: [Key: (headroom: Double, time: UInt64)] = [:]
         var soonest = interval
+        let floor = UInt64(tunables.minimumSampleInterval.nanosecondsClamped)
+        // Over a span of about the floor the rate is measured, not guessed:
+        // the approach below takes over (twice the floor: the floor's own
+        // snapshot comes a little late, by the loop's latency).
+        for g in growth where g.step >= tunables.growthStep && g.over > floor.multipliedSaturated(by: 2) {
+            soonest = min(soonest, floor)
+        }
         for n in nearest where !n.headroom.isNaN {
             soonest = min(soonest, delay(n, now: now, interval: interval, tunables: tunables))
             seen[n.key] = (n.headroom, now)

@@ -2,7 +2,7 @@ import Testing
 @testable import CGWardenService
 
 /// The daemon's timer: the interval, sooner only while a group approaches a
-/// threshold (Docs/performance.md, "The guard running").
+/// threshold or has just grown by a step (Docs/performance.md, "The guard running").
 @Suite struct SampleTimerTests {
     static let second: UInt64 = 1_000_000_000
     static let key = SampleTimer.Key(guardName: "tenants", trigger: 0, id: 42)
@@ -75,5 +75,64 @@ import Testing
         let far = SampleTimer.Nearest(key: SampleTimer.Key(guardName: "a", trigger: 0, id: 1), headroom: 0.9)
         let near = SampleTimer.Nearest(key: SampleTimer.Key(guardName: "b", trigger: 1, id: 2), headroom: 0.1)
         #expect(t.delay([far, near], now: Self.second, interval: Self.second, tunables: tunables) == 200_000_000)
+    }
+    static let floor: UInt64 = 100_000_000
+
+    @Test func aRunawayThatStartsRightAfterASampleIsSampledAgainAtTheFloor() {
+        var t = SampleTimer()
+        let tunables = DaemonTunables()
+        #expect(t.delay(Self.nearest(1.0), now: Self.second, interval: Self.second, tunables: tunables) == Self.second)
+        // A second later it has 0.3 of the threshold more: averaged over the
+        // second, 0.3 a second, 0.7 left, the next snapshot after the interval
+        // (it crosses in 0.23 s if it started 0.1 s ago). The step alone says: soon.
+        let grown = [SampleTimer.Growth(step: 0.3, over: Self.second)]
+        #expect(t.delay(Self.nearest(0.7), growth: grown, now: 2 * Self.second, interval: Self.second, tunables: tunables)
+                == Self.floor)
+        // At the floor the rate is measured (3 a second): the approach takes over, sooner than the floor.
+        let again = [SampleTimer.Growth(step: 0.3, over: Self.floor + 5_000_000)]
+        let d = t.delay(Self.nearest(0.4), growth: again, now: 2 * Self.second + Self.floor + 5_000_000,
+                        interval: Self.second, tunables: tunables)
+        #expect(d > 60_000_000 && d < 75_000_000)
+    }
+
+    @Test func aFirstSightingThatGrewIsSampledAtTheFloor() {
+        var t = SampleTimer()
+        // A group that appeared since the previous snapshot with a fifth of the threshold: grew from nothing.
+        #expect(t.delay(Self.nearest(0.8), growth: [SampleTimer.Growth(step: 0.2, over: 700_000_000)],
+                        now: Self.second, interval: Self.second, tunables: DaemonTunables()) == Self.floor)
+    }
+
+    @Test func aSteadyIdleGroupIsNotSampledFaster() {
+        var t = SampleTimer()
+        let tunables = DaemonTunables()
+        // Charge batches and slab move a resting group's usage a little: below the step, the interval.
+        for i in 1...5 {
+            let noise = [SampleTimer.Growth(step: 0.01, over: Self.second)]
+            #expect(t.delay(Self.nearest(0.9), growth: noise, now: UInt64(i) * Self.second, interval: Self.second,
+                            tunables: tunables) == Self.second)
+        }
+        // No growth at all.
+        #expect(t.delay(Self.nearest(0.9), growth: [], now: 6 * Self.second, interval: Self.second, tunables: tunables)
+                == Self.second)
+    }
+
+    @Test func hostileGrowthDoesNotTrap() {
+        let tunables = DaemonTunables()
+        let cases: [(SampleTimer.Growth, UInt64)] = [
+            (.init(step: .nan, over: Self.second), Self.second),
+            (.init(step: -0.5, over: Self.second), Self.second),
+            (.init(step: -.infinity, over: .max), Self.second),
+            (.init(step: .infinity, over: .max), Self.floor),
+            (.init(step: .greatestFiniteMagnitude, over: 0), Self.second),
+            (.init(step: 0.3, over: 0), Self.second),
+        ]
+        for (g, expected) in cases {
+            var t = SampleTimer()
+            #expect(t.delay(Self.nearest(0.9), growth: [g], now: .max, interval: Self.second, tunables: tunables) == expected)
+        }
+        // An interval shorter than the floor is not lengthened.
+        var t = SampleTimer()
+        #expect(t.delay([], growth: [.init(step: 1, over: Self.second)], now: Self.second, interval: 50_000_000,
+                        tunables: tunables) == 50_000_000)
     }
 }

@@ -134,6 +134,73 @@ import CGWardenCore
         #expect(abs(h[1].headroom - 0.5) < 1e-9)   // 150M available over a 100M threshold
     }
 
+    @Test func growthNamesTheUsageTriggersLargestStepShortOfItsThreshold() throws {
+        let cfg = try config("""
+            [[guard]]
+            name = "tenants"
+            match = "/t/*"
+            [[guard.trigger]]
+            usage_of_limit = "80%"
+            [[guard.trigger]]
+            usage_above = "100M"
+            count = "unreclaimable"
+            [[guard.trigger]]
+            pressure_above = "50%"
+            """)
+        let limit = Limit.bytes(64 * MiB)
+        let first = snapshot(at: 1, [group("/t/a", id: 3, current: 1 * MiB, max: limit),
+                                     group("/t/b", id: 4, current: 30 * MiB),
+                                     group("/t/c", id: 5, current: 40 * MiB, max: limit, anon: 10 * MiB),
+                                     group("/t/e", id: 7, current: 50 * MiB, max: limit)])
+        let second = snapshot(at: 2, [group("/t/a", id: 3, current: 21 * MiB, max: limit),          // a runaway
+                                      group("/t/b", id: 4, current: 60 * MiB, some: 10),             // no limit
+                                      group("/t/c", id: 5, current: 44 * MiB, max: limit, anon: 10 * MiB), // page cache
+                                      group("/t/d", id: 6, current: 5 * MiB, max: limit),            // new
+                                      group("/t/e", id: 7, current: 60 * MiB, max: limit)])          // past 80%
+        let third = snapshot(at: 2.5, [group("/t/a", id: 3, current: 2 * MiB, max: limit),          // freed
+                                       group("/t/d", id: 6, current: 6 * MiB, max: limit)])
+        let d = run(cfg, [first, second, third])
+        // The first snapshot has nothing to compare with.
+        #expect(d[0].guards[0].growth.isEmpty)
+        let g = d[1].guards[0].growth
+        // Usage of memory.max: /t/a, 20M of a 51.2M threshold, over the second
+        // (/t/e grew more but holds; /t/b has no limit; /t/d grew from nothing, less).
+        #expect(g.count == 2)
+        #expect(g[0].trigger == 0 && g[0].path == CgroupPath("/t/a") && abs(g[0].step - 20 / 51.2) < 1e-9
+                && g[0].over == 1_000_000_000)
+        // Unreclaimable usage: the page cache of /t/c does not count; /t/b's 30M of 100M does.
+        #expect(g[1].trigger == 1 && g[1].path == CgroupPath("/t/b") && abs(g[1].step - 0.3) < 1e-9)
+        // Then /t/a shrank: only /t/d's 1M over half a second.
+        let h = d[2].guards[0].growth
+        #expect(h.count == 2 && h[0].path == CgroupPath("/t/d") && abs(h[0].step - 1 / 51.2) < 1e-9 && h[0].over == 500_000_000)
+    }
+
+    @Test func growthOnHostileFiguresDoesNotTrap() throws {
+        let cfg = try config("""
+            [[guard]]
+            name = "tenants"
+            match = "/t/*"
+            [[guard.trigger]]
+            usage_of_limit = "80%"
+            [[guard.trigger]]
+            usage_above = "1"
+            """)
+        let huge = UInt64.max
+        let first = snapshot(at: 1, [group("/t/a", id: 3, current: 0, max: .bytes(huge)),
+                                     group("/t/b", id: 4, current: huge, max: .bytes(0)),
+                                     group("/t/c", id: 5, current: 0, max: .bytes(1))])
+        let second = snapshot(at: 1, [group("/t/a", id: 3, current: huge / 2, max: .bytes(huge)),
+                                      group("/t/b", id: 4, current: 0, max: .bytes(0)),
+                                      group("/t/c", id: 5, current: 0, max: .bytes(1))])
+        let third = snapshot(at: 2, [group("/t/a", id: 3, current: huge / 2 + huge / 4, max: .bytes(huge))])
+        let d = run(cfg, [first, second, third])
+        // The same timestamp twice: no span, no growth.
+        #expect(d[1].guards[0].growth.isEmpty)
+        let g = d[2].guards[0].growth
+        // A quarter of the limit over 80% of it (usage_above 1 byte holds: no growth short of it).
+        #expect(g.count == 1 && g[0].trigger == 0 && abs(g[0].step - 0.25 / 0.8) < 1e-9)
+    }
+
     @Test func aReloadKeepsTheTimersOfUnchangedGuards() throws {
         let text = { (sustain: String) in """
             [[guard]]
