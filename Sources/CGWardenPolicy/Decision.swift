@@ -76,6 +76,10 @@ public struct GuardDecision: Equatable, Sendable {
     /// largest share of the threshold since the previous snapshot, short of
     /// it: the rate over that span is an average, and the growth may all be recent.
     public var growth: [TriggerGrowth] = []
+    /// How long ago the most recently started watched group (one that held
+    /// no process before) became populated, among those short of a usage
+    /// trigger's threshold: a workload that just started has no rate yet.
+    public var startedFor: UInt64? = nil
 }
 
 /// How much a usage trigger's measure grew on one watched group since the previous snapshot.

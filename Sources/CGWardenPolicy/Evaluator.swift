@@ -47,6 +47,14 @@ public struct Evaluator: Sendable {
         updateHistory(table, state: &next)
         // One lookup per group, not one per guard and trigger.
         let previous = table.figures.map { state.previous[$0.id] }
+        // Since when each group holds processes after it was empty (or was
+        // first seen with some, after the first snapshot): a workload that
+        // just started has no rate yet.
+        let populatedSince = zip(table.figures, previous).map { f, p -> UInt64? in
+            guard f.populated ?? ((f.nrProcs ?? 0) > 0) else { return nil }
+            if let p { return p.populatedSince ?? now }
+            return state.previousTime == nil ? nil : now
+        }
         var newHolding: [PolicyState.HoldKey: UInt64] = [:]
         newHolding.reserveCapacity(state.holdingSince.count)
         // Guards often share their match patterns: match each distinct list once.
@@ -56,8 +64,8 @@ public struct Evaluator: Sendable {
         for (index, rule) in config.guards.enumerated() {
             let matched = matchMemo[rule.match] ?? table.paths.map(rule.watches)
             matchMemo[rule.match] = matched
-            guards.append(evaluate(rule, at: index, matched: matched, table: table, previous: previous, state: state,
-                                   holding: &newHolding, ranking: ranking))
+            guards.append(evaluate(rule, at: index, matched: matched, table: table, previous: previous,
+                                   populatedSince: populatedSince, state: state, holding: &newHolding, ranking: ranking))
         }
         next.holdingSince = newHolding
         var watchedIDs = Set<UInt64>()
@@ -66,10 +74,10 @@ public struct Evaluator: Sendable {
         }
         var samples: [UInt64: PolicyState.Sample] = [:]
         samples.reserveCapacity(table.count)
-        for f in table.figures {
+        for (f, since) in zip(table.figures, populatedSince) {
             samples[f.id] = PolicyState.Sample(time: now, current: f.current, unreclaimable: f.unreclaimable,
                                                max: f.eventsMax, high: f.eventsHigh,
-                                               oomKill: f.eventsOomKill)
+                                               oomKill: f.eventsOomKill, populatedSince: since)
         }
         next.previous = samples
         next.previousTime = now
@@ -83,7 +91,7 @@ public struct Evaluator: Sendable {
 
     /// One guard's triggers on the groups it watches, and its candidates when it fired.
     func evaluate(_ rule: Guard, at index: Int, matched: [Bool], table: SnapshotTable, previous: [PolicyState.Sample?],
-                  state: PolicyState, holding newHolding: inout [PolicyState.HoldKey: UInt64],
+                  populatedSince: [UInt64?], state: PolicyState, holding newHolding: inout [PolicyState.HoldKey: UInt64],
                   ranking: Ranking) -> GuardDecision {
         let now = table.time.monotonicNanos
         var watched: [WatchedGroup] = []
@@ -92,6 +100,7 @@ public struct Evaluator: Sendable {
         var results: [TriggerResult] = []
         var nearest = [TriggerHeadroom?](repeating: nil, count: rule.triggers.count)
         var growth = [TriggerGrowth?](repeating: nil, count: rule.triggers.count)
+        var started: UInt64?
         for group in 0..<table.count where matched[group] {
             results.removeAll(keepingCapacity: true)
             var anyHolding = false
@@ -107,6 +116,10 @@ public struct Evaluator: Sendable {
                    step > (growth[triggerIndex]?.step ?? 0) {
                     growth[triggerIndex] = TriggerGrowth(trigger: triggerIndex, step: step, over: now - since,
                                                          path: table.paths[group], id: figures.id)
+                }
+                if let h = m.headroom, h > 0, trigger.kind.isUsage, let since = populatedSince[group],
+                   since >= (started ?? 0) {
+                    started = since
                 }
                 var held = Duration.zero
                 if m.holding {
@@ -132,7 +145,8 @@ public struct Evaluator: Sendable {
         }
         var decision = GuardDecision(name: rule.name, mode: rule.mode, triggers: rule.triggers, fired: !firing.isEmpty,
                                      waitingUntil: nil, lastVictim: nil, watched: watched, quiet: quiet, candidates: [],
-                                     headroom: nearest.compactMap { $0 }, growth: growth.compactMap { $0 })
+                                     headroom: nearest.compactMap { $0 }, growth: growth.compactMap { $0 },
+                                     startedFor: started.map { now.subtractingSaturated($0) })
         if !firing.isEmpty {
             // Its own delay after its own kill, and (for a guard that acts) the
             // delay of whichever guard killed last.

@@ -60,6 +60,14 @@ extension TriggerKind {
         }
     }
 
+    /// Measures a group's memory usage (`usage_of_limit`, `usage_above`).
+    var isUsage: Bool {
+        switch self {
+        case .usageOfLimit, .usageAbove: true
+        default: false
+        }
+    }
+
     /// For the usage triggers, the usage gained since `previous` as a share of
     /// the threshold (a group with no previous figures appeared since the
     /// previous snapshot: from nothing). nil for the other triggers, without a

@@ -1,7 +1,7 @@
 /// When the guard takes its next snapshot: the interval, sooner while a
 /// watched group approaches a threshold, and at the floor after a group grew
 /// by a step over a long span (the rate averaged over it may hide a runaway
-/// that started just now). Each decision names, per guard and
+/// that started just now) or while one has just started. Each decision names, per guard and
 /// trigger, the watched group nearest its threshold and its headroom; the
 /// timer keeps the last one of each to tell a group that approaches from one
 /// that only stays near (headroom alone sampled a group resting at 79% of an
@@ -30,11 +30,13 @@ struct SampleTimer {
     private var previous: [Key: (headroom: Double, time: UInt64)] = [:]
 
     /// Nanoseconds to the next snapshot, after one taken at `now`.
-    mutating func delay(_ nearest: [Nearest], growth: [Growth] = [], now: UInt64, interval: UInt64,
-                        tunables: DaemonTunables) -> UInt64 {
+    mutating func delay(_ nearest: [Nearest], growth: [Growth] = [], startedFor: UInt64? = nil, now: UInt64,
+                        interval: UInt64, tunables: DaemonTunables) -> UInt64 {
         var seen: [Key: (headroom: Double, time: UInt64)] = [:]
         var soonest = interval
         let floor = UInt64(tunables.minimumSampleInterval.nanosecondsClamped)
+        // A workload that just started: no rate yet, and nothing says it will not run away now.
+        if let s = startedFor, s < UInt64(tunables.startWatch.nanosecondsClamped) { soonest = min(soonest, floor) }
         // Over a span of about the floor the rate is measured, not guessed:
         // the approach below takes over (twice the floor: the floor's own
         // snapshot comes a little late, by the loop's latency).

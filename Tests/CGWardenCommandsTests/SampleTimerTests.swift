@@ -135,4 +135,16 @@ import Testing
         #expect(t.delay([], growth: [.init(step: 1, over: Self.second)], now: Self.second, interval: 50_000_000,
                         tunables: tunables) == 50_000_000)
     }
+    @Test func aGroupThatJustStartedIsSampledAtTheFloorForAWhile() {
+        var t = SampleTimer()
+        let tunables = DaemonTunables()
+        // Started 0.3 s ago, nothing grown yet: the floor.
+        #expect(t.delay(Self.nearest(1.0), startedFor: 300_000_000, now: Self.second, interval: Self.second,
+                        tunables: tunables) == Self.floor)
+        // Past the watch: the interval again.
+        #expect(t.delay(Self.nearest(1.0), startedFor: UInt64(tunables.startWatch.nanosecondsClamped), now: 2 * Self.second,
+                        interval: Self.second, tunables: tunables) == Self.second)
+        #expect(t.delay(Self.nearest(1.0), startedFor: .max, now: 3 * Self.second, interval: Self.second,
+                        tunables: tunables) == Self.second)
+    }
 }

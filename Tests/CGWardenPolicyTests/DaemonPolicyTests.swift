@@ -201,6 +201,40 @@ import CGWardenCore
         #expect(g.count == 1 && g[0].trigger == 0 && abs(g[0].step - 0.25 / 0.8) < 1e-9)
     }
 
+    @Test func startedForTellsWhenAWatchedGroupLastBecamePopulated() throws {
+        let cfg = try config("""
+            [[guard]]
+            name = "tenants"
+            match = "/t/*"
+            [[guard.trigger]]
+            usage_of_limit = "80%"
+            [[guard]]
+            name = "pressure"
+            match = "/t/*"
+            [[guard.trigger]]
+            pressure_above = "50%"
+            """)
+        let limit = Limit.bytes(64 * MiB)
+        let d = run(cfg, [
+            snapshot(at: 1, [group("/t/a", id: 3, current: 0, max: limit, populated: false),
+                             group("/t/b", id: 4, max: limit)]),
+            // /t/a starts; /t/b was populated before the first snapshot: not a start.
+            snapshot(at: 2, [group("/t/a", id: 3, max: limit), group("/t/b", id: 4, max: limit)]),
+            snapshot(at: 2.5, [group("/t/a", id: 3, max: limit), group("/t/b", id: 4, max: limit),
+                               group("/t/c", id: 5, current: 60 * MiB, max: limit)]),   // new, started, but holds
+            // /t/a empties, then starts again; /t/d is new with processes: a start too.
+            snapshot(at: 3, [group("/t/a", id: 3, current: 0, max: limit, populated: false)]),
+            snapshot(at: 4, [group("/t/a", id: 3, max: limit), group("/t/d", id: 6, max: limit)]),
+        ])
+        #expect(d[0].guards[0].startedFor == nil)
+        #expect(d[1].guards[0].startedFor == 0)
+        #expect(d[2].guards[0].startedFor == 500_000_000)
+        #expect(d[3].guards[0].startedFor == nil)
+        #expect(d[4].guards[0].startedFor == 0)
+        // Not for a guard without a usage trigger.
+        #expect(d.allSatisfy { $0.guards[1].startedFor == nil })
+    }
+
     @Test func aReloadKeepsTheTimersOfUnchangedGuards() throws {
         let text = { (sustain: String) in """
             [[guard]]
