@@ -244,6 +244,9 @@ enum DaemonBenchmark {
             try writeFile(config, """
                 [daemon]
                 interval = "1s"
+                # Read at the end: snapshots taken, their read and evaluation times.
+                [metrics]
+                listen = "127.0.0.1:\(metricsPort + UInt16(i))"
                 [[guard]]
                 name = "tenants"
                 match = "/cgw-bench-react/\(modes[i].prefix)-*"
@@ -289,7 +292,10 @@ enum DaemonBenchmark {
             // reclaim, so no memory.events change: the usage itself must be seen;
             // unless memory.high is at the threshold: the kernel then counts
             // `high` events, and the daemon is woken by inotify).
-            let allocMiB = limitMiB * 88 / 100
+            // And 3 MiB below it at least: the allocator's own pages (stack,
+            // runtime) come on top, and a small group at its memory.max would be
+            // reclaimed (counting `max` events, which wake the daemon).
+            let allocMiB = min(limitMiB * 88 / 100, limitMiB - 3)
             do {
                 var results = [[Trial]](repeating: [], count: modes.count)
                 var missed = [Int](repeating: 0, count: modes.count)
@@ -361,12 +367,49 @@ enum DaemonBenchmark {
                 }
             }
         }
+        // What the daemons did over the whole run: how often they sampled,
+        // what a snapshot and an evaluation took (both before the helper's first write).
+        for (i, m) in modes.enumerated() {
+            let f = scrapeMetrics(port: metricsPort + UInt16(i))
+            guard let snapshots = f["cgwarden_snapshots_total"], let up = f["cgwarden_uptime_seconds"], up > 0 else { continue }
+            let mean = { (name: String) -> String in
+                guard let sum = f[name + "_sum"], let count = f[name + "_count"], count > 0 else { return "?" }
+                return fmt(sum / count * 1000, 2)
+            }
+            print("# \(m.name): \(fmt(snapshots, 0)) snapshots in \(fmt(up, 0)) s (\(fmt(snapshots / up, 2))/s); "
+                  + "mean snapshot read \(mean("cgwarden_snapshot_duration_seconds")) ms, "
+                  + "evaluation \(mean("cgwarden_decision_duration_seconds")) ms")
+        }
         for m in modes {
             guard let d = m.daemon else { continue }
             d.drain()
             let problems = d.events.filter { ["problem", "failed", "incomplete", "refused"].contains($0["kind"]?.stringValue ?? "") }
             for p in problems.prefix(5) { print("# \(m.name): \(p["kind"]?.stringValue ?? ""): \(p["message"]?.stringValue ?? "")") }
         }
+    }
+
+    /// The reaction bench's daemons serve their metrics here (one port each).
+    static let metricsPort: UInt16 = 19470
+
+    /// One GET /metrics: each unlabelled sample by name.
+    static func scrapeMetrics(port: UInt16) -> [String: Double] {
+        guard let fd = try? Sockets.connect(address: [127, 0, 0, 1], port: port) else { return [:] }
+        defer { close(fd) }
+        let request = Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+        guard (request.withUnsafeBytes { try? Sockets.send(fd, $0) }) == request.count else { return [:] }
+        var body: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            body += buf[0..<n]
+        }
+        var out: [String: Double] = [:]
+        for line in String(decoding: body, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            if parts.count >= 2, !parts[0].contains("{"), let v = Double(parts[1]) { out[String(parts[0])] = v }
+        }
+        return out
     }
 
     /// The time `cgroup.events` read `populated 0` after having read

@@ -137,7 +137,7 @@ func main() {
             try DaemonBenchmark.reaction(cgwarden: cgwarden, compare: option("compare").map { (name: option("compare-name") ?? "other build", path: $0) },
                                          trials: max(1, Int(option("trials") ?? "20") ?? 20),
                                          rates: (option("rates") ?? "32,max").split(separator: ",").compactMap { $0 == "max" ? 0 : Int($0) }.filter { $0 >= 0 },
-                                         limits: (option("limits") ?? "64,256").split(separator: ",").compactMap { Int($0) }.map { min(max($0, 32), 1024) },
+                                         limits: (option("limits") ?? "64,256").split(separator: ",").compactMap { Int($0) }.map { min(max($0, 16), 1024) },
                                          highLimits: (option("high-limits") ?? "64").split(separator: ",").compactMap { Int($0) }.map { min(max($0, 32), 1024) },
                                          thresholdPercent: min(max(Int(option("threshold") ?? "80") ?? 80, 10), 85))
         case "daemon-idle":
