@@ -49,11 +49,11 @@ public struct Evaluator: Sendable {
         let previous = table.figures.map { state.previous[$0.id] }
         // Since when each group holds processes after it was empty (or was
         // first seen with some, after the first snapshot): a workload that
-        // just started has no rate yet.
+        // just started has no rate yet. 0: since before the first snapshot.
         let populatedSince = zip(table.figures, previous).map { f, p -> UInt64? in
             guard f.populated ?? ((f.nrProcs ?? 0) > 0) else { return nil }
             if let p { return p.populatedSince ?? now }
-            return state.previousTime == nil ? nil : now
+            return state.previousTime == nil ? 0 : now
         }
         var newHolding: [PolicyState.HoldKey: UInt64] = [:]
         newHolding.reserveCapacity(state.holdingSince.count)
@@ -117,7 +117,7 @@ public struct Evaluator: Sendable {
                     growth[triggerIndex] = TriggerGrowth(trigger: triggerIndex, step: step, over: now - since,
                                                          path: table.paths[group], id: figures.id)
                 }
-                if let h = m.headroom, h > 0, trigger.kind.isUsage, let since = populatedSince[group],
+                if let h = m.headroom, h > 0, trigger.kind.isUsage, let since = populatedSince[group], since > 0,
                    since >= (started ?? 0) {
                     started = since
                 }

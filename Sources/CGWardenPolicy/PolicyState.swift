@@ -27,7 +27,7 @@ public struct PolicyState: Equatable, Sendable {
         var max: UInt64?
         var high: UInt64?
         var oomKill: UInt64?
-        /// Since when the group holds processes after it was empty (nil: empty, or so since before the first snapshot).
+        /// Since when the group holds processes after it was empty (nil: empty; 0: since before the first snapshot).
         var populatedSince: UInt64? = nil
     }
 

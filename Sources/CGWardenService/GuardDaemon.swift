@@ -335,16 +335,10 @@ public final class GuardDaemon {
     }
 
     /// The time to the next snapshot: the interval, shorter while a watched
-    /// group approaches a trigger's threshold (`SampleTimer`).
+    /// group approaches a trigger's threshold, grew by a step or just started (`SampleTimer`).
     func delay(after decision: Decision) -> UInt64 {
         guard tunables.kernelWakeups else { return interval }
-        let nearest = decision.guards.flatMap { g in
-            g.headroom.map { SampleTimer.Nearest(key: .init(guardName: g.name, trigger: $0.trigger, id: $0.id), headroom: $0.headroom) }
-        }
-        let growth = decision.guards.flatMap { g in g.growth.map { SampleTimer.Growth(step: $0.step, over: $0.over) } }
-        let started = decision.guards.compactMap(\.startedFor).min()
-        return timer.delay(nearest, growth: growth, startedFor: started, now: decision.time.monotonicNanos,
-                           interval: interval, tunables: tunables)
+        return timer.delay(after: decision, interval: interval, tunables: tunables)
     }
 
     /// A kill job came back: every attempt is an event; a kill starts the

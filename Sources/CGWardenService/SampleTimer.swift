@@ -1,3 +1,5 @@
+import CGWardenPolicy
+
 /// When the guard takes its next snapshot: the interval, sooner while a
 /// watched group approaches a threshold, and at the floor after a group grew
 /// by a step over a long span (the rate averaged over it may hide a runaway
@@ -28,6 +30,16 @@ struct SampleTimer {
     }
 
     private var previous: [Key: (headroom: Double, time: UInt64)] = [:]
+
+    /// Nanoseconds to the next snapshot after `decision` (taken at its time).
+    mutating func delay(after decision: Decision, interval: UInt64, tunables: DaemonTunables) -> UInt64 {
+        let nearest = decision.guards.flatMap { g in
+            g.headroom.map { Nearest(key: .init(guardName: g.name, trigger: $0.trigger, id: $0.id), headroom: $0.headroom) }
+        }
+        let growth = decision.guards.flatMap { g in g.growth.map { Growth(step: $0.step, over: $0.over) } }
+        return delay(nearest, growth: growth, startedFor: decision.guards.compactMap(\.startedFor).min(),
+                     now: decision.time.monotonicNanos, interval: interval, tunables: tunables)
+    }
 
     /// Nanoseconds to the next snapshot, after one taken at `now`.
     mutating func delay(_ nearest: [Nearest], growth: [Growth] = [], startedFor: UInt64? = nil, now: UInt64,

@@ -1,4 +1,6 @@
 import Testing
+import CGWardenCore
+import CGWardenPolicy
 @testable import CGWardenService
 
 /// The daemon's timer: the interval, sooner only while a group approaches a
@@ -146,5 +148,83 @@ import Testing
                         interval: Self.second, tunables: tunables) == Self.second)
         #expect(t.delay(Self.nearest(1.0), startedFor: .max, now: 3 * Self.second, interval: Self.second,
                         tunables: tunables) == Self.second)
+    }
+    // MARK: through the evaluator
+
+    static let MiB: UInt64 = 1 << 20
+
+    /// A node of `count` tenants with a 64 MiB memory.max each, at `usage(i)`.
+    static func node(at seconds: Double, count: Int, populated: (Int) -> Bool = { _ in true },
+                     usage: (Int) -> UInt64) -> Snapshot {
+        let ns = UInt64(seconds * 1e9)
+        var groups = [CgroupSnapshot(path: .root, id: 1, nrProcs: 1),
+                      CgroupSnapshot(path: CgroupPath("/t")!, id: 2, memory: MemoryState(current: 0), nrProcs: 0)]
+        for i in 0..<count {
+            groups.append(CgroupSnapshot(path: CgroupPath("/t/\(i)")!, id: UInt64(10 + i),
+                                         memory: MemoryState(current: usage(i), max: .bytes(64 * MiB)),
+                                         events: CgroupEvents(populated: populated(i), frozen: false),
+                                         nrProcs: populated(i) ? 1 : 0))
+        }
+        return Snapshot(root: "/sys/fs/cgroup", time: Timestamp(monotonicNanos: ns, wallNanos: ns),
+                        system: SystemSnapshot(meminfo: MemInfo(memTotal: 4096 * MiB, memAvailable: 2048 * MiB,
+                                                                swapTotal: 0, swapFree: 0), pressure: nil, oomKill: 0),
+                        cgroups: groups)
+    }
+
+    static func evaluator() throws -> Evaluator {
+        let cfg = try ConfigLoader.load([(name: "t.toml", text: """
+            [[guard]]
+            name = "tenants"
+            match = "/t/*"
+            candidates = "self"
+            [[guard.trigger]]
+            usage_of_limit = "80%"
+            """)])
+        return Evaluator(config: cfg, ownCgroup: nil)
+    }
+
+    @Test func anIdleNodeIsSampledAtTheInterval() throws {
+        let e = try Self.evaluator()
+        var state = PolicyState()
+        var t = SampleTimer()
+        // 200 tenants at rest, their usage moving by up to two charge batches
+        // (64 pages per CPU) between snapshots, far from the threshold (no
+        // distance to sample by), some empty and staying so.
+        for s in 0..<30 {
+            let snap = Self.node(at: Double(s + 1), count: 200, populated: { $0 % 10 != 0 }) { i in
+                UInt64(5 + i % 15) * Self.MiB + UInt64((s * 7 + i) % 3) * 256 * 1024
+            }
+            let (d, next) = e.evaluate(snap, state: state)
+            state = next
+            #expect(t.delay(after: d, interval: Self.second, tunables: DaemonTunables()) == Self.second)
+        }
+    }
+
+    @Test func aRunawayBesideIdleTenantsIsSampledAtTheFloorThenByItsApproach() throws {
+        let e = try Self.evaluator()
+        var state = PolicyState()
+        var t = SampleTimer()
+        let tunables = DaemonTunables()
+        // Tenant 5 runs away at 30 MiB/s from 0.1 s after the snapshot at 2 s
+        // (already populated: no start to see); the others rest at 20 MiB.
+        let usage = { (now: Double) in { (i: Int) -> UInt64 in
+            i == 5 ? UInt64(2 * Double(Self.MiB) + max(0, now - 2.1) * 30 * Double(Self.MiB)) : 20 * Self.MiB
+        } }
+        var delays: [UInt64] = []
+        var now = 1.0
+        while now < 4 {
+            let (d, next) = e.evaluate(Self.node(at: now, count: 20, usage: usage(now)), state: state)
+            state = next
+            if d.victim != nil { break }
+            let delay = t.delay(after: d, interval: Self.second, tunables: tunables)
+            delays.append(delay)
+            now += Double(delay) / 1e9
+        }
+        // 1 s, 2 s: the interval; at 3 s 27 MiB grown over the second: the
+        // floor, not the 0.41 s its average rate would give; then by its
+        // approach (and the floor after each step over a longer span) to the
+        // crossing at 3.74 s, decided at most the approach floor after it.
+        #expect(Array(delays.prefix(3)) == [Self.second, Self.second, Self.floor])
+        #expect(now >= 3.74 && now <= 3.74 + 0.05 + 1e-6)
     }
 }
