@@ -38,6 +38,13 @@ int cgw_signalfd_next(int fd) {
 
 int cgw_mlockall_onfault(void) { return mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT); }
 
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 1
+#endif
+int cgw_mlock_onfault(uintptr_t start, size_t length) {
+    return (int)syscall(SYS_mlock2, (void *)start, length, MLOCK_ONFAULT);
+}
+
 int cgw_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
 int cgw_process_mrelease(int pidfd) { return (int)syscall(SYS_process_mrelease, pidfd, 0); }
