@@ -63,6 +63,7 @@ public enum Daemon {
             return 1
         }
         ProcessLimits.raiseDescriptorLimit()
+        ProcessLimits.singleMallocArena()
         if geteuid() == 0 {
             do { try ProcessLimits.setOOMScoreAdjust(-1000) } catch { log("warning: oom_score_adj -1000: \(error)") }
             do { try ProcessLimits.lockMemory(limit: lockedMemoryLimit) } catch { log("warning: mlockall: \(error)") }
