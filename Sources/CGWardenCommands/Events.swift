@@ -6,7 +6,7 @@ import CGWardenSystem
 
 /// `--state-dir`, shared by `run`, `events` and `status`.
 public struct StateOptions: ParsableArguments {
-    @Option(name: .customLong("state-dir"), help: "Where the event store (events.db) and the flight recordings (recordings/) are.")
+    @Option(name: .customLong("state-dir"), help: "Where the event store (events/events.db) and the flight recordings (recordings/) are.")
     public var stateDirectory: String = Daemon.defaultStateDirectory
 
     public init() {}
@@ -17,7 +17,7 @@ public struct Events: ParsableCommand {
     public static let configuration = CommandConfiguration(
         abstract: "Show the event history: cgwarden's kills, refusals and observations, and the kernel's OOM events.",
         discussion: """
-            The daemon (cgwarden run) records every event in its store (events.db under the state \
+            The daemon (cgwarden run) records every event in its store (events/events.db under the state \
             directory, SQLite in WAL mode); this reads it while the daemon writes. Docs/events.md.
             """,
         subcommands: [EventsList.self, EventsShow.self],
@@ -90,7 +90,7 @@ public struct EventsList: ConsoleCommand {
         if let cgroup, case .success(let p) = CgroupPattern.parse(cgroup) { filter.cgroup = p }
         let history: EventHistory
         do {
-            history = try EventHistory(directory: state.stateDirectory)
+            history = try EventHistory(directory: StateDirectory.storeDirectoryToRead(state.stateDirectory))
         } catch {
             throw CommandFailure("\(error)")
         }
@@ -134,7 +134,7 @@ public struct EventsShow: ConsoleCommand {
     public func execute(_ console: Console) throws -> Int32 {
         let history: EventHistory
         do {
-            history = try EventHistory(directory: state.stateDirectory)
+            history = try EventHistory(directory: StateDirectory.storeDirectoryToRead(state.stateDirectory))
         } catch {
             throw CommandFailure("\(error)")
         }

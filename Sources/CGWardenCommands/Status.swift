@@ -123,7 +123,7 @@ public struct Status: ConsoleCommand {
     /// nothing (and nothing said) when there is none.
     func history(since: UInt64, console: Console) -> [CgroupPath: [(kind: GuardEvent.Kind, count: Int, lastNanos: UInt64)]] {
         do {
-            return try EventHistory(directory: state.stateDirectory).oomSummary(since: since)
+            return try EventHistory(directory: StateDirectory.storeDirectoryToRead(state.stateDirectory)).oomSummary(since: since)
         } catch .missing {
             return [:]
         } catch {

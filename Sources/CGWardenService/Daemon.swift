@@ -68,38 +68,30 @@ public enum Daemon {
             do { try ProcessLimits.setOOMScoreAdjust(-1000) } catch { log("warning: oom_score_adj -1000: \(error)") }
             do { try ProcessLimits.lockMemory(limit: lockedMemoryLimit) } catch { log("warning: mlockall: \(error)") }
         }
-        // The flight recordings' directory, given to the daemon's user while
-        // root; made before the state directory itself is given away: in a
-        // container root has no CAP_DAC_OVERRIDE, and could not make it then.
+        // The state directory (Docs/daemon.md): its subdirectories given to
+        // the daemon's user while root; the store and the recordings are
+        // written by that user after the drop.
         var recordings: FlightRecordings?
-        if let dir = options.stateDirectory, config.events.flightRecorder > .zero, config.events.flightRecorderMaxSize > 0 {
-            let target = geteuid() == 0 ? try? Privileges.dropTarget(user: config.daemon.user, group: config.daemon.group,
-                                                                     allowShared: config.daemon.allowSharedUser) : nil
-            do {
-                let prepared = try FlightRecordings.prepare(stateDirectory: dir, uid: target?.uid, gid: target?.gid)
-                recordings = FlightRecordings(directory: prepared.path, descriptor: prepared.descriptor,
-                                              window: config.events.flightRecorder, maxBytes: config.events.flightRecorderMaxSize)
-            } catch {
-                log("warning: no flight recordings: \(error)")
-            }
-        }
-        // The event store: its directory handed to the daemon's user while
-        // root, its writer started after the drop (the files are that user's).
         var store: StoreSink?
         var sink = sink
-        if options.eventStore, let dir = options.stateDirectory {
-            if geteuid() == 0, let target = try? Privileges.dropTarget(user: config.daemon.user, group: config.daemon.group,
-                                                                       allowShared: config.daemon.allowSharedUser) {
-                do { try StateDirectory.prepare(dir, uid: target.uid, gid: target.gid) } catch { log("warning: \(error)") }
+        if let dir = options.stateDirectory {
+            let owner = geteuid() == 0 ? (try? Privileges.dropTarget(user: config.daemon.user, group: config.daemon.group,
+                                                                     allowShared: config.daemon.allowSharedUser)).map { ($0.uid, $0.gid) } : nil
+            do { try StateDirectory.prepare(dir, owner: owner) } catch { log("warning: state directory \(dir): \(error)") }
+            if config.events.flightRecorder > .zero, config.events.flightRecorderMaxSize > 0 {
+                recordings = FlightRecordings(directory: StateDirectory.recordingsDirectory(dir),
+                                              window: config.events.flightRecorder, maxBytes: config.events.flightRecorderMaxSize)
             }
-            let outer = EventFanOut([sink])
-            do {
-                let s = try StoreSink(directory: dir, retention: config.events.retention, maxSize: config.events.maxSize,
-                                      tunables: options.storeTunables, report: { outer.record($0) })
-                store = s
-                sink = EventFanOut([outer, s])
-            } catch {
-                log("warning: no event store: \(error)")
+            if options.eventStore {
+                let outer = EventFanOut([sink])
+                do {
+                    let s = try StoreSink(directory: StateDirectory.storeDirectory(dir), retention: config.events.retention,
+                                          maxSize: config.events.maxSize, tunables: options.storeTunables, report: { outer.record($0) })
+                    store = s
+                    sink = EventFanOut([outer, s])
+                } catch {
+                    log("warning: no event store: \(error)")
+                }
             }
         }
         // The metrics socket is bound as root, before the drop: a port below

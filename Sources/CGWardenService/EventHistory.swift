@@ -38,11 +38,15 @@ public final class EventHistory {
     /// belongs to the daemon's user, this thread takes that user's file ids
     /// first (setfsuid): the -wal and -shm files SQLite may make beside the
     /// database are then the daemon's, never root's (which the daemon could
-    /// no longer open).
+    /// no longer open), and a root without CAP_DAC_OVERRIDE (a container's,
+    /// `kubectl exec`) may enter the user's directory.
     public init(directory: String, clock: any Clock = SystemClock()) throws(StoreError) {
         self.directory = directory
         self.clock = clock
         let file = EventStore.path(in: directory)
+        if geteuid() == 0, let owner = try? Paths.status(directory).status, owner.uid != 0 {
+            do { try ProcessControl.setFileSystemIDs(uid: owner.uid, gid: owner.gid) } catch { throw .system(error) }
+        }
         let status: FileStatus
         do {
             status = try Paths.status(file).status

@@ -20,45 +20,15 @@ public final class FlightRecordings: @unchecked Sendable {
     public static let kept = 20
     public static let subdirectory = "recordings"
 
+    /// `STATE/recordings` (StateDirectory): opened at each recording, as
+    /// the daemon's user, who owns it.
     public let directory: String
-    /// `directory`, held open from before the drop: written through it, the
-    /// state directory above may stay root's (0750, the unit's StateDirectory=).
-    let descriptor: Int32
     public private(set) var recorder: FlightRecorder
     private let state = Mutex<(writing: Bool, problems: [String])>((false, []))
 
-    /// `directory` as `prepare` made it, and its descriptor (now this object's).
-    public init(directory: String, descriptor: Int32, window: Duration, maxBytes: UInt64) {
+    public init(directory: String, window: Duration, maxBytes: UInt64) {
         self.directory = directory
-        self.descriptor = descriptor
         recorder = FlightRecorder(window: window, maxBytes: Int(clamping: maxBytes))
-    }
-
-    deinit { Files.close(descriptor) }
-
-    /// As root before the drop: makes `STATE/recordings` (0750; the state
-    /// directory too when missing), gives it to the daemon's user, who
-    /// writes there after the drop, and opens it. Hidden files a stopped
-    /// writer left go. Not root (`uid` nil): made and opened.
-    public static func prepare(stateDirectory: String, uid: UInt32?, gid: UInt32?) throws(SystemError) -> (path: String, descriptor: Int32) {
-        let dir = stateDirectory + "/" + subdirectory
-        for d in [stateDirectory, dir] {
-            do { try Paths.makeDirectory(d, mode: 0o750) } catch where error.errno == EEXIST {}
-        }
-        let fd = try Files.open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        do {
-            if let uid, let gid {
-                let status = try Files.status(fd, path: dir)
-                if status.uid != uid || status.gid != gid { try Paths.changeOwner(fd, uid: uid, gid: gid, path: dir) }
-            }
-        } catch {
-            Files.close(fd)
-            throw error
-        }
-        for name in (try? Directories.names(in: fd)) ?? [] where name.hasPrefix(".kill-") {
-            try? Paths.remove(name, in: fd)
-        }
-        return (dir, fd)
     }
 
     /// Keeps a snapshot.
@@ -138,8 +108,20 @@ public final class FlightRecordings: @unchecked Sendable {
 
         func run() {
             defer { owner.done() }
-            let dir = owner.descriptor
             let hidden = "." + name + ".tmp", final = owner.directory + "/" + name
+            let dir: Int32
+            do {
+                dir = try Files.open(owner.directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            } catch {
+                owner.note("no flight recording \(final): \(error)")
+                return
+            }
+            defer { Files.close(dir) }
+            // One recording at a time: a hidden file here now is what a
+            // stopped writer left.
+            for stale in (try? Directories.names(in: dir)) ?? [] where stale.hasPrefix(".kill-") {
+                try? Paths.remove(stale, in: dir)
+            }
             do {
                 let fd = try Paths.createFile(hidden, in: dir, mode: 0o640, path: owner.directory + "/" + hidden)
                 var failure: SystemError?
@@ -165,14 +147,14 @@ public final class FlightRecordings: @unchecked Sendable {
                 owner.note("no flight recording \(final): \(error)")
                 return
             }
-            prune()
+            prune(dir)
         }
 
         /// The oldest recordings past `kept` go.
-        func prune() {
-            guard let names = try? Directories.names(in: owner.descriptor) else { return }
+        func prune(_ dir: Int32) {
+            guard let names = try? Directories.names(in: dir) else { return }
             let recordings = names.filter { $0.hasPrefix("kill-") && $0.hasSuffix(".jsonl") }.sorted()
-            for old in recordings.dropLast(FlightRecordings.kept) { try? Paths.remove(old, in: owner.descriptor) }
+            for old in recordings.dropLast(FlightRecordings.kept) { try? Paths.remove(old, in: dir) }
         }
     }
 }

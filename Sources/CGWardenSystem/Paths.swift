@@ -34,6 +34,11 @@ public enum Paths {
         _ = try syscall("fchown", path: path()) { fchown(fd, uid, gid) }
     }
 
+    /// `lchown(path, uid, gid)`: the path itself, never a link's target.
+    public static func changeOwner(_ path: String, uid: UInt32, gid: UInt32) throws(SystemError) {
+        _ = try syscall("lchown", path: path) { lchown(path, uid, gid) }
+    }
+
     // Below a directory held open: after a drop of privileges, the
     // directory's own permissions are checked, not its ancestors' (the
     // state directory may stay root's).
@@ -46,6 +51,35 @@ public enum Paths {
     /// `renameat(dir, from, dir, to)`.
     public static func rename(_ from: String, to: String, in dir: Int32) throws(SystemError) {
         _ = try syscall("renameat", path: from) { renameat(dir, from, dir, to) }
+    }
+
+    /// `mkdirat(dir, name, mode)` (EEXIST when it is there).
+    public static func makeDirectory(_ name: String, in dir: Int32, mode: mode_t) throws(SystemError) {
+        _ = try syscall("mkdirat", path: name) { mkdirat(dir, name, mode) }
+    }
+
+    /// Moves `name` in `dir` to `target` (relative to `dir`) when `target`
+    /// does not exist; false when `name` does not exist or `target` does.
+    /// The entry itself moves: a link is moved, not followed.
+    @discardableResult
+    public static func moveIfAbsent(_ name: String, in dir: Int32, to target: String) throws(SystemError) -> Bool {
+        var st = stat()
+        guard fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0, fstatat(dir, target, &st, AT_SYMLINK_NOFOLLOW) != 0,
+              errno == ENOENT else { return false }
+        _ = try syscall("renameat", path: name) { renameat(dir, name, dir, target) }
+        return true
+    }
+
+    /// Gives the directory `name` in `dir` to `uid`:`gid` when it is a
+    /// directory and not theirs yet; a link or any other file is left alone.
+    /// True when it was changed.
+    @discardableResult
+    public static func giveDirectory(_ name: String, in dir: Int32, uid: UInt32, gid: UInt32) throws(SystemError) -> Bool {
+        var st = stat()
+        _ = try syscall("fstatat", path: name) { fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) }
+        guard st.st_mode & S_IFMT == S_IFDIR, st.st_uid != uid || st.st_gid != gid else { return false }
+        _ = try syscall("fchownat", path: name) { fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) }
+        return true
     }
 
     /// Gives `name` in `dir` to `uid`:`gid` when it is a regular file with

@@ -18,8 +18,9 @@ func cli(_ args: [String]) -> (code: Int32, out: String, err: String) {
 
 /// A store with a day of events: a kill two hours ago, the kernel's OOM kill
 /// and a `max` burst within the hour, a pod's kill, a hostile name.
-func sampleStore(_ dir: String) throws -> [Int64] {
-    let store = try EventStore.openForWriting(directory: dir)
+func sampleStore(_ state: String) throws -> [Int64] {
+    mkdir(StateDirectory.storeDirectory(state), 0o750)
+    let store = try EventStore.openForWriting(directory: StateDirectory.storeDirectory(state))
     let now = SystemClock().now().wallNanos
     var hostile = Sample.max("/tenants.slice", at: Sample.time(30, now: now))
     hostile.cgroup = CgroupPath(names: [CgroupName("tenants.slice"), CgroupName(bytes: Array("\u{1b}[31mred".utf8))])
@@ -119,7 +120,7 @@ func sampleStore(_ dir: String) throws -> [Int64] {
         let tmp = TempDir("cgwarden-events"); defer { tmp.remove() }
         let r = cli(["events", "--state-dir", tmp.path])
         #expect(r.code == ExitStatus.failure)
-        #expect(r.err == "cgwarden: no event store at \(tmp.path)/events.db (cgwarden run records its events there; see --state-dir)\n")
+        #expect(r.err == "cgwarden: no event store at \(tmp.path)/events/events.db (cgwarden run records its events there; see --state-dir)\n")
     }
 
     /// `cgwarden events --follow` in a process of its own sees what this
@@ -132,7 +133,7 @@ func sampleStore(_ dir: String) throws -> [Int64] {
                                   + "--state-dir '\(tmp.path)' > '\(out)'"])
         // Its first lines: what was there.
         #expect(waitUntil(seconds: 10) { (readFile(out) ?? "").split(separator: "\n").count == 3 })
-        let writer = try EventStore.openForWriting(directory: tmp.path)
+        let writer = try EventStore.openForWriting(directory: StateDirectory.storeDirectory(tmp.path))
         try writer.append([Sample.max("/skipped", at: Sample.time(0))])
         let id = try writer.append([Sample.oom("/tenants.slice/late", at: Sample.time(0))])[0]
         #expect(follower.wait(seconds: 20) == .exited(0))
@@ -151,6 +152,7 @@ func sampleStore(_ dir: String) throws -> [Int64] {
         let state = TempDir("cgwarden-status"); defer { state.remove() }
         let plain = cli(["status", "--root", t.root, "--proc", t.proc, "--state-dir", state.path])
         #expect(plain.code == 0 && plain.err.isEmpty && !plain.out.contains("last 24h"), "no store: nothing")
+        // An earlier version's store, at the top of the state directory, is read too.
         let store = try EventStore.openForWriting(directory: state.path)
         try store.append([Sample.kill("/tenants.slice/a", at: Sample.time(2 * 86_400)), Sample.kill("/tenants.slice/a", at: Sample.time(3600)),
                           Sample.oom("/tenants.slice/a", at: Sample.time(60)), Sample.oom("/tenants.slice/a", at: Sample.time(30)),

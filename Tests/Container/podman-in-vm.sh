@@ -182,6 +182,20 @@ t_start() {
     ! logs cgw | grep -E 'warning|"kind":"problem"' | grep -vE "$kmsg"
 }
 check "cgwarden's image starts in its container with the DaemonSet's mounts and capabilities" t_start
+t_restart() {
+    # The pod restarted on the same node: its root, without CAP_DAC_OVERRIDE,
+    # meets the state directory as the first start left it (the subdirectories
+    # its user's); the store and the recordings (the kill below) must still work.
+    "${P[@]}" restart -t 10 cgw >/dev/null || return 1
+    twice() { [[ $(logs cgw | grep -c '"kind":"started"') -ge 2 ]]; }
+    until_ok 120 twice || { logs cgw; return 1; }
+    local kmsg='the kernel.s OOM reports will not be read'
+    ! logs cgw | grep -E 'warning|"kind":"problem"' | grep -vE "$kmsg" || return 1
+    ls -la /run/state-cgw | sed 's/^/info: /'
+    local started; started=$("${P[@]}" exec cgw /usr/bin/cgwarden events --kind started --json | grep -c '"kind"')
+    [[ $started == 2 ]] || { echo "started events in the store: $started"; return 1; }
+}
+check "restarted, it takes up its state directory again (store and recordings)" t_restart
 t_healthz() {
     # The readiness probe's request, in the pod's network namespace.
     healthy() { http_get /healthz | grep -q '^200 ok'; }

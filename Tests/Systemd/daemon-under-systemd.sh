@@ -81,8 +81,10 @@ t_kill_in_journal() {
 }
 t_kill_in_history() {
     local dir=/var/lib/cgwarden out
-    # The daemon, dropped to cgwarden, made its store in the unit's StateDirectory.
-    [[ $(stat -c %U "$dir") == cgwarden && $(stat -c %U "$dir/events.db") == cgwarden ]] || { ls -la "$dir"; return 1; }
+    # The daemon, dropped to cgwarden, made its store in the unit's
+    # StateDirectory; the top stays root's (0711), events/ is cgwarden's.
+    [[ $(stat -c %U:%a "$dir") == root:711 && $(stat -c %U "$dir/events") == cgwarden \
+       && $(stat -c %U "$dir/events/events.db") == cgwarden ]] || { ls -laR "$dir"; return 1; }
     until_ok 10 bash -c "'$BIN/cgwarden' events --kind kill --json | grep -qE '\"guard\": ?\"tenants\"'" \
         || { "$BIN/cgwarden" events; return 1; }
     out=$("$BIN/cgwarden" events --kind kill --json | tail -n 1)
@@ -90,7 +92,7 @@ t_kill_in_history() {
         grep -qE "$f" <<< "$out" || { echo "missing $f in: $out"; return 1; }
     done
     # root read the store as its owner: no file of root's beside it.
-    [[ -z $(find "$dir" ! -user cgwarden) ]] || { ls -la "$dir"; return 1; }
+    [[ -z $(find "$dir" -mindepth 1 ! -user cgwarden) ]] || { ls -laR "$dir"; return 1; }
 }
 t_reload() {
     local pid; pid=$(prop cgwarden MainPID)
@@ -105,6 +107,14 @@ t_broken_reload() {
     until_ok 10 bash -c 'journalctl -u cgwarden --no-pager | grep -q "configuration not reloaded"' || return 1
     cp /run/good.toml /etc/cgwarden/cgwarden.toml
     [[ $(systemctl is-active cgwarden) == active ]]
+}
+t_state_after_reload() {
+    # systemd gives a StateDirectory= back to root before every command of a
+    # unit without User=, ExecReload= included, unless its top directory is
+    # already root's: what the daemon writes must stay its user's after a
+    # reload, or the next recording cannot be made.
+    local wrong; wrong=$(find /var/lib/cgwarden -mindepth 1 ! -user cgwarden)
+    [[ -z $wrong ]] || { echo "not cgwarden's after the reloads: $wrong"; ls -laR /var/lib/cgwarden | head -30; return 1; }
 }
 t_watchdog() {
     local pid; pid=$(prop cgwarden MainPID)
@@ -128,6 +138,7 @@ check "a runaway tenant is killed before the kernel's OOM killer; the journal en
 check "the kill is in the event history (cgwarden events), the store the daemon user's" t_kill_in_history
 check "systemctl reload re-reads the configuration in place" t_reload
 check "a broken configuration on reload is reported and the old one kept" t_broken_reload
+check "after the reloads the state the daemon writes is still its user's" t_state_after_reload
 check "stopped with SIGSTOP, it is restarted by the watchdog" t_watchdog
 check "systemctl stop ends it in time" t_stop
 echo "$passed passed, $failed failed"

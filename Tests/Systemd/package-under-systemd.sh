@@ -138,7 +138,12 @@ t_kill() {
              '"PRIORITY":"4"' '"_SYSTEMD_UNIT":"cgwarden.service"'; do
         grep -qF "$f" <<< "$j" || { echo "missing $f in: $j"; return 1; }
     done
-    journalctl -u cgwarden --no-pager | grep "guard 'pkgtest': killed /pkgtest.slice/pkgtest-runaway.service"
+    journalctl -u cgwarden --no-pager | grep "guard 'pkgtest': killed /pkgtest.slice/pkgtest-runaway.service" || return 1
+    # Its flight recording, written after the reload above: systemd gives a
+    # StateDirectory= back to root before ExecReload= unless its top is root's.
+    local rec; rec=$(grep -o '"CGWARDEN_RECORDING":"[^"]*"' <<< "$j" | cut -d'"' -f4)
+    [[ -n $rec ]] || { echo "no CGWARDEN_RECORDING in: $j"; return 1; }
+    until_ok 20 test -s "$rec" || { echo "no recording $rec"; journalctl -u cgwarden --no-pager | grep -i recording; ls -laR /var/lib/cgwarden; return 1; }
 }
 t_reinstall() {
     # dpkg -i of an installed package is the upgrade path (postinst configure
