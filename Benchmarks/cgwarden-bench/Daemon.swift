@@ -682,7 +682,8 @@ enum DaemonBenchmark {
         let clock = SystemClock()
         let base: SnapshotFields = [.usage, .limits, .events, .populated]
         let sets: [(String, SnapshotFields)] = [
-            ("what the daemon reads (`.policy`: status files, memory.stat, attributes)", .policy),
+            ("what the daemon reads (`.daemon`: status files, memory.stat's summary, attributes)", .daemon),
+            ("the same with all of memory.stat (`.policy`, as `explain` and `record`)", .policy),
             ("`.status` (the 13 files of `status`)", .status),
             ("base: memory.current, the 4 limits, memory.events, cgroup.events (kept open)", base),
             ("base + memory.pressure (kept open)", base.union(.pressure)),
@@ -691,6 +692,7 @@ enum DaemonBenchmark {
             ("base + memory.events.local", base.union(.eventsLocal)),
             ("base + cgroup.procs (count)", base.union(.procCount)),
             ("base + memory.stat", base.union(.stat)),
+            ("base + memory.stat's summary (anon, shmem, kernel)", base.union(.statSummary)),
             ("base + attributes (owner, 4 xattrs)", base.union(.attributes)),
         ]
         // The daemon's sampler: these kept open, the rest open/read/close at every sample.

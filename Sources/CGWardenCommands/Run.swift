@@ -41,6 +41,9 @@ public struct Run: ConsoleCommand {
     @Flag(name: .customLong("poll-only"), help: .hidden)
     public var pollOnly = false
 
+    @Flag(name: .customLong("keep-startup-pages"), help: .hidden)
+    public var keepStartupPages = false
+
     public enum LogFormat: String, ExpressibleByArgument, Sendable { case journal, json }
 
     public init() {}
@@ -62,6 +65,8 @@ public struct Run: ConsoleCommand {
         options.eventStore = !noStore
         // Benchmarks: the same daemon without the kernel's wake-ups, woken by its timer only.
         options.kernelWakeups = !pollOnly
+        // Benchmarks: the pages of the start kept resident (and locked), as before.
+        options.dropStartupPages = !keepStartupPages
         options.podLogs = pods.podLogs
         let sink: EventSink = log == .json ? JSONLineSink() : JournalSink()
         return Daemon.run(config: cfg, options: options,

@@ -127,9 +127,7 @@ public struct FlightRecorder: Sendable {
 
     /// The three parts of `MemoryState.unreclaimable`, `kernel` summed from
     /// its parts on kernels before 5.18 as the policy does.
-    static func projected(stat: KeyedCounters) -> KeyedCounters {
-        KeyedCounters(["anon": stat["anon"] ?? 0, "shmem": stat["shmem"] ?? 0, "kernel": kernel(stat)])
-    }
+    static func projected(stat: KeyedCounters) -> KeyedCounters { MemoryState.statSummary(stat) }
 
     static func kernel(_ stat: KeyedCounters) -> UInt64 {
         stat["kernel"] ?? (stat["kernel_stack"] ?? 0).addingSaturated(stat["pagetables"] ?? 0).addingSaturated(stat["slab_unreclaimable"] ?? 0)

@@ -164,6 +164,12 @@ public enum Parse {
         try keyed(b, file: file, required: ["anon", "file"])
     }
 
+    /// `memory.stat` as `memoryStat` reads it (the same errors), reduced to
+    /// `MemoryState.statSummary`.
+    public static func memoryStatSummary(_ b: Bytes, file: String = "memory.stat") throws(ParseError) -> KeyedCounters {
+        MemoryState.statSummary(try memoryStat(b, file: file))
+    }
+
     /// `cgroup.stat`: `nr_descendants`, `nr_dying_descendants`, and newer keys.
     public static func cgroupStat(_ b: Bytes, file: String = "cgroup.stat") throws(ParseError) -> KeyedCounters {
         try keyed(b, file: file, required: ["nr_descendants", "nr_dying_descendants"])
@@ -436,6 +442,9 @@ extension Parse {
     }
     public static func memoryStat(_ s: String, file: String = "memory.stat") throws(ParseError) -> KeyedCounters {
         try s.withBytes { b throws(ParseError) in try memoryStat(b, file: file) }
+    }
+    public static func memoryStatSummary(_ s: String, file: String = "memory.stat") throws(ParseError) -> KeyedCounters {
+        try s.withBytes { b throws(ParseError) in try memoryStatSummary(b, file: file) }
     }
     public static func cgroupStat(_ s: String, file: String = "cgroup.stat") throws(ParseError) -> KeyedCounters {
         try s.withBytes { b throws(ParseError) in try cgroupStat(b, file: file) }

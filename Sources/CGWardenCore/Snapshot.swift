@@ -47,6 +47,9 @@ public struct SnapshotFields: OptionSet, Sendable, Hashable {
     public static let cgroupStat = SnapshotFields(rawValue: 1 << 11)
     /// The directory's owner and the oomd extended attributes (`CgroupAttributes`)
     public static let attributes = SnapshotFields(rawValue: 1 << 12)
+    /// `memory.stat`, of which only what `MemoryState.unreclaimable` reads is
+    /// kept (`MemoryState.statSummary`): `stat` when both are asked for.
+    public static let statSummary = SnapshotFields(rawValue: 1 << 13)
 
     /// Everything `cgwarden status` shows.
     public static let status: SnapshotFields = [.usage, .limits, .peak, .swap, .events, .eventsLocal,
@@ -56,9 +59,15 @@ public struct SnapshotFields: OptionSet, Sendable, Hashable {
     /// What the policy reads: `status` plus `memory.stat` (reclaimable memory)
     /// and the preference attributes.
     public static let policy: SnapshotFields = [.status, .stat, .attributes]
+    /// What the daemon reads: the policy's fields, with `memory.stat`
+    /// reduced to its summary. The daemon holds two snapshots (the previous
+    /// one for rates); the ~50 counters of every group's `memory.stat` were
+    /// about 1.3 KB a group in each, 2.5 MiB of its heap at 1,000 groups,
+    /// for the 3 it reads (Docs/performance.md).
+    public static let daemon: SnapshotFields = [.status, .statSummary, .attributes]
 
     /// Fields that live in memory-controller files.
-    public static let memoryFiles: SnapshotFields = [.usage, .limits, .peak, .swap, .events, .eventsLocal, .stat]
+    public static let memoryFiles: SnapshotFields = [.usage, .limits, .peak, .swap, .events, .eventsLocal, .stat, .statSummary]
 }
 
 /// The memory-controller state of one cgroup. Present only where the memory
@@ -107,6 +116,7 @@ public struct MemoryState: Equatable, Sendable {
     /// The sum saturates at 2^64-1: each part is valid 64-bit text, their
     /// sum is not, and a group reporting that much is past any limit anyway.
     public var unreclaimable: UInt64? {
+        // Keep `statSummary` in step: it keeps what this reads.
         guard let stat else { return nil }
         let anon = stat["anon"] ?? 0
         // `kernel` (5.18+) already includes kernel_stack, pagetables, slab...;
@@ -115,6 +125,17 @@ public struct MemoryState: Equatable, Sendable {
             .addingSaturated(stat["pagetables"] ?? 0).addingSaturated(stat["slab_unreclaimable"] ?? 0)
         return anon.addingSaturated(stat["shmem"] ?? 0).addingSaturated(kernel)
     }
+
+    /// The part of a `memory.stat` that `unreclaimable` reads: `anon`,
+    /// `shmem` and `kernel` (summed from its parts before 5.18, as there),
+    /// three values under keys shared by every summary.
+    public static func statSummary(_ stat: KeyedCounters) -> KeyedCounters {
+        let kernel = stat["kernel"] ?? (stat["kernel_stack"] ?? 0)
+            .addingSaturated(stat["pagetables"] ?? 0).addingSaturated(stat["slab_unreclaimable"] ?? 0)
+        return KeyedCounters(keys: summaryKeys, values: [stat["anon"] ?? 0, stat["shmem"] ?? 0, kernel])
+    }
+
+    static let summaryKeys = ["anon", "shmem", "kernel"]
 }
 
 /// One cgroup as read at one moment.

@@ -27,7 +27,7 @@ public enum CgroupFile: Int, CaseIterable, Sendable {
         case .eventsLocal: return ("memory.events.local", .eventsLocal, true)
         // PSI files exist without the memory controller (the root has them).
         case .pressure: return ("memory.pressure", .pressure, false)
-        case .stat: return ("memory.stat", .stat, true)
+        case .stat: return ("memory.stat", [.stat, .statSummary], true)
         case .cgroupEvents: return ("cgroup.events", .populated, false)
         case .procs: return ("cgroup.procs", [.procs, .procCount], false)
         case .cgroupStat: return ("cgroup.stat", .cgroupStat, false)
@@ -162,7 +162,11 @@ struct GroupReader {
             }
             if fields.contains(.events) { m.events = try get(.events, Parse.memoryEvents) }
             if fields.contains(.eventsLocal) { m.eventsLocal = try get(.eventsLocal, Parse.memoryEvents) }
-            if fields.contains(.stat) { m.stat = try get(.stat, Parse.memoryStat) }
+            if fields.contains(.stat) {
+                m.stat = try get(.stat, Parse.memoryStat)
+            } else if fields.contains(.statSummary) {
+                m.stat = try get(.stat, Parse.memoryStatSummary)
+            }
             g.memory = m
         }
         if fields.contains(.pressure) { g.pressure = try get(.pressure, Parse.pressure) }

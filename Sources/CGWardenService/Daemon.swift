@@ -21,6 +21,8 @@ public enum Daemon {
         /// Woken by PSI triggers and inotify as well as the timer (off: the
         /// timer only, at the configured interval; for side-by-side benchmarks).
         public var kernelWakeups = true
+        /// Drop the pages of the start after the first snapshot (`DaemonTunables.dropStartupPages`).
+        public var dropStartupPages = true
         /// The kubelet's pod log directory, for pod names in events (nil: none).
         public var podLogs: String? = "/var/log/pods"
         /// Where the event store (`events.db`) and the flight recordings
@@ -61,6 +63,7 @@ public enum Daemon {
             return 1
         }
         ProcessLimits.raiseDescriptorLimit()
+        ProcessLimits.singleMallocArena()
         if geteuid() == 0 {
             do { try ProcessLimits.setOOMScoreAdjust(-1000) } catch { log("warning: oom_score_adj -1000: \(error)") }
             do { try ProcessLimits.lockMemory(limit: lockedMemoryLimit) } catch { log("warning: mlockall: \(error)") }
@@ -119,6 +122,7 @@ public enum Daemon {
                     let killer = try HelperKiller(client: client)
                     var tunables = DaemonTunables()
                     tunables.kernelWakeups = options.kernelWakeups
+                    tunables.dropStartupPages = options.dropStartupPages
                     // /dev/kmsg needs CAP_SYSLOG under kernel.dmesg_restrict: opened before the drop.
                     var kernelLog: KernelLog?
                     do { kernelLog = try KernelLog(path: options.kernelLog) } catch {
@@ -129,7 +133,8 @@ public enum Daemon {
                     let hooks = HookRunner(hooks: config.hooks, maximumRunning: config.daemon.maximumRunningHooks,
                                            clock: SystemClock(), failures: { sink.record($0); recorder?.record($0) })
                     let sinks: [EventSink] = [sink, hooks] + (recorder.map { [$0] } ?? [])
-                    let daemon = GuardDaemon(config: config, source: SnapshotSource(root: options.root, proc: options.proc, podLogs: options.podLogs),
+                    let daemon = GuardDaemon(config: config, source: SnapshotSource(root: options.root, proc: options.proc, fields: .daemon,
+                                                                                             podLogs: options.podLogs),
                                              killer: killer, sink: EventSinks(sinks), notifier: notifier,
                                              tunables: tunables, dryRun: options.dryRun, signals: signals,
                                              hooks: hooks, metrics: recorder, reload: reloading, kernelLog: kernelLog,

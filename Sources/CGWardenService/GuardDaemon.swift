@@ -73,6 +73,10 @@ public struct DaemonTunables: Sendable {
     /// sampling near a threshold): a poller like the other guards, for
     /// side-by-side benchmarks.
     public var kernelWakeups = true
+    /// After the first snapshot, drop the pages of the start from memory
+    /// (`StartupPages`): argument and configuration parsing, the loader's
+    /// relocations, the first walk. Off: for side-by-side benchmarks.
+    public var dropStartupPages = true
     /// Groups with a PSI trigger of their own: each makes the kernel run a
     /// polling thread (psimon) for that group, and the helper arms at most
     /// 120 a minute; past this, those groups are sampled on the timer.
@@ -199,6 +203,14 @@ public final class GuardDaemon {
             return 1
         }
         notifier.ready(statusLine())
+        if tunables.dropStartupPages {
+            do {
+                let dropped = try StartupPages.dropOwn()
+                if let failure = dropped.failure { report(problem: "dropping the pages of the start: \(failure)", cgroup: nil) }
+            } catch {
+                report(problem: "dropping the pages of the start: \(error)", cgroup: nil)
+            }
+        }
         while true {
             let now = clock.now().monotonicNanos
             // A wake-up of the kernel that came too soon after the last

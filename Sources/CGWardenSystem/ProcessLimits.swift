@@ -52,6 +52,15 @@ public enum ProcessLimits {
         _ = try syscall("mlockall") { cgw_mlockall_onfault() }
     }
 
+    /// One malloc arena for every thread (mallopt M_ARENA_MAX 1), set before
+    /// any thread exists. glibc gives a thread that finds the main arena
+    /// busy an arena of its own: each reserves 64 MiB of address space
+    /// (HEAP_MAX_SIZE), which mlockall(MCL_FUTURE) counts against
+    /// RLIMIT_MEMLOCK whether used or not, and keeps free pages of its own.
+    /// The daemon's few threads allocate little, and rarely at once.
+    @discardableResult
+    public static func singleMallocArena() -> Bool { cgw_single_malloc_arena() == 0 }
+
     static var RLIMIT_NOFILE_VALUE: __rlimit_resource_t { __rlimit_resource_t(RLIMIT_NOFILE.rawValue) }
     // RLIMIT_MEMLOCK is a macro Swift does not import: 8 on Linux (asm-generic/resource.h).
     static var RLIMIT_MEMLOCK_VALUE: __rlimit_resource_t { __rlimit_resource_t(8) }

@@ -2,6 +2,7 @@
 #include "cgwarden_system.h"
 #include <sys/signalfd.h>
 #include <sys/mman.h>
+#include <malloc.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <errno.h>
@@ -37,6 +38,15 @@ int cgw_signalfd_next(int fd) {
 }
 
 int cgw_mlockall_onfault(void) { return mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT); }
+
+int cgw_single_malloc_arena(void) { return mallopt(M_ARENA_MAX, 1) == 1 ? 0 : -1; }
+
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 1
+#endif
+int cgw_mlock_onfault(uintptr_t start, size_t length) {
+    return (int)syscall(SYS_mlock2, (void *)start, length, MLOCK_ONFAULT);
+}
 
 int cgw_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 

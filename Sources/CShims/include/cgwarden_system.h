@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stdint.h>
+#include <stddef.h>
 
 /// signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC) for `count` signals.
 int cgw_signalfd(const int *signals, int count);
@@ -13,6 +14,10 @@ int cgw_signalfd(const int *signals, int count);
 int cgw_signalfd_next(int fd);
 /// mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT): 0 or -1 with errno.
 int cgw_mlockall_onfault(void);
+/// mallopt(M_ARENA_MAX, 1): 0, or -1 when glibc refused it.
+int cgw_single_malloc_arena(void);
+/// mlock2(start, length, MLOCK_ONFAULT) (Linux 4.4) through syscall(2): 0 or -1 with errno.
+int cgw_mlock_onfault(uintptr_t start, size_t length);
 /// pidfd_open(2) and process_mrelease(2) (Linux 5.3 and 5.15) through syscall(2).
 int cgw_pidfd_open(int pid);
 int cgw_process_mrelease(int pidfd);
