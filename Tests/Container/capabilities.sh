@@ -66,7 +66,7 @@ variant() {
         -v $CG:$CG:rw -v /dev/kmsg:/dev/kmsg:ro -v /var/log/pods:/var/log/pods:ro -v /run/state-$name:/var/lib/cgwarden:rw \
         -v "$work/etc":/etc/cgwarden:ro "$image" "${DS_ARGS[@]}" "${dargs[@]}" >/dev/null
     until_ok 120 bash -c "${P[*]} logs $name 2>&1 | grep -q '\"kind\":\"started\"' || [[ \$(${P[*]} inspect -f '{{.State.Running}}' $name) == false ]]"
-    if logs $name | grep -q '"kind":"started"'; then
+    if logs $name | has '"kind":"started"'; then
         local pid; pid=$(state $name '{{.State.Pid}}')
         echo "  daemon: started; uid $(awk '/^Uid:/{print $2}' /proc/$pid/status), oom_score_adj $(cat /proc/$pid/oom_score_adj), $(grep VmLck /proc/$pid/status | tr -s ' \t' ' ')"
     elif [[ $(state $name '{{.State.Running}}') == true ]]; then

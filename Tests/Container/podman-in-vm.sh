@@ -25,6 +25,9 @@
 # the image or podman it skips (exit 0, with the reason), except under
 # CGWARDEN_KERNEL_TESTS=required, where it fails.
 set -uo pipefail
+# A match in a pipeline: grep -q stops reading at the first one, and under
+# pipefail the writer's SIGPIPE then fails the pipeline (a long log did).
+has() { grep "$@" >/dev/null; }
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 # The capabilities the DaemonSet adds (Deploy/kubernetes/daemonset.yaml; the
 # manifest test checks that the two lists agree).
@@ -143,7 +146,7 @@ mapfile -t DS_ARGS < "$work/args"
 mkdir -p /var/log/pods/shop_quiet-0_$uid_quiet /var/log/pods/shop_cart-0_$uid_run \
     /var/log/pods/cgwarden_cgwarden-x7k2p_$uid_cgw
 logs() { "${P[@]}" logs "$1" 2>&1; }
-started() { logs "$1" | grep -q '"kind":"started"'; }
+started() { logs "$1" | has '"kind":"started"'; }
 state() { "${P[@]}" inspect -f "$2" "$1"; }
 cgroup_of() { echo "/kubepods/${2}pod$3/libpod-$("${P[@]}" inspect -f '{{.Id}}' "$1")"; }
 
@@ -198,7 +201,7 @@ t_restart() {
 check "restarted, it takes up its state directory again (store and recordings)" t_restart
 t_healthz() {
     # The readiness probe's request, in the pod's network namespace.
-    healthy() { http_get /healthz | grep -q '^200 ok'; }
+    healthy() { http_get /healthz | has '^200 ok'; }
     until_ok 20 healthy || { http_get /healthz; return 1; }
     echo "info: /healthz: $(http_get /healthz)"
 }
@@ -260,9 +263,9 @@ t_kill() {
     [[ $code == 137 && $oom == false ]] || return 1
     grep -q '^oom_kill 0$' $CG/kubepods/burstable/pod$uid_run/memory.events || { cat $CG/kubepods/burstable/pod$uid_run/memory.events; return 1; }
     until_ok 10 bash -c "${P[*]} logs cgw 2>&1 | grep -F '\"kind\":\"kill\"' | grep -qF '\"cgroup\":\"$run_cg\"'" || { logs cgw | tail -n 5; return 1; }
-    logs cgw | grep -F '"kind":"kill"' | grep -F '"method":"cgroup.kill"' | grep -qF '"guard":"container-at-limit"' || return 1
+    logs cgw | grep -F '"kind":"kill"' | grep -F '"method":"cgroup.kill"' | has -F '"guard":"container-at-limit"' || return 1
     # Named by its pod (the kubelet's log directory, read through the mount).
-    logs cgw | grep -F '"kind":"kill"' | grep -F '"pod_namespace":"shop"' | grep -qF '"pod_name":"cart-0"' \
+    logs cgw | grep -F '"kind":"kill"' | grep -F '"pod_namespace":"shop"' | has -F '"pod_name":"cart-0"' \
         || { logs cgw | grep -F '"kind":"kill"'; return 1; }
     echo "info: $(logs cgw | grep -F '"kind":"kill"' | sed 's/.*"message":"\([^"]*\)".*/\1/')"
     # Its flight recording, in the hostPath state directory, written by the
@@ -323,7 +326,8 @@ t_stop() {
     "${P[@]}" stop -t 10 cgw >/dev/null || return 1
     ms=$(( ($(date +%s%N) - start) / 1000000 ))
     echo "info: stopped in $ms ms, exit code $(state cgw '{{.State.ExitCode}}')"
-    [[ $(state cgw '{{.State.ExitCode}}') == 0 ]] && logs cgw | grep -q '"kind":"stopping"'
+    [[ $(state cgw '{{.State.ExitCode}}') == 0 ]] || return 1
+    logs cgw | has '"kind":"stopping"' || { echo "no stopping event; the log's last lines:"; logs cgw | tail -n 5 | cut -c1-300; return 1; }
 }
 check "podman stop (SIGTERM) ends it with status 0" t_stop
 echo "$passed passed, $failed failed"

@@ -7,6 +7,9 @@
 #   Tests/Systemd/daemon-under-systemd.sh BIN_DIR      (boots the VM itself)
 # Prints one "pass:"/"FAIL:" line per check and "N passed, N failed".
 set -uo pipefail
+# A match in a pipeline: grep -q stops reading at the first one, and under
+# pipefail the writer's SIGPIPE then fails the pipeline (a long log did).
+has() { grep "$@" >/dev/null; }
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 if [[ ${IN_CGROUP2_VM:-} != 1 ]]; then
     exec "$TOP/scripts/vm/run-in-cgroup2-vm" --systemd -t 900 -- "$(readlink -f "$0")" "$@"
@@ -55,7 +58,7 @@ t_hardened() {
     [[ $(cat /proc/$pid/oom_score_adj) == -1000 ]] || { cat /proc/$pid/oom_score_adj; return 1; }
     grep -q "^Seccomp:[[:space:]]*2" /proc/$pid/status || { grep Seccomp /proc/$pid/status; return 1; }
     # /dev/kmsg, opened before the drop (DeviceAllow=/dev/kmsg r), is read after it.
-    ls -l /proc/$pid/fd/ | grep -q " /dev/kmsg$" \
+    ls -l /proc/$pid/fd/ | has " /dev/kmsg$" \
         || { echo "no /dev/kmsg among its descriptors:"; journalctl -u cgwarden --no-pager | grep -iE "kmsg|kernel's OOM|warning"; ls -l /dev/kmsg; return 1; }
 }
 t_kill_in_journal() {
@@ -76,7 +79,7 @@ t_kill_in_journal() {
     # The flight recording beside the kill, in the state directory the unit gives it.
     local rec; rec=$(grep -o '"CGWARDEN_RECORDING":"[^"]*"' <<< "$j" | cut -d'"' -f4)
     until_ok 20 test -s "$rec" || { echo "no recording $rec"; ls -la /var/lib/cgwarden/recordings; return 1; }
-    "$BIN/cgwarden" explain --replay "$rec" --config /etc/cgwarden/cgwarden.toml --json | grep -qF "\"$ROOTPATH/a\"" \
+    "$BIN/cgwarden" explain --replay "$rec" --config /etc/cgwarden/cgwarden.toml --json | has -F "\"$ROOTPATH/a\"" \
         || { echo "the replay of $rec does not reach $ROOTPATH/a"; return 1; }
 }
 t_kill_in_history() {
@@ -121,7 +124,7 @@ t_watchdog() {
     kill -STOP "$pid"
     until_ok 30 bash -c "[[ \$(systemctl show -P NRestarts cgwarden) -ge 1 && \$(systemctl show -P MainPID cgwarden) != $pid && \$(systemctl is-active cgwarden) == active ]]" \
         || { systemctl status cgwarden --no-pager | head -20; return 1; }
-    journalctl -u cgwarden --no-pager | grep -q "Watchdog timeout" || { echo "no watchdog line"; return 1; }
+    journalctl -u cgwarden --no-pager | has "Watchdog timeout" || { echo "no watchdog line"; return 1; }
 }
 t_stop() {
     local t0=$SECONDS ms

@@ -12,6 +12,9 @@
 # BIN_DIR holds cgwarden-testload (the bounded allocator). Prints one
 # "pass:"/"FAIL:" line per check and "N passed, N failed".
 set -uo pipefail
+# A match in a pipeline: grep -q stops reading at the first one, and under
+# pipefail the writer's SIGPIPE then fails the pipeline (a long log did).
+has() { grep "$@" >/dev/null; }
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 if [[ ${IN_CGROUP2_VM:-} != 1 ]]; then
     exec "$TOP/scripts/vm/run-in-cgroup2-vm" --systemd -t 900 -- "$(readlink -f "$0")" "$(readlink -f "${1:?deb}")" "$(readlink -f "${2:?bin directory}")"
@@ -106,7 +109,7 @@ TOML
     systemctl reload cgwarden || return 1
     until_ok 15 bash -c "journalctl -o json --no-pager MESSAGE_ID=${ID}8 | grep -F 90-pkgtest.toml >/dev/null" \
         || { journalctl -u cgwarden --no-pager | tail; return 1; }
-    journalctl -u cgwarden --no-pager | grep -q "configuration reloaded: 3 guards from /etc/cgwarden/cgwarden.toml + /etc/cgwarden/cgwarden.d/90-pkgtest.toml" \
+    journalctl -u cgwarden --no-pager | has "configuration reloaded: 3 guards from /etc/cgwarden/cgwarden.toml + /etc/cgwarden/cgwarden.d/90-pkgtest.toml" \
         || { journalctl -u cgwarden --no-pager | tail; return 1; }
     [[ $(systemctl is-active cgwarden) == active && $(prop cgwarden MainPID) == "$pid" ]]
 }
@@ -168,7 +171,7 @@ t_remove() {
 }
 t_purge() {
     dpkg --purge cgwarden || return 1
-    ! dpkg-query -W -f='${Status}' cgwarden 2>/dev/null | grep -q installed || return 1
+    ! dpkg-query -W -f='${Status}' cgwarden 2>/dev/null | has installed || return 1
     [[ ! -e /etc/cgwarden/cgwarden.toml ]] || { echo "the conffile survived purge"; return 1; }
     [[ ! -e /var/lib/cgwarden ]] || { echo "/var/lib/cgwarden survived purge"; return 1; }
     [[ ! -e /etc/systemd/system/multi-user.target.wants/cgwarden.service ]] || return 1
