@@ -129,10 +129,6 @@ public struct FlightRecorder: Sendable {
     /// its parts on kernels before 5.18 as the policy does.
     static func projected(stat: KeyedCounters) -> KeyedCounters { MemoryState.statSummary(stat) }
 
-    static func kernel(_ stat: KeyedCounters) -> UInt64 {
-        stat["kernel"] ?? (stat["kernel_stack"] ?? 0).addingSaturated(stat["pagetables"] ?? 0).addingSaturated(stat["slab_unreclaimable"] ?? 0)
-    }
-
     struct Segment: Sendable {
         var bytes: [UInt8] = []
         var frames = 0
@@ -182,7 +178,7 @@ enum FlightSlots {
                 f |= hasStat
                 v[anon] = stat["anon"] ?? 0
                 v[shmem] = stat["shmem"] ?? 0
-                v[kernel] = FlightRecorder.kernel(stat)
+                v[kernel] = MemoryState.kernel(stat)
             }
             if let e = m.events {
                 f |= hasEvents

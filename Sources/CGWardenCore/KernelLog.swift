@@ -188,7 +188,7 @@ extension Parse {
         var i = 0
         while i < b.count {
             if b[i] == UInt8(ascii: "\\"), i + 3 < b.count, b[i + 1] == UInt8(ascii: "x"),
-               let hi = hexValue(b[i + 2]), let lo = hexValue(b[i + 3]) {
+               let hi = PathText.hexValue(b[i + 2]), let lo = PathText.hexValue(b[i + 3]) {
                 out.append(hi << 4 | lo)
                 i += 4
             } else {
@@ -197,15 +197,6 @@ extension Parse {
             }
         }
         return out
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 
     // MARK: the OOM killer's lines

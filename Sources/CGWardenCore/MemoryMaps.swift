@@ -114,13 +114,7 @@ extension Parse {
         guard !b.isEmpty, b.count <= 16 else { return nil }
         var v: UInt64 = 0
         for c in b {
-            let d: UInt8
-            switch c {
-            case ASCII.zero...ASCII.nine: d = c - ASCII.zero
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = c - UInt8(ascii: "A") + 10
-            default: return nil
-            }
+            guard let d = PathText.hexValue(c) else { return nil }
             v = v << 4 | UInt64(d)
         }
         return v

@@ -118,21 +118,21 @@ public struct MemoryState: Equatable, Sendable {
     public var unreclaimable: UInt64? {
         // Keep `statSummary` in step: it keeps what this reads.
         guard let stat else { return nil }
-        let anon = stat["anon"] ?? 0
-        // `kernel` (5.18+) already includes kernel_stack, pagetables, slab...;
-        // older kernels only have the parts.
-        let kernel = stat["kernel"] ?? (stat["kernel_stack"] ?? 0)
+        return (stat["anon"] ?? 0).addingSaturated(stat["shmem"] ?? 0).addingSaturated(MemoryState.kernel(stat))
+    }
+
+    /// `memory.stat`'s kernel memory: `kernel` (5.18+) already includes
+    /// kernel_stack, pagetables, slab...; older kernels only have the parts.
+    public static func kernel(_ stat: KeyedCounters) -> UInt64 {
+        stat["kernel"] ?? (stat["kernel_stack"] ?? 0)
             .addingSaturated(stat["pagetables"] ?? 0).addingSaturated(stat["slab_unreclaimable"] ?? 0)
-        return anon.addingSaturated(stat["shmem"] ?? 0).addingSaturated(kernel)
     }
 
     /// The part of a `memory.stat` that `unreclaimable` reads: `anon`,
     /// `shmem` and `kernel` (summed from its parts before 5.18, as there),
     /// three values under keys shared by every summary.
     public static func statSummary(_ stat: KeyedCounters) -> KeyedCounters {
-        let kernel = stat["kernel"] ?? (stat["kernel_stack"] ?? 0)
-            .addingSaturated(stat["pagetables"] ?? 0).addingSaturated(stat["slab_unreclaimable"] ?? 0)
-        return KeyedCounters(keys: summaryKeys, values: [stat["anon"] ?? 0, stat["shmem"] ?? 0, kernel])
+        KeyedCounters(keys: summaryKeys, values: [stat["anon"] ?? 0, stat["shmem"] ?? 0, kernel(stat)])
     }
 
     static let summaryKeys = ["anon", "shmem", "kernel"]

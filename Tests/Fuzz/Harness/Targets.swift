@@ -151,7 +151,20 @@ enum KernelFilesTarget {
         let pids = attempt { () throws(ParseError) in try Parse.pids(b) }
         let pidCount = attempt { () throws(ParseError) in try Parse.pidCount(b) }
         let controllers = attempt { () throws(ParseError) in try Parse.controllers(b) }
+        let summary = attempt { () throws(ParseError) in try Parse.memoryStatSummary(b) }
+        // /proc/self/smaps, which decides what the daemon drops: a mapping
+        // is never inverted, and what passes as a clean copy is a private,
+        // unwritten file mapping.
+        if let maps = attempt({ () throws(ParseError) in try Parse.smaps(b) }) {
+            for m in maps {
+                precondition(m.start <= m.end && m.size == m.end - m.start, "mapping \(m.start)-\(m.end)")
+                if m.isCleanFileCopy { precondition(!m.writable && !m.shared && m.anonymousKiB == 0 && m.inode != 0) }
+            }
+        }
         for e in errors { _ = e.description }
+        // The summary is the full parse's three values, or fails with it.
+        precondition((summary == nil) == (stat == nil))
+        if let summary, let stat { precondition(summary == MemoryState.statSummary(stat)) }
         // The fast path agrees with the full parser.
         if let pids { precondition(pidCount == pids.count, "pidCount \(String(describing: pidCount)) != \(pids.count)") }
         if let keyed, let stat { precondition(keyed == stat) }
