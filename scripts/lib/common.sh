@@ -12,3 +12,38 @@ if ! command -v swift >/dev/null 2>&1; then
     [[ -x /opt/swift/usr/bin/swift ]] || die "no Swift toolchain: install Swift 6 at /opt/swift (or put swift on PATH)"
     export PATH=/opt/swift/usr/bin:$PATH
 fi
+
+# The release build as it ships (scripts/package, scripts/image) and as the
+# benchmarks measure it (scripts/bench's static build): the Swift runtime
+# linked in, every function in a section of its own (-function-sections, for
+# the Swift code and the C shims; the static Swift libraries come so, but for
+# libswiftCore's internal functions, one section), linked by lld in the order
+# of scripts/lib/hot-text.order: the code the daemon's loop and its kill path
+# run first, together. The kernel maps up to 16 neighbouring pages of the
+# page cache at each fault (fault-around): with the loop's code spread over
+# the binary, its neighbours stayed resident and locked with it (RSS at 1,000
+# groups; Docs/performance.md, "Bringing it down"). The order lists symbols:
+# one the code no longer has is skipped (--no-warn-symbol-ordering), code new
+# since scripts/hot-text last ran is laid out after it.
+HOT_TEXT_ORDER=$TOP/scripts/lib/hot-text.order
+RELEASE_FLAGS=(-c release --static-swift-stdlib
+               -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections -Xswiftc -use-ld=lld
+               -Xlinker "--symbol-ordering-file=$HOT_TEXT_ORDER" -Xlinker --no-warn-symbol-ordering)
+
+# Before a release build in SCRATCH_PATH of PRODUCT: what SwiftPM does not
+# see. (1) The order file is no input of the link it knows of: a binary
+# older than it is removed, and linked again. (2) A change of code
+# generation alone (-function-sections) leaves the objects as they were: the
+# frontend skips an object whose LLVM module hash (.swift_modhash) did not
+# change. The flags are kept beside the build; when they differ, the objects
+# go.
+release_scratch() {  # SCRATCH_PATH PRODUCT
+    local dir=$1/x86_64-unknown-linux-gnu/release stamp=$1/release-flags
+    if [[ -d $dir && "$(cat "$stamp" 2>/dev/null)" != "${RELEASE_FLAGS[*]}" ]]; then
+        find "$dir" -name '*.o' -delete
+        rm -f "$dir/$2"
+    fi
+    mkdir -p "$1"
+    printf '%s\n' "${RELEASE_FLAGS[*]}" > "$stamp"
+    if [[ -e $dir/$2 && $HOT_TEXT_ORDER -nt $dir/$2 ]]; then rm -f "$dir/$2"; fi
+}
