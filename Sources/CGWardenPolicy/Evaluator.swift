@@ -33,6 +33,16 @@ public struct Evaluator: Sendable {
     /// who makes a fresh group every half second must not hold a guard off.
     public static let historyWaitLimit = Duration.seconds(5)
 
+    /// Watched groups short of a threshold by less than this share of it are
+    /// listed in `GuardDecision.near`, with what to read of each between
+    /// snapshots (0: none, as for `explain`; the daemon sets its
+    /// `fastSamplingHeadroom`).
+    public var nearHeadroom = 0.0
+    /// At most this many near groups a guard lists, nearest first: a node of
+    /// 10,000 tenants all at 60% of an 80% trigger must not make each
+    /// decision carry 10,000 entries (the daemon reads each at up to 10 Hz).
+    public var nearLimit = 256
+
     public init(config: Config, ownCgroup: CgroupPath?, detail: Detail = .holding) {
         self.config = config
         self.ownCgroup = ownCgroup
@@ -87,6 +97,16 @@ public struct Evaluator: Sendable {
                          watchedIDs: watchedIDs), next)
     }
 
+    /// Sorts `near` nearest first (then by id: the same order at every run)
+    /// and keeps `limit` of them; the nearest left out goes to `unread`.
+    static func keepNearest(_ near: inout [NearGroup], limit: Int, unread: inout Double?) {
+        near.sort { ($0.headroom, $0.id, $0.trigger) < ($1.headroom, $1.id, $1.trigger) }
+        let keep = Swift.max(limit, 0)
+        guard near.count > keep else { return }
+        unread = Swift.min(unread ?? near[keep].headroom, near[keep].headroom)
+        near.removeSubrange(keep...)
+    }
+
     // MARK: one guard
 
     /// One guard's triggers on the groups it watches, and its candidates when it fired.
@@ -101,6 +121,9 @@ public struct Evaluator: Sendable {
         var nearest = [TriggerHeadroom?](repeating: nil, count: rule.triggers.count)
         var growth = [TriggerGrowth?](repeating: nil, count: rule.triggers.count)
         var started: UInt64?
+        var near: [NearGroup] = []
+        var nearUnread: Double?
+        var nodeNear = [Bool](repeating: false, count: nearHeadroom > 0 ? rule.triggers.count : 0)
         for group in 0..<table.count where matched[group] {
             results.removeAll(keepingCapacity: true)
             var anyHolding = false
@@ -120,6 +143,20 @@ public struct Evaluator: Sendable {
                 if let h = m.headroom, h > 0, trigger.kind.isUsage, let since = populatedSince[group], since > 0,
                    since >= (started ?? 0) {
                     started = since
+                }
+                if let h = m.headroom, h > 0, h < nearHeadroom {
+                    let nodeWide = trigger.kind.isNodeWide
+                    if !nodeWide || !nodeNear[triggerIndex] {
+                        if nodeWide { nodeNear[triggerIndex] = true }
+                        if let r = trigger.kind.nearReading(figures, system: table.system) {
+                            near.append(NearGroup(trigger: triggerIndex, headroom: h, path: nodeWide ? .root : table.paths[group],
+                                                  id: nodeWide ? 0 : figures.id, reading: r.reading, value: r.value,
+                                                  threshold: r.threshold, rising: r.rising))
+                            if near.count >= 2 * Swift.max(nearLimit, 1) { Self.keepNearest(&near, limit: nearLimit, unread: &nearUnread) }
+                        } else {
+                            nearUnread = Swift.min(nearUnread ?? h, h)
+                        }
+                    }
                 }
                 var held = Duration.zero
                 if m.holding {
@@ -147,6 +184,9 @@ public struct Evaluator: Sendable {
                                      waitingUntil: nil, lastVictim: nil, watched: watched, quiet: quiet, candidates: [],
                                      headroom: nearest.compactMap { $0 }, growth: growth.compactMap { $0 },
                                      startedFor: started.map { now.subtractingSaturated($0) })
+        if !near.isEmpty { Self.keepNearest(&near, limit: nearLimit, unread: &nearUnread) }
+        decision.near = near
+        decision.nearUnread = nearUnread
         if !firing.isEmpty {
             // Its own delay after its own kill, and (for a guard that acts) the
             // delay of whichever guard killed last.
