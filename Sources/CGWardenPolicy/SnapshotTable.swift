@@ -160,7 +160,30 @@ final class SnapshotTable {
     }
 
     /// Effective protection by group index, computed once per snapshot.
-    lazy var protection: [Int: UInt64] = effectiveProtection()
+    lazy var protection: [UInt64] = effectiveProtection()
+
+    /// The oomd attributes of a group, read once per snapshot: a group is a
+    /// candidate of several guards, and each reads all four.
+    struct OomdAttributes {
+        var ownerUID: UInt32
+        var userAvoid: Bool
+        var userOmit: Bool
+        var trustedAvoid: Bool
+        var trustedPrefer: Bool
+
+        init(_ a: CgroupAttributes) {
+            ownerUID = a.ownerUID
+            // Most groups have none set.
+            let any = !a.values.isEmpty
+            userAvoid = any && a.isSet("user.oomd_avoid")
+            userOmit = any && a.isSet("user.oomd_omit")
+            trustedAvoid = any && a.isSet("trusted.oomd_avoid")
+            trustedPrefer = any && a.isSet("trusted.oomd_prefer")
+        }
+    }
+
+    /// By group index; nil where the snapshot has no attributes.
+    lazy var oomdAttributes: [OomdAttributes?] = attributes.map { $0.map(OomdAttributes.init) }
 
     /// Processes in each group's subtree (`cgroup.procs` lines, summed up the
     /// tree), computed once per snapshot when a guard caps its victims.
@@ -173,13 +196,14 @@ final class SnapshotTable {
         return sums
     }()
 
-    /// Effective memory protection per group index: the larger of effective
+    /// Effective memory protection per group index (0 without memory
+    /// accounting): the larger of effective
     /// `memory.min` and `memory.low`, distributed among siblings as the kernel
     /// does (mm/page_counter.c, without memory_recursiveprot): a group keeps
     /// min(usage, setting), scaled down when its siblings together claim more
     /// than the parent's own effective protection.
-    func effectiveProtection() -> [Int: UInt64] {
-        var out: [Int: UInt64] = [:]
+    func effectiveProtection() -> [UInt64] {
+        var out = [UInt64](repeating: 0, count: count)
         func claimed(_ g: GroupFigures, _ setting: Limit?) -> Double {
             let usage = Double(g.current ?? 0)
             let s: Double = setting.map { $0.bytes.map { Double($0) } ?? Double.infinity } ?? 0
