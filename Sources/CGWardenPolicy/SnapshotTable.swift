@@ -20,25 +20,30 @@ struct GroupFigures: Sendable {
     var populated: Bool?
     var nrProcs: Int?
 
+    @inline(__always)
     init(_ g: CgroupSnapshot) {
         id = g.id
-        // Read in place, not through a copy of `g.memory`: a copy retains
-        // every array in it (the events' and memory.stat's counters).
-        hasMemory = g.memory != nil
-        current = g.memory?.current
-        max = g.memory?.max
-        high = g.memory?.high
-        low = g.memory?.low
-        min = g.memory?.min
-        unreclaimable = g.memory?.unreclaimable
-        swapCurrent = g.memory?.swapCurrent
-        hasEvents = g.memory?.events != nil
-        eventsMax = g.memory?.events?.max
-        eventsHigh = g.memory?.events?.high
-        eventsOomKill = g.memory?.events?.oomKill
         pressure = g.pressure
         populated = g.events?.populated
         nrProcs = g.nrProcs
+        hasMemory = false
+        hasEvents = false
+        // One read of `g.memory` and of its events: each read through
+        // `g.memory?.` copied it, retaining every array in it.
+        guard let m = g.memory else { return }
+        hasMemory = true
+        current = m.current
+        max = m.max
+        high = m.high
+        low = m.low
+        min = m.min
+        unreclaimable = m.unreclaimable
+        swapCurrent = m.swapCurrent
+        guard let e = m.events else { return }
+        hasEvents = true
+        eventsMax = e.max
+        eventsHigh = e.high
+        eventsOomKill = e.oomKill
     }
 }
 
@@ -67,27 +72,75 @@ final class SnapshotTable {
         figures.reserveCapacity(n)
         paths.reserveCapacity(n)
         attributes.reserveCapacity(n)
-        for i in 0..<n {
-            figures.append(GroupFigures(s.cgroups[i]))
-            paths.append(s.cgroups[i].path)
-            attributes.append(s.cgroups[i].attributes)
+        // Read in place: a copy of each `CgroupSnapshot` retains all it holds.
+        s.cgroups.withUnsafeBufferPointer { groups in
+            for i in groups.indices {
+                figures.append(GroupFigures(groups[i]))
+                paths.append(groups[i].path)
+                attributes.append(groups[i].attributes)
+            }
+        }
+        let (parent, children) = SnapshotTable.tree(paths)
+        self.figures = figures
+        self.paths = paths
+        self.attributes = attributes
+        self.parent = parent
+        self.children = children
+    }
+
+    /// The parent and children of each group, by index. In `CgroupPath`'s
+    /// order (pre-order, siblings by name) each group's parent, when
+    /// present, is the nearest of the ancestors before it: found on a stack,
+    /// no path hashed. Children are listed in snapshot order.
+    static func tree(_ paths: [CgroupPath]) -> (parent: [Int], children: [[Int]]) {
+        let n = paths.count
+        var parent = [Int](repeating: -1, count: n)
+        var children = [[Int]](repeating: [], count: n)
+        // Walks give that order; anything else is sorted into it (cheaper
+        // than hashing every path), unless two groups share a path.
+        var order = Array(paths.indices)
+        func increasing() -> Bool { order.indices.dropFirst().allSatisfy { paths[order[$0 - 1]] < paths[order[$0]] } }
+        var ordered = increasing()
+        if !ordered {
+            order.sort { paths[$0] < paths[$1] }
+            ordered = increasing()
+        }
+        if ordered {
+            var ancestors: [Int] = []
+            for i in order {
+                let path = paths[i]
+                while let top = ancestors.last, !SnapshotTable.isBelow(path.bytes, paths[top].bytes) { ancestors.removeLast() }
+                // The nearest ancestor present is the parent when it is one level up.
+                if let top = ancestors.last, !path.isRoot,
+                   paths[top].bytes.count == (path.bytes.lastIndex(of: UInt8(ascii: "/")) ?? 0) {
+                    parent[i] = top
+                }
+                ancestors.append(i)
+            }
+            for i in 0..<n where parent[i] >= 0 { children[parent[i]].append(i) }
+            return (parent, children)
         }
         var index: [CgroupPath: Int] = [:]
         index.reserveCapacity(n)
         for i in 0..<n { index[paths[i]] = i }
-        var parent = [Int](repeating: -1, count: n)
-        var children = [[Int]](repeating: [], count: n)
         for i in 0..<n {
             if let p = paths[i].parent, let pi = index[p] {
                 parent[i] = pi
                 children[pi].append(i)
             }
         }
-        self.figures = figures
-        self.paths = paths
-        self.attributes = attributes
-        self.parent = parent
-        self.children = children
+        return (parent, children)
+    }
+
+    /// `path` lies below `ancestor` (the bytes of two paths, the root empty).
+    /// `CgroupPath.isWithin` without the generic comparison: the tree asks
+    /// this about every group.
+    static func isBelow(_ path: [UInt8], _ ancestor: [UInt8]) -> Bool {
+        let n = ancestor.count
+        if n == 0 { return !path.isEmpty }
+        guard path.count > n, path[n] == UInt8(ascii: "/") else { return false }
+        for j in 0..<n where path[j] != ancestor[j] { return false }
+        return true
     }
 
     /// `i` and everything below it, parents first.
