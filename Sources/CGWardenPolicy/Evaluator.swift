@@ -62,7 +62,7 @@ public struct Evaluator: Sendable {
         let ranking = Ranking(config: config, ownCgroup: ownCgroup, table: table, state: next, now: now)
         var guards: [GuardDecision] = []
         for (index, rule) in config.guards.enumerated() {
-            let matched = matchMemo[rule.match] ?? table.paths.map(rule.watches)
+            let matched = matchMemo[rule.match] ?? table.matching(rule.match)
             matchMemo[rule.match] = matched
             guards.append(evaluate(rule, at: index, matched: matched, table: table, previous: previous,
                                    populatedSince: populatedSince, state: state, holding: &newHolding, ranking: ranking))
@@ -244,6 +244,7 @@ public struct Evaluator: Sendable {
     func updateHistory(_ table: SnapshotTable, previous: [PolicyState.Sample?], state: inout PolicyState) {
         let now = table.time.monotonicNanos
         var growth: [UInt64: Double] = [:]
+        growth.reserveCapacity(table.count)
         var firstSeen: [UInt64: UInt64] = [:]
         firstSeen.reserveCapacity(table.count)
         for (f, prev) in zip(table.figures, previous) {

@@ -19,18 +19,30 @@ struct Ranking {
         // walked again.
         let subtreeScope = g.candidates == .leaves || g.candidates == .pods
         var covered = [Bool](repeating: false, count: subtreeScope ? table.count : 0)
-        for m in firing {
-            if subtreeScope {
-                if covered[m] { continue }
-                for d in table.descendants(of: m) { covered[d] = true }
-            }
-            for c in scope(g.candidates, of: m) where !seen[c] {
+        func offer(_ c: Int, _ m: Int) {
+            if !seen[c] {
                 seen[c] = true
                 pool.append((c, m))
             }
         }
+        for m in firing {
+            switch g.candidates {
+            case .self: offer(m, m)
+            case .children: for c in table.children[m] { offer(c, m) }
+            case .leaves, .pods:
+                if covered[m] { continue }
+                for d in table.descendants(of: m) {
+                    covered[d] = true
+                    if offers(g.candidates, d) { offer(d, m) }
+                }
+            }
+        }
         let protection: [UInt64] = g.rank == .usageAboveProtection ? table.protection : []
-        let avoidMatch = table.firstMatch(g.avoid), preferMatch = table.firstMatch(g.prefer)
+        var avoidMatch = table.takeFirstMatch(g.avoid), preferMatch = table.takeFirstMatch(g.prefer)
+        defer {
+            table.keepFirstMatch(avoidMatch)
+            table.keepFirstMatch(preferMatch)
+        }
         let protectedIn = config.protect.isEmpty ? [] : table.protectedInSubtree(config.protect)
         let processes = g.maxVictimProcesses == nil ? [] : table.subtreeProcesses
         let oomd = config.honorAttributes ? table.oomdAttributes : []
@@ -46,8 +58,8 @@ struct Ranking {
         while k < pool.count {
             let (candidate, watchedGroup) = pool[k]
             k += 1
-            let (facts, omitted) = preference(candidate, guard: g, watched: watchedGroup, avoidMatch: avoidMatch,
-                                              preferMatch: preferMatch, oomd: oomd)
+            let (facts, omitted) = preference(candidate, guard: g, watched: watchedGroup, avoidMatch: &avoidMatch,
+                                              preferMatch: &preferMatch, oomd: oomd)
             let score = self.score(g.rank, candidate, protection: protection.isEmpty ? 0 : protection[candidate])
             let id = table.figures[candidate].id
             var why = exclusion(candidate, guard: g, protectedIn: protectedIn) ?? (omitted ? .omitted : nil)
@@ -123,13 +135,12 @@ struct Ranking {
         var index: Int
     }
 
-    /// Indices of the candidates a fired group offers.
-    func scope(_ s: CandidateScope, of m: Int) -> [Int] {
+    /// Whether group `d`, below a fired group, is a candidate of a subtree scope.
+    func offers(_ s: CandidateScope, _ d: Int) -> Bool {
         switch s {
-        case .self: return [m]
-        case .children: return table.children[m]
-        case .leaves: return table.descendants(of: m).filter { table.children[$0].isEmpty }
-        case .pods: return table.descendants(of: m).filter { table.identity($0).kubernetes?.level == .pod }
+        case .self, .children: return false
+        case .leaves: return table.children[d].isEmpty
+        case .pods: return table.identity(d).kubernetes?.level == .pod
         }
     }
 
@@ -167,8 +178,8 @@ struct Ranking {
     /// Preference from the configuration and the oomd attributes; `omit`
     /// (systemd's user.oomd_omit) removes the group from the candidates.
     /// `oomd`: `table.oomdAttributes`, empty unless the configuration honours them.
-    func preference(_ i: Int, guard g: Guard, watched w: Int, avoidMatch: SnapshotTable.FirstMatch,
-                    preferMatch: SnapshotTable.FirstMatch,
+    func preference(_ i: Int, guard g: Guard, watched w: Int, avoidMatch: inout SnapshotTable.FirstMatch,
+                    preferMatch: inout SnapshotTable.FirstMatch,
                     oomd: [SnapshotTable.OomdAttributes?]) -> (PreferenceFacts, omitted: Bool) {
         var facts = PreferenceFacts()
         var omitted = false

@@ -157,6 +157,18 @@ final class SnapshotTable {
     /// What the path tells of group `i` (a unit, a Kubernetes level).
     func identity(_ i: Int) -> GroupIdentity { GroupIdentity(path: paths[i]) }
 
+    /// For each group, whether any of `patterns` matches it (`Guard.watches`).
+    func matching(_ patterns: [CgroupPattern]) -> [Bool] {
+        paths.map { SnapshotTable.firstMatch(patterns, $0) != nil }
+    }
+
+    /// The index of the first of `patterns` that matches `path`. By index:
+    /// `firstIndex(where:)` copies each pattern it tries (every group, every list).
+    static func firstMatch(_ patterns: [CgroupPattern], _ path: CgroupPath) -> Int? {
+        // Through the buffer: `patterns[k]` copies the pattern (its text, its levels) for each call.
+        patterns.withUnsafeBufferPointer { p in p.indices.first { p[$0].matches(path) } }
+    }
+
     /// For each group, a protected group of its subtree (itself when it is
     /// one) and the index of the pattern that protects it. The kill helper
     /// refuses a group with a protected group anywhere below it (cgroup.kill
@@ -167,7 +179,7 @@ final class SnapshotTable {
         if let protectedCache { return protectedCache }
         var found = [(group: Int, pattern: Int)?](repeating: nil, count: count)
         for i in 0..<count {
-            if let k = patterns.firstIndex(where: { $0.matches(paths[i]) }) { found[i] = (i, k) }
+            if let k = SnapshotTable.firstMatch(patterns, paths[i]) { found[i] = (i, k) }
         }
         // Pre-order: a child comes after its parent, so backwards is bottom-up.
         for i in stride(from: count - 1, through: 0, by: -1) where parent[i] >= 0 && found[parent[i]] == nil {
@@ -181,7 +193,10 @@ final class SnapshotTable {
     /// The first of a list of patterns that matches each group, matched
     /// when first asked and kept for the snapshot: guards share their
     /// `avoid`/`prefer` lists, and a group is a candidate of several guards.
-    final class FirstMatch {
+    /// A value a ranking takes (`takeFirstMatch`) and gives back
+    /// (`keepFirstMatch`): read in a class, each step of the memo would be
+    /// checked for exclusive access.
+    struct FirstMatch {
         let patterns: [CgroupPattern]
         let paths: [CgroupPath]
         /// Per group: -2 not matched yet, -1 none, else the pattern's index.
@@ -193,11 +208,11 @@ final class SnapshotTable {
             memo = patterns.isEmpty ? [] : [Int32](repeating: -2, count: paths.count)
         }
 
-        func first(_ i: Int) -> Int? {
+        mutating func first(_ i: Int) -> Int? {
             if patterns.isEmpty { return nil }
             var k = memo[i]
             if k == -2 {
-                k = Int32(patterns.firstIndex { $0.matches(paths[i]) } ?? -1)
+                k = Int32(SnapshotTable.firstMatch(patterns, paths[i]) ?? -1)
                 memo[i] = k
             }
             return k < 0 ? nil : Int(k)
@@ -205,11 +220,13 @@ final class SnapshotTable {
     }
     private var firstMatches: [[CgroupPattern]: FirstMatch] = [:]
 
-    func firstMatch(_ patterns: [CgroupPattern]) -> FirstMatch {
-        if let m = firstMatches[patterns] { return m }
-        let m = FirstMatch(patterns, paths: paths)
-        firstMatches[patterns] = m
-        return m
+    func takeFirstMatch(_ patterns: [CgroupPattern]) -> FirstMatch {
+        // Removed while taken: the memo stays unshared, updated in place.
+        firstMatches.removeValue(forKey: patterns) ?? FirstMatch(patterns, paths: paths)
+    }
+
+    func keepFirstMatch(_ m: FirstMatch) {
+        firstMatches[m.patterns] = m
     }
 
     /// Effective protection by group index, computed once per snapshot.
@@ -256,6 +273,7 @@ final class SnapshotTable {
     /// min(usage, setting), scaled down when its siblings together claim more
     /// than the parent's own effective protection.
     func effectiveProtection() -> [UInt64] {
+        // Sums in the order of `children`, as the kernel walks siblings.
         var out = [UInt64](repeating: 0, count: count)
         func claimed(_ g: GroupFigures, _ setting: Limit?) -> Double {
             let usage = Double(g.current ?? 0)
@@ -266,29 +284,32 @@ final class SnapshotTable {
             guard let pe = parentEffective else { return own }  // top groups: as set
             return sum > pe && sum > 0 ? own * pe / sum : own
         }
-        // Levels to distribute, without recursion (the tree may be deep).
-        var work: [(kids: [Int], parentMin: Double?, parentLow: Double?)] = []
+        // Groups whose children are to be distributed, without recursion (the tree may be deep).
+        var work: [(group: Int, parentMin: Double?, parentLow: Double?)] = []
         // The top group of the snapshot (the root, or a walked subtree's top)
         // and any orphan start unscaled.
         for i in 0..<count where parent[i] == -1 {
             if figures[i].hasMemory {
                 let e = Swift.max(claimed(figures[i], figures[i].min), claimed(figures[i], figures[i].low))
                 out[i] = UInt64(saturating: e)
-                work.append((children[i], e, e))
+                work.append((i, e, e))
             } else {
-                work.append((children[i], nil, nil))
+                work.append((i, nil, nil))
             }
         }
-        while let (all, parentMin, parentLow) = work.popLast() {
-            let kids = all.filter { figures[$0].hasMemory }
-            let sumMin = kids.reduce(0.0) { $0 + claimed(figures[$1], figures[$1].min) }
-            let sumLow = kids.reduce(0.0) { $0 + claimed(figures[$1], figures[$1].low) }
-            for k in kids {
+        while let (p, parentMin, parentLow) = work.popLast() {
+            // Only children with memory accounting claim a share.
+            var sumMin = 0.0, sumLow = 0.0
+            for k in children[p] where figures[k].hasMemory {
+                sumMin += claimed(figures[k], figures[k].min)
+                sumLow += claimed(figures[k], figures[k].low)
+            }
+            for k in children[p] where figures[k].hasMemory {
                 let emin = effective(claimed(figures[k], figures[k].min), sumMin, parentMin)
                 let elow = effective(claimed(figures[k], figures[k].low), sumLow, parentLow)
                 // Saturates: usage of 2^64-1 is 2^64 as a Double.
                 out[k] = UInt64(saturating: Swift.max(emin, elow))
-                work.append((children[k], emin, elow))
+                work.append((k, emin, elow))
             }
         }
         return out
