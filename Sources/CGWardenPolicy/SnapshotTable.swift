@@ -159,14 +159,19 @@ final class SnapshotTable {
 
     /// For each group, whether any of `patterns` matches it (`Guard.watches`).
     func matching(_ patterns: [CgroupPattern]) -> [Bool] {
-        paths.map { SnapshotTable.firstMatch(patterns, $0) != nil }
+        var out = [Bool](repeating: false, count: count)
+        // Pattern by pattern: a pattern read from an array for each path is
+        // copied for each call (its text, its levels), a local one is not.
+        for pattern in patterns {
+            for i in 0..<count where !out[i] && pattern.matches(paths[i]) { out[i] = true }
+        }
+        return out
     }
 
-    /// The index of the first of `patterns` that matches `path`. By index:
-    /// `firstIndex(where:)` copies each pattern it tries (every group, every list).
+    /// The index of the first of `patterns` that matches `path`.
     static func firstMatch(_ patterns: [CgroupPattern], _ path: CgroupPath) -> Int? {
-        // Through the buffer: `patterns[k]` copies the pattern (its text, its levels) for each call.
-        patterns.withUnsafeBufferPointer { p in p.indices.first { p[$0].matches(path) } }
+        for (k, pattern) in patterns.enumerated() where pattern.matches(path) { return k }
+        return nil
     }
 
     /// For each group, a protected group of its subtree (itself when it is
@@ -178,8 +183,9 @@ final class SnapshotTable {
     func protectedInSubtree(_ patterns: [CgroupPattern]) -> [(group: Int, pattern: Int)?] {
         if let protectedCache { return protectedCache }
         var found = [(group: Int, pattern: Int)?](repeating: nil, count: count)
-        for i in 0..<count {
-            if let k = SnapshotTable.firstMatch(patterns, paths[i]) { found[i] = (i, k) }
+        // Pattern by pattern, as in `matching`: the first that matches a group.
+        for (k, pattern) in patterns.enumerated() {
+            for i in 0..<count where found[i] == nil && pattern.matches(paths[i]) { found[i] = (i, k) }
         }
         // Pre-order: a child comes after its parent, so backwards is bottom-up.
         for i in stride(from: count - 1, through: 0, by: -1) where parent[i] >= 0 && found[parent[i]] == nil {
