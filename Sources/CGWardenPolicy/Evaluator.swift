@@ -33,6 +33,16 @@ public struct Evaluator: Sendable {
     /// who makes a fresh group every half second must not hold a guard off.
     public static let historyWaitLimit = Duration.seconds(5)
 
+    /// Watched groups short of a threshold by less than this share of it are
+    /// listed in `GuardDecision.near`, with what to read of each between
+    /// snapshots (0: none, as for `explain`; the daemon sets its
+    /// `fastSamplingHeadroom`).
+    public var nearHeadroom = 0.0
+    /// At most this many near groups a guard lists, nearest first: a node of
+    /// 10,000 tenants all at 60% of an 80% trigger must not make each
+    /// decision carry 10,000 entries (the daemon reads each at up to 10 Hz).
+    public var nearLimit = 256
+
     public init(config: Config, ownCgroup: CgroupPath?, detail: Detail = .holding) {
         self.config = config
         self.ownCgroup = ownCgroup
@@ -89,6 +99,16 @@ public struct Evaluator: Sendable {
                          watchedIDs: watchedIDs), next)
     }
 
+    /// Sorts `near` nearest first (then by id: the same order at every run)
+    /// and keeps `limit` of them; the nearest left out goes to `unread`.
+    static func keepNearest(_ near: inout [NearGroup], limit: Int, unread: inout Double?) {
+        near.sort { ($0.headroom, $0.id, $0.trigger) < ($1.headroom, $1.id, $1.trigger) }
+        let keep = Swift.max(limit, 0)
+        guard near.count > keep else { return }
+        unread = Swift.min(unread ?? near[keep].headroom, near[keep].headroom)
+        near.removeSubrange(keep...)
+    }
+
     // MARK: one guard
 
     /// One guard's triggers on the groups it watches, and its candidates when it fired.
@@ -101,7 +121,7 @@ public struct Evaluator: Sendable {
         var firing: [Int] = []
         // The triggers as plain values, read for every watched group.
         let kinds = rule.triggers.map(\.kind), sustains = rule.triggers.map(\.sustain)
-        let nodeWide = kinds.map(\.isNodeWide), usage = kinds.map(\.isUsage)
+        let nodeWideTrigger = kinds.map(\.isNodeWide), usage = kinds.map(\.isUsage)
         // Reused while groups are quiet; a kept group takes it along.
         var results: [TriggerResult] = []
         results.reserveCapacity(kinds.count)
@@ -110,6 +130,9 @@ public struct Evaluator: Sendable {
         var started: UInt64?
         // Since when each node-wide trigger holds: the same for every group.
         var nodeHoldingSince = [UInt64?](repeating: nil, count: rule.triggers.count)
+        var near: [NearGroup] = []
+        var nearUnread: Double?
+        var nodeNear = [Bool](repeating: false, count: nearHeadroom > 0 ? rule.triggers.count : 0)
         for group in 0..<table.count where matched[group] {
             var anyHolding = false
             let figures = table.figures[group]
@@ -130,6 +153,20 @@ public struct Evaluator: Sendable {
                    since >= (started ?? 0) {
                     started = since
                 }
+                if let h = m.headroom, h > 0, h < nearHeadroom {
+                    let nodeWide = nodeWideTrigger[triggerIndex]
+                    if !nodeWide || !nodeNear[triggerIndex] {
+                        if nodeWide { nodeNear[triggerIndex] = true }
+                        if let r = kind.nearReading(figures, system: table.system) {
+                            near.append(NearGroup(trigger: triggerIndex, headroom: h, path: nodeWide ? .root : table.paths[group],
+                                                  id: nodeWide ? 0 : figures.id, reading: r.reading, value: r.value,
+                                                  threshold: r.threshold, rising: r.rising))
+                            if near.count >= 2 * Swift.max(nearLimit, 1) { Self.keepNearest(&near, limit: nearLimit, unread: &nearUnread) }
+                        } else {
+                            nearUnread = Swift.min(nearUnread ?? h, h)
+                        }
+                    }
+                }
                 var held = Duration.zero
                 if m.holding {
                     anyHolding = true
@@ -138,10 +175,10 @@ public struct Evaluator: Sendable {
                         since = s
                     } else {
                         let key = PolicyState.HoldKey(guardIndex: index, triggerIndex: triggerIndex,
-                                                      group: nodeWide[triggerIndex] ? 0 : figures.id)
+                                                      group: nodeWideTrigger[triggerIndex] ? 0 : figures.id)
                         since = state.holdingSince[key] ?? now
                         newHolding[key] = since
-                        if nodeWide[triggerIndex] { nodeHoldingSince[triggerIndex] = since }
+                        if nodeWideTrigger[triggerIndex] { nodeHoldingSince[triggerIndex] = since }
                     }
                     held = .nanoseconds(now.subtractingSaturated(since))
                 }
@@ -164,6 +201,9 @@ public struct Evaluator: Sendable {
                                      waitingUntil: nil, lastVictim: nil, watched: watched, quiet: quiet, candidates: [],
                                      headroom: nearest.compactMap { $0 }, growth: growth.compactMap { $0 },
                                      startedFor: started.map { now.subtractingSaturated($0) })
+        if !near.isEmpty { Self.keepNearest(&near, limit: nearLimit, unread: &nearUnread) }
+        decision.near = near
+        decision.nearUnread = nearUnread
         if !firing.isEmpty {
             // Its own delay after its own kill, and (for a guard that acts) the
             // delay of whichever guard killed last.
