@@ -9,6 +9,14 @@ import CGWardenSystem
 /// `cgwarden-bench policy`: the cost of a decision beside the cost of the
 /// snapshot it is made on.
 enum PolicyBenchmark {
+    /// The evaluator as the daemon runs it: it also lists the groups near a
+    /// threshold (`DaemonTunables.fastSamplingHeadroom`, 0.5).
+    static func daemonEvaluator(_ config: Config) -> Evaluator {
+        var e = Evaluator(config: config, ownCgroup: nil)
+        e.nearHeadroom = 0.5
+        return e
+    }
+
     /// 20 guards of every trigger kind, scope and rank, over the bench tree;
     /// several fire at every snapshot so that ranking runs too.
     static func rules(top: String) -> String {
@@ -46,7 +54,7 @@ enum PolicyBenchmark {
         defer { tree.remove() }
         let top = "/" + tree.relative
         let config = try ConfigLoader.load([(name: "bench.toml", text: rules(top: top))])
-        let evaluator = Evaluator(config: config, ownCgroup: nil)
+        let evaluator = daemonEvaluator(config)
         let sampler = Sampler(root: "/sys/fs/cgroup", keepOpen: [.usage, .limits, .events, .pressure, .populated])
         let proc = ProcReader()
         let clock = SystemClock()
@@ -118,7 +126,7 @@ extension PolicyBenchmark {
                             cgroups: [CgroupSnapshot(path: .root, id: 1)] + groups)
         }
         let config = try ConfigLoader.load([(name: "bench.toml", text: rules(top: top))])
-        let evaluator = Evaluator(config: config, ownCgroup: nil)
+        let evaluator = daemonEvaluator(config)
         var state = PolicyState()
         for t in 0..<60 { state = evaluator.evaluate(snapshot(t), state: state).1 }
         let s = snapshot(60)

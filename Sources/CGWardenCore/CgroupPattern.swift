@@ -127,7 +127,15 @@ public struct CgroupPattern: Hashable, Sendable, CustomStringConvertible {
     private init(text: String, components: [Component]) {
         self.text = text
         self.components = components
+        levels = components.reduce(0) { $1 == .anyDepth ? $0 : $0 + 1 }
+        anyDepth = components.contains(.anyDepth)
     }
+
+    /// The levels a matching path has: exactly `levels`, or at least as many
+    /// with a `**` (which takes any number). Most paths are told apart by
+    /// their depth alone, without matching a level.
+    let levels: Int
+    let anyDepth: Bool
 
     public var description: String { text }
 
@@ -150,6 +158,7 @@ public struct CgroupPattern: Hashable, Sendable, CustomStringConvertible {
             levels = 1
             for b in bytes where b == CgroupPath.slash { levels += 1 }
         }
+        if anyDepth ? levels < self.levels : levels != self.levels { return false }
         return withUnsafeTemporaryAllocation(of: Int.self, capacity: levels + 1) { bounds in
             var k = 0
             bounds[0] = 0

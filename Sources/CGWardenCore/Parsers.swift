@@ -146,8 +146,55 @@ public enum Parse {
     /// without them was cut short. (`oom_group_kill` came in 5.17 and is optional.)
     public static let memoryEventsKeys = ["low", "high", "max", "oom", "oom_kill"]
 
+    /// `memory.events` exactly as the kernel writes it: `low`, `high`, `max`,
+    /// `oom`, `oom_kill`, then `oom_group_kill` (5.17+) and `sock_throttled`,
+    /// each `key digits\n` (1 to 19 digits, which cannot overflow), keys
+    /// compared byte by byte in place; nil for anything else (another order,
+    /// another key, other spacing), which `simpleKeyed` and the general
+    /// parser then read. Two of these files per group at every snapshot.
+    static func standardEvents(_ b: Bytes) -> KeyedCounters? {
+        guard let p = b.baseAddress else { return nil }
+        let n = b.count
+        var values: [UInt64] = []
+        values.reserveCapacity(standardEventKeys)
+        let ok = standardEventsTemplate.withUnsafeBufferPointer { template -> Bool in
+            let key = template.baseAddress!
+            var i = 0, t = 0
+            while i < n && values.count < standardEventKeys {
+                // The key and its space, against the template's next key and space.
+                repeat {
+                    guard i < n, p[i] == key[t] else { return false }
+                    i += 1
+                    t += 1
+                } while key[t - 1] != ASCII.space
+                let first = i
+                var v: UInt64 = 0
+                while i < n && p[i] != ASCII.newline {
+                    let d = p[i] &- ASCII.zero
+                    if d > 9 { return false }
+                    v = v &* 10 &+ UInt64(d)
+                    i += 1
+                }
+                guard i < n, i > first, i - first <= 19 else { return false }
+                i += 1
+                values.append(v)
+            }
+            return i == n
+        }
+        guard ok, values.count >= memoryEventsKeys.count else { return nil }
+        return KeyedCounters(keys: KnownKeys.prefixes[values.count], values: values)
+    }
+
+    /// The keys of `standardEvents` in the kernel's order, each with its
+    /// space (the first of `KnownKeys.all`).
+    static let standardEventsTemplate = Array(KnownKeys.all[0..<standardEventKeys].map { $0 + " " }.joined().utf8)
+
+    /// The keys `standardEvents` knows, in the kernel's order: the first of `KnownKeys.all`.
+    static let standardEventKeys = 7
+
     /// `memory.events` or `memory.events.local`.
     public static func memoryEvents(_ b: Bytes, file: String = "memory.events") throws(ParseError) -> MemoryEvents {
+        if let all = standardEvents(b) { return MemoryEvents(standardOrder: all) }
         // The required keys are the first five of `KnownKeys.all`.
         if let (all, prefix) = simpleKeyed(b), all.count >= 5 {
             // low, high, max, oom, oom_kill[, oom_group_kill[, ...]] in this order.

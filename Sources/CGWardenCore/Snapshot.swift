@@ -118,7 +118,12 @@ public struct MemoryState: Equatable, Sendable {
     public var unreclaimable: UInt64? {
         // Keep `statSummary` in step: it keeps what this reads.
         guard let stat else { return nil }
-        return (stat["anon"] ?? 0).addingSaturated(stat["shmem"] ?? 0).addingSaturated(MemoryState.kernel(stat))
+        return MemoryState.unreclaimable(stat)
+    }
+
+    /// anon + shmem + kernel of a `memory.stat` (whole or its summary).
+    public static func unreclaimable(_ stat: KeyedCounters) -> UInt64 {
+        (stat["anon"] ?? 0).addingSaturated(stat["shmem"] ?? 0).addingSaturated(kernel(stat))
     }
 
     /// `memory.stat`'s kernel memory: `kernel` (5.18+) already includes

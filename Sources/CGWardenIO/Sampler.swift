@@ -131,6 +131,20 @@ public final class Sampler {
         return try? Parse.memoryEvents(bytes, file: CgroupFile.eventsLocal.name)
     }
 
+    /// One file of a group of the last sample, read now through the
+    /// descriptor the sampler keeps open for it (or its directory) and
+    /// parsed: nil when the group is not one of the last sample, is gone,
+    /// or the file is absent or did not parse. What the daemon reads of
+    /// the groups near a threshold between two snapshots.
+    public func read<T>(_ file: CgroupFile, of id: UInt64, _ parse: (Bytes) throws -> T) -> T? {
+        guard let node = byID[id] else { return nil }
+        let fd = node.files[file.index]
+        guard let bytes = fd >= 0 ? try? buffer.read(fd, fs: fs) : try? buffer.readFile(file.name, in: node.dir, fs: fs) else {
+            return nil
+        }
+        return try? parse(bytes)
+    }
+
     private var topMemory = false
     private var lastCount = 0
 

@@ -80,6 +80,77 @@ public struct GuardDecision: Equatable, Sendable {
     /// no process before) became populated, among those short of a usage
     /// trigger's threshold: a workload that just started has no rate yet.
     public var startedFor: UInt64? = nil
+    /// Watched groups short of a trigger's threshold by less than
+    /// `Evaluator.nearHeadroom`, with what to read of each to tell between
+    /// two snapshots that it moved toward the threshold: the daemon reads
+    /// these (one file each) instead of the whole tree. Nearest first, at most
+    /// `Evaluator.nearLimit`.
+    public var near: [NearGroup] = []
+    /// The headroom of the nearest group left out of `near` (past its limit),
+    /// or of a near trigger that has nothing to read between snapshots (an
+    /// event rate): sampled by its distance with whole snapshots.
+    public var nearUnread: Double? = nil
+}
+
+/// A watched group near a trigger's threshold, and the one figure to read of
+/// it (or of the node) that tells, between two snapshots, whether it moved
+/// toward the threshold.
+public struct NearGroup: Equatable, Sendable {
+    public enum Reading: Hashable, Sendable {
+        /// The group's `memory.current`.
+        case current
+        /// anon + shmem + kernel of the group's `memory.stat`.
+        case unreclaimable
+        /// The group's `memory.pressure`.
+        case pressure(PressureLevel, PressureWindow)
+        /// `/proc/meminfo`'s MemAvailable, SwapFree.
+        case nodeAvailable
+        case nodeSwapFree
+        /// `/proc/pressure/memory`.
+        case nodePressure(PressureLevel, PressureWindow)
+
+        public var isNodeWide: Bool {
+            switch self {
+            case .nodeAvailable, .nodeSwapFree, .nodePressure: true
+            default: false
+            }
+        }
+    }
+
+    /// Index in `GuardDecision.triggers`.
+    public var trigger: Int
+    /// As in `TriggerHeadroom`: the share of the threshold left.
+    public var headroom: Double
+    public var path: CgroupPath
+    public var id: UInt64
+    public var reading: Reading
+    /// What the snapshot read, and where the trigger holds.
+    public var value: Double
+    public var threshold: Double
+    /// The trigger holds at or above `threshold` (usage, pressure); false: at
+    /// or below it (MemAvailable, SwapFree falling).
+    public var rising: Bool
+
+    public init(trigger: Int, headroom: Double, path: CgroupPath, id: UInt64, reading: Reading,
+                value: Double, threshold: Double, rising: Bool) {
+        self.trigger = trigger
+        self.headroom = headroom
+        self.path = path
+        self.id = id
+        self.reading = reading
+        self.value = value
+        self.threshold = threshold
+        self.rising = rising
+    }
+
+    /// Read again as `now`: it reached the threshold, or moved toward it by
+    /// `step` (a share of the threshold) since the snapshot. A NaN or
+    /// infinite reading counts as moved: the snapshot will tell.
+    public func moved(to now: Double, step: Double) -> Bool {
+        guard now.isFinite else { return true }
+        let toward = rising ? now - value : value - now
+        return (rising ? now >= threshold : now <= threshold) || toward >= step * threshold
+    }
 }
 
 /// How much a usage trigger's measure grew on one watched group since the previous snapshot.

@@ -33,6 +33,16 @@ public struct Evaluator: Sendable {
     /// who makes a fresh group every half second must not hold a guard off.
     public static let historyWaitLimit = Duration.seconds(5)
 
+    /// Watched groups short of a threshold by less than this share of it are
+    /// listed in `GuardDecision.near`, with what to read of each between
+    /// snapshots (0: none, as for `explain`; the daemon sets its
+    /// `fastSamplingHeadroom`).
+    public var nearHeadroom = 0.0
+    /// At most this many near groups a guard lists, nearest first: a node of
+    /// 10,000 tenants all at 60% of an 80% trigger must not make each
+    /// decision carry 10,000 entries (the daemon reads each at up to 10 Hz).
+    public var nearLimit = 256
+
     public init(config: Config, ownCgroup: CgroupPath?, detail: Detail = .holding) {
         self.config = config
         self.ownCgroup = ownCgroup
@@ -44,9 +54,9 @@ public struct Evaluator: Sendable {
         let table = SnapshotTable(snapshot)
         let now = snapshot.time.monotonicNanos
         var next = state
-        updateHistory(table, state: &next)
         // One lookup per group, not one per guard and trigger.
         let previous = table.figures.map { state.previous[$0.id] }
+        updateHistory(table, previous: previous, state: &next)
         // Since when each group holds processes after it was empty (or was
         // first seen with some, after the first snapshot): a workload that
         // just started has no rate yet. 0: since before the first snapshot.
@@ -62,16 +72,18 @@ public struct Evaluator: Sendable {
         let ranking = Ranking(config: config, ownCgroup: ownCgroup, table: table, state: next, now: now)
         var guards: [GuardDecision] = []
         for (index, rule) in config.guards.enumerated() {
-            let matched = matchMemo[rule.match] ?? table.paths.map(rule.watches)
+            let matched = matchMemo[rule.match] ?? table.matching(rule.match)
             matchMemo[rule.match] = matched
             guards.append(evaluate(rule, at: index, matched: matched, table: table, previous: previous,
                                    populatedSince: populatedSince, state: state, holding: &newHolding, ranking: ranking))
         }
         next.holdingSince = newHolding
-        var watchedIDs = Set<UInt64>()
+        var anyWatches = [Bool](repeating: false, count: table.count)
         for matched in matchMemo.values {
-            for group in 0..<table.count where matched[group] { watchedIDs.insert(table.figures[group].id) }
+            for group in 0..<table.count where matched[group] { anyWatches[group] = true }
         }
+        var watchedIDs = Set<UInt64>(minimumCapacity: table.count)
+        for group in 0..<table.count where anyWatches[group] { watchedIDs.insert(table.figures[group].id) }
         var samples: [UInt64: PolicyState.Sample] = [:]
         samples.reserveCapacity(table.count)
         for (f, since) in zip(table.figures, populatedSince) {
@@ -87,6 +99,16 @@ public struct Evaluator: Sendable {
                          watchedIDs: watchedIDs), next)
     }
 
+    /// Sorts `near` nearest first (then by id: the same order at every run)
+    /// and keeps `limit` of them; the nearest left out goes to `unread`.
+    static func keepNearest(_ near: inout [NearGroup], limit: Int, unread: inout Double?) {
+        near.sort { ($0.headroom, $0.id, $0.trigger) < ($1.headroom, $1.id, $1.trigger) }
+        let keep = Swift.max(limit, 0)
+        guard near.count > keep else { return }
+        unread = Swift.min(unread ?? near[keep].headroom, near[keep].headroom)
+        near.removeSubrange(keep...)
+    }
+
     // MARK: one guard
 
     /// One guard's triggers on the groups it watches, and its candidates when it fired.
@@ -97,49 +119,81 @@ public struct Evaluator: Sendable {
         var watched: [WatchedGroup] = []
         var quiet = 0
         var firing: [Int] = []
+        // The triggers as plain values, read for every watched group.
+        let kinds = rule.triggers.map(\.kind), sustains = rule.triggers.map(\.sustain)
+        let nodeWideTrigger = kinds.map(\.isNodeWide), usage = kinds.map(\.isUsage)
+        // Reused while groups are quiet; a kept group takes it along.
         var results: [TriggerResult] = []
+        results.reserveCapacity(kinds.count)
         var nearest = [TriggerHeadroom?](repeating: nil, count: rule.triggers.count)
         var growth = [TriggerGrowth?](repeating: nil, count: rule.triggers.count)
         var started: UInt64?
+        // Since when each node-wide trigger holds: the same for every group.
+        var nodeHoldingSince = [UInt64?](repeating: nil, count: rule.triggers.count)
+        var near: [NearGroup] = []
+        var nearUnread: Double?
+        var nodeNear = [Bool](repeating: false, count: nearHeadroom > 0 ? rule.triggers.count : 0)
         for group in 0..<table.count where matched[group] {
-            results.removeAll(keepingCapacity: true)
             var anyHolding = false
             let figures = table.figures[group]
-            for (triggerIndex, trigger) in rule.triggers.enumerated() {
-                let m = trigger.kind.measure(figures, system: table.system, previous: previous[group], now: now)
+            for triggerIndex in kinds.indices {
+                let kind = kinds[triggerIndex]
+                let m = kind.measure(figures, system: table.system, previous: previous[group], now: now)
                 if let h = m.headroom, h < (nearest[triggerIndex]?.headroom ?? .infinity) {
                     nearest[triggerIndex] = TriggerHeadroom(trigger: triggerIndex, headroom: h, path: table.paths[group],
                                                             id: figures.id)
                 }
                 if let h = m.headroom, h > 0, let since = previous[group]?.time ?? state.previousTime, now > since,
-                   let step = trigger.kind.usageGrowth(figures, previous: previous[group]),
+                   let step = kind.usageGrowth(figures, previous: previous[group]),
                    step > (growth[triggerIndex]?.step ?? 0) {
                     growth[triggerIndex] = TriggerGrowth(trigger: triggerIndex, step: step, over: now - since,
                                                          path: table.paths[group], id: figures.id)
                 }
-                if let h = m.headroom, h > 0, trigger.kind.isUsage, let since = populatedSince[group], since > 0,
+                if let h = m.headroom, h > 0, usage[triggerIndex], let since = populatedSince[group], since > 0,
                    since >= (started ?? 0) {
                     started = since
+                }
+                if let h = m.headroom, h > 0, h < nearHeadroom {
+                    let nodeWide = nodeWideTrigger[triggerIndex]
+                    if !nodeWide || !nodeNear[triggerIndex] {
+                        if nodeWide { nodeNear[triggerIndex] = true }
+                        if let r = kind.nearReading(figures, system: table.system) {
+                            near.append(NearGroup(trigger: triggerIndex, headroom: h, path: nodeWide ? .root : table.paths[group],
+                                                  id: nodeWide ? 0 : figures.id, reading: r.reading, value: r.value,
+                                                  threshold: r.threshold, rising: r.rising))
+                            if near.count >= 2 * Swift.max(nearLimit, 1) { Self.keepNearest(&near, limit: nearLimit, unread: &nearUnread) }
+                        } else {
+                            nearUnread = Swift.min(nearUnread ?? h, h)
+                        }
+                    }
                 }
                 var held = Duration.zero
                 if m.holding {
                     anyHolding = true
-                    let key = PolicyState.HoldKey(guardIndex: index, triggerIndex: triggerIndex,
-                                                  group: trigger.kind.isNodeWide ? 0 : figures.id)
-                    // A key of this evaluation already in `newHolding` (a node-wide
-                    // trigger, seen again at the next group) holds the same value.
-                    let since = state.holdingSince[key] ?? now
-                    newHolding[key] = since
+                    let since: UInt64
+                    if let s = nodeHoldingSince[triggerIndex] {
+                        since = s
+                    } else {
+                        let key = PolicyState.HoldKey(guardIndex: index, triggerIndex: triggerIndex,
+                                                      group: nodeWideTrigger[triggerIndex] ? 0 : figures.id)
+                        since = state.holdingSince[key] ?? now
+                        newHolding[key] = since
+                        if nodeWideTrigger[triggerIndex] { nodeHoldingSince[triggerIndex] = since }
+                    }
                     held = .nanoseconds(now.subtractingSaturated(since))
                 }
                 results.append(TriggerResult(index: triggerIndex, measurement: m.value, holding: m.holding,
-                                             heldFor: held, fired: m.holding && held >= trigger.sustain))
+                                             heldFor: held, fired: m.holding && held >= sustains[triggerIndex]))
             }
             let fired = rule.combine == .any ? results.contains { $0.fired } : (!results.isEmpty && results.allSatisfy { $0.fired })
             if anyHolding || detail == .all {
                 watched.append(WatchedGroup(path: table.paths[group], id: figures.id, fired: fired, triggers: results))
+                results = []
+                results.reserveCapacity(kinds.count)
             } else {
                 quiet += 1
+                // Not removeAll(keepingCapacity:), which replaces a subrange.
+                while !results.isEmpty { results.removeLast() }
             }
             if fired { firing.append(group) }
         }
@@ -147,6 +201,9 @@ public struct Evaluator: Sendable {
                                      waitingUntil: nil, lastVictim: nil, watched: watched, quiet: quiet, candidates: [],
                                      headroom: nearest.compactMap { $0 }, growth: growth.compactMap { $0 },
                                      startedFor: started.map { now.subtractingSaturated($0) })
+        if !near.isEmpty { Self.keepNearest(&near, limit: nearLimit, unread: &nearUnread) }
+        decision.near = near
+        decision.nearUnread = nearUnread
         if !firing.isEmpty {
             // Its own delay after its own kill, and (for a guard that acts) the
             // delay of whichever guard killed last.
@@ -223,16 +280,18 @@ public struct Evaluator: Sendable {
 
     /// Growth averages and first sightings, for the groups of this snapshot
     /// only (a removed group's history goes with it: no growth with uptime).
-    func updateHistory(_ table: SnapshotTable, state: inout PolicyState) {
+    /// `previous`: `state.previous` of each group, by index.
+    func updateHistory(_ table: SnapshotTable, previous: [PolicyState.Sample?], state: inout PolicyState) {
         let now = table.time.monotonicNanos
         var growth: [UInt64: Double] = [:]
+        growth.reserveCapacity(table.count)
         var firstSeen: [UInt64: UInt64] = [:]
         firstSeen.reserveCapacity(table.count)
-        for f in table.figures {
+        for (f, prev) in zip(table.figures, previous) {
             firstSeen[f.id] = state.firstSeen[f.id] ?? now
             guard let cur = f.current else { continue }
             // No earlier figure: no rate yet (its first rate then starts the average).
-            guard let prev = state.previous[f.id], let pc = prev.current, now > prev.time else { continue }
+            guard let prev, let pc = prev.current, now > prev.time else { continue }
             let dt = Double(now - prev.time) / 1e9
             let rate = (Double(cur) - Double(pc)) / dt
             let old = state.growth[f.id] ?? rate

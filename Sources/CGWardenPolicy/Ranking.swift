@@ -19,42 +19,53 @@ struct Ranking {
         // walked again.
         let subtreeScope = g.candidates == .leaves || g.candidates == .pods
         var covered = [Bool](repeating: false, count: subtreeScope ? table.count : 0)
-        for m in firing {
-            if subtreeScope {
-                if covered[m] { continue }
-                for d in table.descendants(of: m) { covered[d] = true }
-            }
-            for c in scope(g.candidates, of: m) where !seen[c] {
+        func offer(_ c: Int, _ m: Int) {
+            if !seen[c] {
                 seen[c] = true
                 pool.append((c, m))
             }
         }
-        let protection: [Int: UInt64] = g.rank == .usageAboveProtection ? table.protection : [:]
-        let avoidMatch = table.firstMatch(g.avoid), preferMatch = table.firstMatch(g.prefer)
-        var eligible: [Candidate] = []
-        // Plain sort keys, made as each candidate is found: sorting (and
-        // reading) the candidates themselves copies and reference counts them.
+        for m in firing {
+            switch g.candidates {
+            case .self: offer(m, m)
+            case .children: for c in table.children[m] { offer(c, m) }
+            case .leaves, .pods:
+                if covered[m] { continue }
+                for d in table.descendants(of: m) {
+                    covered[d] = true
+                    if offers(g.candidates, d) { offer(d, m) }
+                }
+            }
+        }
+        let protection: [UInt64] = g.rank == .usageAboveProtection ? table.protection : []
+        var avoidMatch = table.takeFirstMatch(g.avoid), preferMatch = table.takeFirstMatch(g.prefer)
+        defer {
+            table.keepFirstMatch(avoidMatch)
+            table.keepFirstMatch(preferMatch)
+        }
+        let protectedIn = config.protect.isEmpty ? [] : table.protectedInSubtree(config.protect)
+        let processes = g.maxVictimProcesses == nil ? [] : table.subtreeProcesses
+        let oomd = config.honorAttributes ? table.oomdAttributes : []
+        // Each candidate's findings as plain values, and plain sort keys: a
+        // `Candidate` (a path, texts) is made once, in its final place.
+        var found: [Finding] = []
+        found.reserveCapacity(pool.count)
         var keys: [SortKey] = []
+        keys.reserveCapacity(pool.count)
+        var excluded: [Int] = []
         let tier: (Candidate.Preference) -> Int = { $0 == .prefer ? 0 : $0 == .normal ? 1 : 2 }
-        var excluded: [Candidate] = []
         var k = 0
         while k < pool.count {
             let (candidate, watchedGroup) = pool[k]
             k += 1
-            let f = table.figures[candidate]
-            var cand = Candidate(path: table.paths[candidate], id: f.id, rankKey: g.rank, score: 0,
-                                 current: f.current ?? 0, protection: protection[candidate] ?? 0,
-                                 preference: .normal, preferenceReason: nil, exclusion: nil, rank: nil)
-            let (pref, prefReason, omitted) = preference(candidate, guard: g, watched: watchedGroup,
-                                                         avoidMatch: avoidMatch, preferMatch: preferMatch)
-            cand.preference = pref
-            cand.preferenceReason = prefReason
-            let score = self.score(g.rank, candidate, protection: cand.protection)
-            cand.score = score ?? 0
-            var why = exclusion(candidate, guard: g) ?? (omitted ? .omitted : nil)
-                ?? (state.killed.contains(cand.id) ? .alreadyKilled : nil)
+            let (facts, omitted) = preference(candidate, guard: g, watched: watchedGroup, avoidMatch: &avoidMatch,
+                                              preferMatch: &preferMatch, oomd: oomd)
+            let score = self.score(g.rank, candidate, protection: protection.isEmpty ? 0 : protection[candidate])
+            let id = table.figures[candidate].id
+            var why = exclusion(candidate, guard: g, protectedIn: protectedIn) ?? (omitted ? .omitted : nil)
+                ?? (!state.killed.isEmpty && state.killed.contains(id) ? .alreadyKilled : nil)
             // Blast radius: too big a kill is replaced by the group's own children.
-            if why == nil, let over = overCap(candidate, guard: g) {
+            if why == nil, let over = overCap(candidate, guard: g, processes: processes) {
                 why = over
                 for c in table.children[candidate] where !seen[c] {
                     seen[c] = true
@@ -62,17 +73,16 @@ struct Ranking {
                 }
             }
             if why == nil, score == nil {
-                let seenFor = Duration.nanoseconds(now.subtractingSaturated(state.firstSeen[f.id] ?? now))
+                let seenFor = Duration.nanoseconds(now.subtractingSaturated(state.firstSeen[id] ?? now))
                 why = .rankNotKnownYet(seenFor: seenFor, needs: Evaluator.growthKnownAfter)
             }
-            if let why {
-                cand.exclusion = why
-                excluded.append(cand)
+            if why != nil {
+                excluded.append(found.count)
             } else {
-                keys.append(SortKey(tier: tier(cand.preference), qos: g.qosOrder ? qosRank(candidate) : 0,
-                                    score: cand.score, current: cand.current, index: eligible.count))
-                eligible.append(cand)
+                keys.append(SortKey(tier: tier(facts.preference), qos: g.qosOrder ? qosRank(candidate) : 0,
+                                    score: score ?? 0, current: table.figures[candidate].current ?? 0, index: found.count))
             }
+            found.append(Finding(group: candidate, score: score ?? 0, preference: facts, exclusion: why))
         }
         // The path only breaks ties.
         keys.sort { a, b in
@@ -80,17 +90,41 @@ struct Ranking {
             if a.qos != b.qos { return a.qos < b.qos }
             if a.score != b.score { return a.score > b.score }
             if a.current != b.current { return a.current > b.current }
-            return eligible[a.index].path < eligible[b.index].path  // deterministic tie break
+            return table.paths[found[a.index].group] < table.paths[found[b.index].group]  // deterministic tie break
         }
+        excluded.sort { table.paths[found[$0].group] < table.paths[found[$1].group] }
+        // The same few reasons recur (one `avoid` pattern over a subtree): each text is made once.
+        var reasons: [PreferenceFacts: String] = [:]
         var out: [Candidate] = []
-        out.reserveCapacity(eligible.count + excluded.count)
-        for (place, key) in keys.enumerated() {
-            var c = eligible[key.index]
-            c.rank = place + 1
-            out.append(c)
+        out.reserveCapacity(found.count)
+        func append(_ i: Int, rank: Int?) {
+            let x = found[i]
+            var reason: String?
+            if x.preference.preference != .normal {
+                if let r = reasons[x.preference] {
+                    reason = r
+                } else {
+                    reason = x.preference.reason(guard: g)
+                    reasons[x.preference] = reason
+                }
+            }
+            let f = table.figures[x.group]
+            out.append(Candidate(path: table.paths[x.group], id: f.id, rankKey: g.rank, score: x.score,
+                                 current: f.current ?? 0, protection: protection.isEmpty ? 0 : protection[x.group],
+                                 preference: x.preference.preference, preferenceReason: reason,
+                                 exclusion: x.exclusion, rank: rank))
         }
-        for i in excluded.indices.sorted(by: { excluded[$0].path < excluded[$1].path }) { out.append(excluded[i]) }
+        for (place, key) in keys.enumerated() { append(key.index, rank: place + 1) }
+        for i in excluded { append(i, rank: nil) }
         return out
+    }
+
+    /// What ranking found for one candidate, before it is a `Candidate`.
+    private struct Finding {
+        var group: Int
+        var score: Double
+        var preference: PreferenceFacts
+        var exclusion: Candidate.Exclusion?
     }
 
     private struct SortKey {
@@ -101,22 +135,22 @@ struct Ranking {
         var index: Int
     }
 
-    /// Indices of the candidates a fired group offers.
-    func scope(_ s: CandidateScope, of m: Int) -> [Int] {
+    /// Whether group `d`, below a fired group, is a candidate of a subtree scope.
+    func offers(_ s: CandidateScope, _ d: Int) -> Bool {
         switch s {
-        case .self: return [m]
-        case .children: return table.children[m]
-        case .leaves: return table.descendants(of: m).filter { table.children[$0].isEmpty }
-        case .pods: return table.descendants(of: m).filter { table.identity($0).kubernetes?.level == .pod }
+        case .self, .children: return false
+        case .leaves: return table.children[d].isEmpty
+        case .pods: return table.identity(d).kubernetes?.level == .pod
         }
     }
 
     /// Why group `i` may not be killed, or nil.
-    func exclusion(_ i: Int, guard g: Guard) -> Candidate.Exclusion? {
+    /// `protectedIn`: `table.protectedInSubtree(config.protect)`, empty without a `protect` list.
+    func exclusion(_ i: Int, guard g: Guard, protectedIn: [(group: Int, pattern: Int)?]) -> Candidate.Exclusion? {
         let path = table.paths[i], f = table.figures[i]
         if path.isRoot { return .root }
         if let own = ownCgroup, own.isWithin(path) { return own == path ? .own : .ancestorOfOwn(own) }
-        if !config.protect.isEmpty, let (j, k) = table.protectedInSubtree(config.protect)[i] {
+        if !protectedIn.isEmpty, let (j, k) = protectedIn[i] {
             return j == i ? .protected(config.protect[k]) : .holdsProtected(table.paths[j], config.protect[k])
         }
         guard f.hasMemory, let current = f.current else { return .noMemoryAccounting }
@@ -127,9 +161,10 @@ struct Ranking {
     }
 
     /// A kill of group `i` would take more than the guard allows in one go.
-    func overCap(_ i: Int, guard g: Guard) -> Candidate.Exclusion? {
+    /// `processes`: `table.subtreeProcesses` when the guard caps them.
+    func overCap(_ i: Int, guard g: Guard, processes: [UInt64]) -> Candidate.Exclusion? {
         if let cap = g.maxVictimProcesses {
-            let procs = table.subtreeProcesses[i]
+            let procs = processes[i]
             if procs > cap { return .overBlastRadius(.processes(procs, cap: cap)) }
         }
         if let share = g.maxVictimShare, let current = table.figures[i].current {
@@ -142,26 +177,24 @@ struct Ranking {
 
     /// Preference from the configuration and the oomd attributes; `omit`
     /// (systemd's user.oomd_omit) removes the group from the candidates.
-    func preference(_ i: Int, guard g: Guard, watched w: Int, avoidMatch: SnapshotTable.FirstMatch? = nil,
-                    preferMatch: SnapshotTable.FirstMatch? = nil) -> (Candidate.Preference, String?, omitted: Bool) {
-        var avoid: [String] = []
-        var prefer: [String] = []
+    /// `oomd`: `table.oomdAttributes`, empty unless the configuration honours them.
+    func preference(_ i: Int, guard g: Guard, watched w: Int, avoidMatch: inout SnapshotTable.FirstMatch,
+                    preferMatch: inout SnapshotTable.FirstMatch,
+                    oomd: [SnapshotTable.OomdAttributes?]) -> (PreferenceFacts, omitted: Bool) {
+        var facts = PreferenceFacts()
         var omitted = false
-        if let k = (avoidMatch ?? table.firstMatch(g.avoid)).first(i) { avoid.append("avoid '\(g.avoid[k])'") }
-        if let k = (preferMatch ?? table.firstMatch(g.prefer)).first(i) { prefer.append("prefer '\(g.prefer[k])'") }
-        if config.honorAttributes, let a = table.attributes[i] {
+        facts.avoidPattern = avoidMatch.first(i)
+        facts.preferPattern = preferMatch.first(i)
+        if !oomd.isEmpty, let a = oomd[i] {
             // systemd honours user.* only from root or from the owner of the
             // watched group: a delegated user cannot shield itself elsewhere.
-            let trustedOwner = a.ownerUID == 0 || a.ownerUID == table.attributes[w]?.ownerUID
-            if trustedOwner && a.isSet("user.oomd_avoid") { avoid.append("user.oomd_avoid") }
-            if trustedOwner && a.isSet("user.oomd_omit") { omitted = true }
-            if a.isSet("trusted.oomd_avoid") { avoid.append("trusted.oomd_avoid") }
-            if a.isSet("trusted.oomd_prefer") { prefer.append("trusted.oomd_prefer") }
+            let trustedOwner = a.ownerUID == 0 || a.ownerUID == oomd[w]?.ownerUID
+            facts.userAvoid = trustedOwner && a.userAvoid
+            omitted = trustedOwner && a.userOmit
+            facts.trustedAvoid = a.trustedAvoid
+            facts.trustedPrefer = a.trustedPrefer
         }
-        // Avoid wins over prefer: being wrong costs a workload someone protected.
-        if !avoid.isEmpty { return (.avoid, avoid.joined(separator: ", "), omitted) }
-        if !prefer.isEmpty { return (.prefer, prefer.joined(separator: ", "), omitted) }
-        return (.normal, nil, omitted)
+        return (facts, omitted)
     }
 
     func qosRank(_ i: Int) -> Int {
@@ -188,5 +221,40 @@ struct Ranking {
         case .pressure: return f.pressure?.some.avg10 ?? 0
         case .swap: return Double(f.swapCurrent ?? 0)
         }
+    }
+}
+
+/// Why a candidate is preferred or avoided, as plain values (pattern
+/// indices, attributes): ranking thousands of candidates compares these, and
+/// makes a text once per distinct reason.
+struct PreferenceFacts: Hashable {
+    var avoidPattern: Int?
+    var preferPattern: Int?
+    var userAvoid = false
+    var trustedAvoid = false
+    var trustedPrefer = false
+
+    // Avoid wins over prefer: being wrong costs a workload someone protected.
+    var preference: Candidate.Preference {
+        if avoidPattern != nil || userAvoid || trustedAvoid { return .avoid }
+        if preferPattern != nil || trustedPrefer { return .prefer }
+        return .normal
+    }
+
+    /// `avoid '/p/**', user.oomd_avoid`; nil for normal.
+    func reason(guard g: Guard) -> String? {
+        var parts: [String] = []
+        switch preference {
+        case .avoid:
+            if let k = avoidPattern { parts.append("avoid '\(g.avoid[k])'") }
+            if userAvoid { parts.append("user.oomd_avoid") }
+            if trustedAvoid { parts.append("trusted.oomd_avoid") }
+        case .prefer:
+            if let k = preferPattern { parts.append("prefer '\(g.prefer[k])'") }
+            if trustedPrefer { parts.append("trusted.oomd_prefer") }
+        case .normal:
+            return nil
+        }
+        return parts.joined(separator: ", ")
     }
 }

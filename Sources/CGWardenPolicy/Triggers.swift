@@ -60,6 +60,37 @@ extension TriggerKind {
         }
     }
 
+    /// What to read between two snapshots to tell that the measure of `g`
+    /// moved toward the threshold (`NearGroup`): the same figure `measure`
+    /// takes, and the threshold in its units. nil for what one reading cannot
+    /// tell (an event rate needs two; `oom_kill` has no distance).
+    func nearReading(_ g: GroupFigures, system: SystemSnapshot)
+        -> (reading: NearGroup.Reading, value: Double, threshold: Double, rising: Bool)? {
+        switch self {
+        case .usageOfLimit(let p, let limit, let count):
+            guard let used = count.usage(g), let lb = (limit == .max ? g.max : g.high)?.bytes else { return nil }
+            return (count == .all ? .current : .unreclaimable, Double(used), p.fraction * Double(lb), true)
+        case .usageAbove(let size, let count):
+            guard let used = count.usage(g) else { return nil }
+            return (count == .all ? .current : .unreclaimable, Double(used), Double(size), true)
+        case .pressure(let level, let window, let p):
+            guard let v = psi(g.pressure, level, window) else { return nil }
+            return (.pressure(level, window), v, p.percent, true)
+        case .nodeAvailableBelow(let amount):
+            let m = system.meminfo
+            return (.nodeAvailable, Double(m.memAvailable), Double(amount.bytes(of: m.memTotal)), false)
+        case .nodeSwapFreeBelow(let amount):
+            let m = system.meminfo
+            guard m.swapTotal > 0 else { return nil }
+            return (.nodeSwapFree, Double(m.swapFree), Double(amount.bytes(of: m.swapTotal)), false)
+        case .nodePressure(let level, let window, let p):
+            guard let v = psi(system.pressure, level, window) else { return nil }
+            return (.nodePressure(level, window), v, p.percent, true)
+        case .eventRate, .oomKill:
+            return nil
+        }
+    }
+
     /// Measures a group's memory usage (`usage_of_limit`, `usage_above`).
     var isUsage: Bool {
         switch self {
@@ -109,10 +140,7 @@ extension TriggerKind {
     }
 
     private func psi(_ p: Pressure?, _ level: PressureLevel, _ window: PressureWindow) -> Double? {
-        guard let p else { return nil }
-        let line = level == .some ? p.some : p.full
-        guard let line else { return nil }
-        return window == .avg10 ? line.avg10 : line.avg60
+        p?.value(level, window)
     }
 }
 
@@ -121,5 +149,13 @@ extension UsageCount {
 
     func missing(_ g: GroupFigures) -> String {
         !g.hasMemory ? "no memory accounting" : (self == .all ? "no memory.current" : "no memory.stat")
+    }
+}
+
+extension Pressure {
+    /// The average a pressure trigger reads (`some`/`full`, `avg10`/`avg60`).
+    public func value(_ level: PressureLevel, _ window: PressureWindow) -> Double? {
+        let line = level == .some ? some : full
+        return window == .avg10 ? line?.avg10 : line?.avg60
     }
 }

@@ -51,6 +51,12 @@ public struct DaemonTunables: Sendable {
     /// within one interval. At most one second of snapshots at the floor per
     /// start; empty groups (created, removed) cost nothing.
     public var startWatch: Duration = .seconds(1)
+    /// Groups near a threshold whose one figure is read between snapshots
+    /// (`SampleTimer.Schedule`), nearest first: each is a pread of a kept-open
+    /// file (memory.stat: an open, a read and a close), up to 10 times a
+    /// second; past this, the nearest left out is sampled by its distance
+    /// with whole snapshots, as before.
+    public var maximumNearReads = 256
     /// Files watched for changes (memory.events, cgroup.events of watched
     /// groups): each watch costs kernel memory and counts against
     /// fs.inotify.max_user_watches; past this the interval covers the rest.
@@ -141,6 +147,10 @@ public final class GuardDaemon {
     private var lastSample: UInt64 = 0
     private var nextSample: UInt64 = 0
     private var timer = SampleTimer()
+    /// The groups near a threshold read until the next snapshot, and when.
+    private var nearReads: [NearGroup] = []
+    private var readEvery: UInt64 = 0
+    private var nextRead = UInt64.max
     private var lastWatchdog: UInt64 = 0
     private var kernelWoke = false
     private var inFlight: (victim: Victim, decision: Decision, snapshot: Snapshot, recording: String?)?
@@ -168,7 +178,8 @@ public final class GuardDaemon {
         self.hooks = hooks
         self.metrics = metrics
         files = tunables.kernelWakeups ? try? FileModificationWatch() : nil
-        session = PolicySession(config: GuardDaemon.effective(config, dryRun: dryRun), ownCgroup: killer.own.path)
+        session = PolicySession(config: GuardDaemon.effective(config, dryRun: dryRun), ownCgroup: killer.own.path,
+                                nearHeadroom: GuardDaemon.nearHeadroom(tunables))
         kernel = KernelEvents(log: kernelLog, tunables: GuardDaemon.watcherTunables(config))
         self.recordings = recordings
     }
@@ -189,6 +200,11 @@ public final class GuardDaemon {
     }
 
     var interval: UInt64 { config.daemon.interval.nanosecondsClamped }
+
+    /// The policy lists the groups as near as the timer samples faster for (none for a poller).
+    static func nearHeadroom(_ tunables: DaemonTunables) -> Double {
+        tunables.kernelWakeups ? tunables.fastSamplingHeadroom : 0
+    }
 
     // MARK: the loop
 
@@ -216,7 +232,7 @@ public final class GuardDaemon {
             // A wake-up of the kernel that came too soon after the last
             // snapshot is served at the floor, not at the next timer sample.
             let kernelDeadline = lastSample.addingSaturated(UInt64(tunables.minimumSampleInterval.nanosecondsClamped))
-            let deadline = kernelWoke ? min(nextSample, kernelDeadline) : nextSample
+            let deadline = min(kernelWoke ? min(nextSample, kernelDeadline) : nextSample, nextRead)
             var waitMillis = deadline > now ? Int32(clamping: (deadline - now + 999_999) / 1_000_000) : 0
             if let held = kernel.nextDeadline {
                 waitMillis = min(waitMillis, held > now ? Int32(clamping: (held - now + 999_999) / 1_000_000) : 0)
@@ -271,7 +287,14 @@ public final class GuardDaemon {
             record(kernel.expire(at: clock.now()))
             if let recordings { for p in recordings.takeProblems() { report(problem: p, cgroup: nil) } }
             let t = clock.now().monotonicNanos
-            let due = t >= nextSample || (kernelWoke && t >= kernelDeadline)
+            var due = t >= nextSample || (kernelWoke && t >= kernelDeadline)
+            if !due, t >= nextRead {
+                if nearMoved() {
+                    due = true
+                } else {
+                    nextRead = t.addingSaturated(readEvery)
+                }
+            }
             if due {
                 kernelWoke = false
                 _ = sampleAndAct()
@@ -296,6 +319,8 @@ public final class GuardDaemon {
             report(problem: "no snapshot: \(error)", cgroup: nil)
             lastSample = clock.now().monotonicNanos
             nextSample = lastSample.addingSaturated(interval)
+            nearReads = []
+            nextRead = .max
             return false
         }
         let snapshot = taken.snapshot
@@ -342,15 +367,52 @@ public final class GuardDaemon {
         updateGroupTriggers(snapshot)
         metrics?.sampled(snapshot, decision: decision, took: read.subtractingSaturated(started),
                          decided: decided.subtractingSaturated(read), killInFlight: inFlight != nil)
-        nextSample = lastSample.addingSaturated(delay(after: decision))
+        let plan = schedule(after: decision)
+        nextSample = lastSample.addingSaturated(plan.snapshot)
+        nearReads = plan.near
+        readEvery = plan.reading ?? 0
+        nextRead = plan.reading.map { lastSample.addingSaturated($0) } ?? .max
         return true
     }
 
     /// The time to the next snapshot: the interval, shorter while a watched
-    /// group approaches a trigger's threshold, grew by a step or just started (`SampleTimer`).
-    func delay(after decision: Decision) -> UInt64 {
-        guard tunables.kernelWakeups else { return interval }
-        return timer.delay(after: decision, interval: interval, tunables: tunables)
+    /// group approaches a trigger's threshold, grew by a step or just
+    /// started; and the groups near a threshold to read until then (`SampleTimer`).
+    func schedule(after decision: Decision) -> SampleTimer.Schedule {
+        guard tunables.kernelWakeups else { return SampleTimer.Schedule(snapshot: interval, reading: nil, near: []) }
+        return timer.schedule(after: decision, interval: interval, tunables: tunables)
+    }
+
+    /// Reads the figure of each group near a threshold: true when one moved
+    /// toward its threshold by `growthStep` of it since the snapshot, or
+    /// reached it (then the snapshot comes now). A group that cannot be read
+    /// (gone, emptied) is left to the next snapshot.
+    func nearMoved() -> Bool {
+        var node: SystemSnapshot?
+        // A figure is read once, whichever guards and triggers listed it.
+        var read: [NearReadKey: Double?] = [:]
+        for n in nearReads {
+            let key = NearReadKey(reading: n.reading, id: n.id)
+            let value: Double?
+            if let v = read[key] {
+                value = v
+            } else {
+                if n.reading.isNodeWide, node == nil { node = try? source.proc.system() }
+                value = source.read(n.reading, of: n.id, node: node)
+                read[key] = value
+            }
+            if let value, n.moved(to: value, step: tunables.growthStep) {
+                metrics?.nearRead(moved: true)
+                return true
+            }
+        }
+        metrics?.nearRead(moved: false)
+        return false
+    }
+
+    struct NearReadKey: Hashable {
+        var reading: NearGroup.Reading
+        var id: UInt64
     }
 
     /// A kill job came back: every attempt is an event; a kill starts the
@@ -603,7 +665,7 @@ public final class GuardDaemon {
             let next = try reload()
             let old = session.config
             let effective = GuardDaemon.effective(next, dryRun: dryRun)
-            var fresh = PolicySession(config: effective, ownCgroup: killer.own.path)
+            var fresh = PolicySession(config: effective, ownCgroup: killer.own.path, nearHeadroom: GuardDaemon.nearHeadroom(tunables))
             fresh.carry(session.state, from: old)
             session = fresh
             config = next

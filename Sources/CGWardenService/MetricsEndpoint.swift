@@ -96,6 +96,12 @@ public enum MetricsRendering {
         out.sample("cgwarden_snapshots_total", c.snapshots)
         out.family("cgwarden_snapshot_failures_total", .counter, help: "Snapshots that could not be taken at all.")
         out.sample("cgwarden_snapshot_failures_total", c.snapshotFailures)
+        out.family("cgwarden_near_readings_total", .counter,
+                   help: "Readings of the groups near a threshold between snapshots (one file each).")
+        out.sample("cgwarden_near_readings_total", c.nearReadings)
+        out.family("cgwarden_near_moves_total", .counter,
+                   help: "Readings that found a group moved toward its threshold: the next snapshot came at once.")
+        out.sample("cgwarden_near_moves_total", c.nearMoves)
         out.family("cgwarden_snapshot_duration_seconds", .histogram, help: "Time to read one snapshot of the hierarchy.")
         out.histogram("cgwarden_snapshot_duration_seconds", bounds: c.snapshotDuration.bounds, counts: c.snapshotDuration.counts,
                       sum: c.snapshotDuration.sum)

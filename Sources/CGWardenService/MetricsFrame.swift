@@ -46,6 +46,9 @@ public struct MetricsCounters: Sendable {
     public var helperRestarts: UInt64 = 0
     public var snapshots: UInt64 = 0
     public var snapshotFailures: UInt64 = 0
+    /// Readings of the groups near a threshold between snapshots, and those that brought a snapshot forward.
+    public var nearReadings: UInt64 = 0
+    public var nearMoves: UInt64 = 0
     public var snapshotDuration = DurationHistogram(bounds: DurationHistogram.snapshotBounds)
     public var decisionDuration = DurationHistogram(bounds: DurationHistogram.snapshotBounds)
 

@@ -88,6 +88,12 @@ public final class MetricsRecorder: EventSink {
         }
     }
 
+    /// The groups near a threshold were read between snapshots; `moved`: one moved toward it.
+    public func nearRead(moved: Bool) {
+        counters.nearReadings = counters.nearReadings.addingSaturated(1)
+        if moved { counters.nearMoves = counters.nearMoves.addingSaturated(1) }
+    }
+
     /// A snapshot could not be taken.
     public func snapshotFailed() {
         counters.snapshotFailures = counters.snapshotFailures.addingSaturated(1)

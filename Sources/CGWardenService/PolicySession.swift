@@ -9,8 +9,11 @@ public struct PolicySession: Sendable {
     public let evaluator: Evaluator
     public private(set) var state = PolicyState()
 
-    public init(config: Config, ownCgroup: CgroupPath?, detail: Evaluator.Detail = .holding) {
-        evaluator = Evaluator(config: config, ownCgroup: ownCgroup, detail: detail)
+    /// `nearHeadroom`: list the groups this near a threshold in each decision (`Evaluator.nearHeadroom`).
+    public init(config: Config, ownCgroup: CgroupPath?, detail: Evaluator.Detail = .holding, nearHeadroom: Double = 0) {
+        var e = Evaluator(config: config, ownCgroup: ownCgroup, detail: detail)
+        e.nearHeadroom = nearHeadroom
+        evaluator = e
     }
 
     public var config: Config { evaluator.config }

@@ -171,7 +171,7 @@ import CGWardenPolicy
                         cgroups: groups)
     }
 
-    static func evaluator() throws -> Evaluator {
+    static func evaluator(near: Double = 0) throws -> Evaluator {
         let cfg = try ConfigLoader.load([(name: "t.toml", text: """
             [[guard]]
             name = "tenants"
@@ -180,7 +180,9 @@ import CGWardenPolicy
             [[guard.trigger]]
             usage_of_limit = "80%"
             """)])
-        return Evaluator(config: cfg, ownCgroup: nil)
+        var e = Evaluator(config: cfg, ownCgroup: nil)
+        e.nearHeadroom = near
+        return e
     }
 
     @Test func anIdleNodeIsSampledAtTheInterval() throws {
@@ -196,7 +198,7 @@ import CGWardenPolicy
             }
             let (d, next) = e.evaluate(snap, state: state)
             state = next
-            #expect(t.delay(after: d, interval: Self.second, tunables: DaemonTunables()) == Self.second)
+            #expect(t.schedule(after: d, interval: Self.second, tunables: DaemonTunables()).snapshot == Self.second)
         }
     }
 
@@ -216,7 +218,7 @@ import CGWardenPolicy
             let (d, next) = e.evaluate(Self.node(at: now, count: 20, usage: usage(now)), state: state)
             state = next
             if d.victim != nil { break }
-            let delay = t.delay(after: d, interval: Self.second, tunables: tunables)
+            let delay = t.schedule(after: d, interval: Self.second, tunables: tunables).snapshot
             delays.append(delay)
             now += Double(delay) / 1e9
         }
@@ -226,5 +228,79 @@ import CGWardenPolicy
         // crossing at 3.74 s, decided at most the approach floor after it.
         #expect(Array(delays.prefix(3)) == [Self.second, Self.second, Self.floor])
         #expect(now >= 3.74 && now <= 3.74 + 0.05 + 1e-6)
+    }
+
+    // MARK: groups near a threshold, read between snapshots
+
+    @Test func aGroupRestingNearItsThresholdIsReadNotSnapshottedAtTheFloor() throws {
+        let e = try Self.evaluator(near: DaemonTunables().fastSamplingHeadroom)
+        var state = PolicyState()
+        var t = SampleTimer()
+        // Tenant 3 rests at 48 MiB of a 64 MiB limit: 94% of its 80% threshold
+        // (0.0625 of it left: by its distance, every 0.125 s).
+        for s in 0..<5 {
+            let (d, next) = e.evaluate(Self.node(at: Double(s + 1), count: 20) { $0 == 3 ? 48 * Self.MiB : 20 * Self.MiB },
+                                       state: state)
+            state = next
+            let plan = t.schedule(after: d, interval: Self.second, tunables: DaemonTunables())
+            // Whole snapshots at the interval; tenant 3's memory.current by its distance.
+            #expect(plan.snapshot == Self.second)
+            #expect(plan.reading == 125_000_000)
+            #expect(plan.near.map(\.id) == [13] && plan.near.first?.reading == .current)
+        }
+    }
+
+    @Test func aRunawayFromRestIsSeenByTheReadingThenSampledByItsApproach() throws {
+        let e = try Self.evaluator(near: DaemonTunables().fastSamplingHeadroom)
+        var state = PolicyState()
+        var t = SampleTimer()
+        let tunables = DaemonTunables()
+        // Tenant 3 rests at 48 MiB, then from 2.5 s runs away at 30 MiB/s; the
+        // threshold (51.2 MiB) is crossed at 2.607 s.
+        let usage = { (now: Double) -> UInt64 in UInt64((48 + max(0, now - 2.5) * 30) * Double(Self.MiB)) }
+        var now = 1.0
+        var snapshots = 0
+        var readings = 0
+        var decided: Double?
+        while now < 5, decided == nil {
+            let (d, next) = e.evaluate(Self.node(at: now, count: 20) { $0 == 3 ? usage(now) : 20 * Self.MiB }, state: state)
+            state = next
+            snapshots += 1
+            if d.victim != nil { decided = now; break }
+            let plan = t.schedule(after: d, interval: Self.second, tunables: tunables)
+            // The daemon's loop: read the near groups until one moved, or the snapshot is due.
+            var at = now + Double(plan.snapshot) / 1e9
+            if let every = plan.reading {
+                var r = now + Double(every) / 1e9
+                while r < at {
+                    readings += 1
+                    if plan.near.contains(where: { $0.moved(to: Double(usage(r)), step: tunables.growthStep) }) { at = r; break }
+                    r += Double(every) / 1e9
+                }
+            }
+            now = at
+        }
+        let crossing = 2.5 + (51.2 - 48) / 30
+        let decision = try #require(decided)
+        // Decided within one reading of the crossing (0.125 s), as when whole snapshots came by its distance.
+        #expect(decision >= crossing && decision <= crossing + 0.125 + 1e-6, "decided at \(decision)")
+        // Resting from 1 s to 2.5 s: snapshots at the interval, not 10 a second.
+        #expect(snapshots <= 8, "\(snapshots) snapshots, \(readings) readings")
+        #expect(readings >= 10)
+    }
+
+    @Test func pastTheReadLimitTheNearestLeftOutIsSampledByItsDistance() throws {
+        let e = try Self.evaluator(near: DaemonTunables().fastSamplingHeadroom)
+        var tunables = DaemonTunables()
+        tunables.maximumNearReads = 1
+        var t = SampleTimer()
+        // Two tenants rest near: 48 MiB (0.0625 left) and 44 MiB (0.140625 left).
+        let (d, _) = e.evaluate(Self.node(at: 1, count: 20) { $0 == 3 ? 48 * Self.MiB : $0 == 4 ? 44 * Self.MiB : 20 * Self.MiB },
+                                state: PolicyState())
+        let plan = t.schedule(after: d, interval: Self.second, tunables: tunables)
+        #expect(plan.near.map(\.id) == [13])
+        #expect(plan.reading == 125_000_000)
+        // 0.140625 of 0.5: 0.28 s to tenant 4's whole snapshot.
+        #expect(plan.snapshot == 281_250_000)
     }
 }

@@ -75,6 +75,33 @@ import Testing
         #expect(fastOnes > 100)
     }
 
+    /// memory.events as 4.13, 5.17 and later kernels write it takes the
+    /// in-place path; anything else is left to the others.
+    @Test func memoryEventsAsTheKernelWritesThemAreReadInPlace() {
+        let taken = [
+            "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n",
+            "low 1\nhigh 22\nmax 333\noom 4\noom_kill 5\noom_group_kill 6\n",
+            "low 0\nhigh 9999999999999999999\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\nsock_throttled 7\n",
+        ]
+        for text in taken {
+            text.withBytes { b in
+                let values = Parse.standardEvents(b)?.values
+                #expect(values == (try? Parse.generalKeyed(b, file: "memory.events", required: []))?.values, "\(text.debugDescription)")
+                #expect(values != nil, "\(text.debugDescription)")
+            }
+        }
+        let left = [
+            "", "low 0\nhigh 0\nmax 0\noom 0\n", "high 0\nlow 0\nmax 0\noom 0\noom_kill 0\n",
+            "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0", "low  0\nhigh 0\nmax 0\noom 0\noom_kill 0\n",
+            "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\nsock_throttled 0\nnext 0\n",
+            "low 0\nhigh 10000000000000000000\nmax 0\noom 0\noom_kill 0\n", "low \nhigh 0\nmax 0\noom 0\noom_kill 0\n",
+            "low 0\nhigh 0\nmax 0\noom 0\noom_kilL 0\n", "low 0\r\nhigh 0\nmax 0\noom 0\noom_kill 0\n",
+        ]
+        for text in left {
+            text.withBytes { b in #expect(Parse.standardEvents(b) == nil, "\(text.debugDescription)") }
+        }
+    }
+
     @Test func pressureFilesReadAsTheGeneralParserReadsThem() {
         let bases = [
             "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=1.59 avg60=0.35 avg300=0.08 total=140941\n",

@@ -814,4 +814,65 @@ struct DaemonKernelTests {
               + "hang killed \((failedAfter * 10).rounded() / 10) s after its event; hooks ran as uid \(uids.first ?? "?")")
         #expect(daemon.stop().status == .exited(0))
     }
+
+    /// A tenant resting near its threshold is read between snapshots (its
+    /// memory.current, at up to 10 Hz), not sampled with the whole tree ten
+    /// times a second; when it runs away, a reading brings the snapshot and
+    /// the tenant is emptied before the kernel's OOM killer acts.
+    @Test func aTenantRestingNearItsThresholdIsReadThenEmptiedWhenItRunsAway() throws {
+        let g = try TestCgroup("run-near")
+        for t in ["a", "b"] {
+            try g.child(t)
+            try g.write(t + "/memory.max", "128M")
+            try g.write(t + "/memory.swap.max", "0")
+        }
+        // a rests at 96 MiB and the allocator's own pages: over 94% of its
+        // threshold (80% of 128M: 102.4 MiB), sampled by its distance at the floor before.
+        let rest = try allocate(g.dir + "/a", mib: 96)
+        #expect(waitUntil(seconds: 60) { (UInt64(g.read("a/memory.current")?.split(separator: "\n").first ?? "") ?? 0) >= 96 << 20 })
+        let b = try allocate(g.dir + "/b", mib: 16)
+        let port: UInt16 = 19465
+        let daemon = try DaemonRun("near", config: """
+            [daemon]
+            interval = "1s"
+            [metrics]
+            listen = "127.0.0.1:\(port)"
+            [[guard]]
+            name = "tenants"
+            match = "\(g.path)/*"
+            post_action_delay = "5s"
+            [[guard.trigger]]
+            usage_of_limit = "80%"
+            """)
+        try daemon.started()
+        func counter(_ name: String) -> Double? {
+            TestHTTP.get(port: port, "/metrics")?.body.split(separator: "\n")
+                .first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+        }
+        #expect(waitUntil(seconds: 30) { counter("cgwarden_snapshots_total") != nil }, "no metrics:\n\(daemon.log)")
+        sleep(2)
+        let s0 = try #require(counter("cgwarden_snapshots_total"))
+        let r0 = try #require(counter("cgwarden_near_readings_total"))
+        sleep(6)
+        let s1 = try #require(counter("cgwarden_snapshots_total"))
+        let r1 = try #require(counter("cgwarden_near_readings_total"))
+        // The interval's 6 snapshots (and a few the kernel's wake-ups bring),
+        // not the 60 of whole snapshots at the floor; readings in between.
+        #expect(s1 - s0 <= 15, "\(s1 - s0) snapshots in 6 s")
+        #expect(r1 - r0 >= 24, "\(r1 - r0) readings in 6 s")
+        #expect(daemon.events("kill").isEmpty, "killed while resting:\n\(daemon.log)")
+
+        // It runs away: 4 MiB every 100 ms (~35 MiB/s) on top of what it holds.
+        let load = try allocate(g.dir + "/a", mib: 64, step: 4, intervalMillis: 100)
+        let kill = try #require(daemon.waitFor("kill", seconds: 60) { $0.cgroup == g.path + "/a" }, "no kill:\n\(daemon.log)")
+        #expect(load.wait(seconds: 30) == .signaled(SIGKILL) && rest.wait(seconds: 30) == .signaled(SIGKILL))
+        #expect(g.value("a/memory.events", "oom_kill") == 0, "the kernel's OOM killer acted first: \(g.read("a/memory.events") ?? "-")")
+        #expect(b.isRunning, "a neighbour was touched")
+        let moves = counter("cgwarden_near_moves_total") ?? 0
+        #expect(moves >= 1, "no reading brought a snapshot forward")
+        print("run e2e near: resting 6 s: \(Int(s1 - s0)) snapshots, \(Int(r1 - r0)) readings; runaway killed "
+              + "(\(kill["measured"]?.stringValue ?? "?")), oom_kill \(g.value("a/memory.events", "oom_kill") ?? 99), "
+              + "readings that brought a snapshot: \(Int(moves))")
+        #expect(daemon.stop().status == .exited(0))
+    }
 }
