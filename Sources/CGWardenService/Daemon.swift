@@ -85,21 +85,8 @@ public enum Daemon {
             if options.eventStore {
                 let outer = EventFanOut([sink])
                 do {
-                    // SQLite's code, dropped with the pages of the start, comes
-                    // back at each write (a prune a minute when idle): dropped
-                    // again after each. Not the kill path: the store only
-                    // records it, from its own thread.
-                    let dropSQLite: (() -> String?)? = !options.dropStartupPages ? nil : {
-                        do {
-                            let outcome = try StartupPages.dropOwn(include: { StartupPages.isFile($0, named: "libsqlite3.so") })
-                            return outcome.failure.map { "dropping SQLite's code after a write: \($0)" }
-                        } catch {
-                            return "dropping SQLite's code after a write: \(error)"
-                        }
-                    }
                     let s = try StoreSink(directory: StateDirectory.storeDirectory(dir), retention: config.events.retention,
-                                          maxSize: config.events.maxSize, tunables: options.storeTunables,
-                                          afterWriting: dropSQLite, report: { outer.record($0) })
+                                          maxSize: config.events.maxSize, tunables: options.storeTunables, report: { outer.record($0) })
                     store = s
                     sink = EventFanOut([outer, s])
                 } catch {

@@ -83,18 +83,10 @@ public final class StoreSink: EventSink, @unchecked Sendable {
     private let wake: (read: Int32, write: Int32)
     private var thread: pthread_t?
 
-    /// Run on the writer's thread after it wrote or pruned, before it waits
-    /// again: a problem to report (once), or nil. The daemon drops SQLite's
-    /// code there (`StartupPages`): the writer runs a few times a minute at
-    /// most, and its code would otherwise stay resident and locked between.
-    let afterWriting: (() -> String?)?
-
     public init(directory: String, retention: Duration, maxSize: UInt64, tunables: StoreTunables = StoreTunables(),
-                afterWriting: (() -> String?)? = nil,
                 report: @escaping (GuardEvent) -> Void) throws(SystemError) {
         self.directory = directory
         self.tunables = tunables
-        self.afterWriting = afterWriting
         self.report = report
         shared = Mutex(Shared(retention: retention, maxSize: maxSize))
         var fds: [Int32] = [0, 0]
@@ -231,9 +223,6 @@ public final class StoreSink: EventSink, @unchecked Sendable {
     private var lastCorruptMove: UInt64?
     private var reportedFailure = false
     private var reportedDrops = false
-    /// The writer's: the store ran since `afterWriting` last did; said once.
-    private var wrote = false
-    private var reportedAfterWriting = false
 
     private func write() {
         while true {
@@ -243,7 +232,6 @@ public final class StoreSink: EventSink, @unchecked Sendable {
             if store == nil && (now >= nextAttempt || stopping) { openError = openStore() }
             if let store, !batch.isEmpty {
                 do {
-                    wrote = true
                     try store.append(batch)
                     shared.withLock { s in
                         s.committed += batch.count
@@ -262,13 +250,6 @@ public final class StoreSink: EventSink, @unchecked Sendable {
             shared.withLock { $0.inHand = 0 }
             if store != nil, clock.now().monotonicNanos >= nextPrune { prune() }
             if stopping { break }
-            if wrote, let afterWriting {
-                wrote = false
-                if let problem = afterWriting(), !reportedAfterWriting {
-                    reportedAfterWriting = true
-                    report(GuardEvent(kind: .problem, time: clock.now(), reason: problem))
-                }
-            }
         }
         store = nil
         shared.withLock { $0.done = true }
@@ -437,7 +418,6 @@ public final class StoreSink: EventSink, @unchecked Sendable {
 
     private func prune() {
         guard let store else { return }
-        wrote = true
         let (retention, maxSize) = shared.withLock { ($0.retention, $0.maxSize) }
         nextPrune = clock.now().monotonicNanos.addingSaturated(tunables.pruneInterval.nanosecondsClamped)
         do {

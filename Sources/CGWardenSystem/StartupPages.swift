@@ -100,9 +100,8 @@ public enum StartupPages {
         }
     }
 
-    /// This process's own (`/proc/self/smaps`), of the mappings `include` takes.
-    public static func dropOwn(advice: PageAdvice = LinuxPageAdvice(),
-                               include: (MemoryMapping) -> Bool = { _ in true }) throws(ReadError) -> Outcome {
+    /// This process's own (`/proc/self/smaps`).
+    public static func dropOwn(advice: PageAdvice = LinuxPageAdvice()) throws(ReadError) -> Outcome {
         let path = "/proc/self/smaps"
         let bytes: [UInt8]
         do throws(SystemError) {
@@ -118,13 +117,6 @@ public enum StartupPages {
         } catch {
             throw .parse(error)
         }
-        return drop(mappings.filter(include), advice: advice)
-    }
-
-    /// A mapping of the file whose name starts with `prefix`
-    /// (`libsqlite3.so` takes `/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6`).
-    public static func isFile(_ m: MemoryMapping, named prefix: String) -> Bool {
-        guard let name = m.path.split(separator: UInt8(ascii: "/")).last else { return false }
-        return name.starts(with: prefix.utf8)
+        return drop(mappings, advice: advice)
     }
 }

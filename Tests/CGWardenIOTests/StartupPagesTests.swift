@@ -57,16 +57,6 @@ final class RecordedAdvice: PageAdvice {
         #expect(outcome == StartupPages.Outcome(mappings: 2, residentKiB: 12, failure: nil))
     }
 
-    @Test func aFileIsKnownByTheStartOfItsName() throws {
-        let maps = try Parse.smaps(Self.maps)
-        #expect(maps.filter { StartupPages.isFile($0, named: "libc.so") }.map(\.start) == [0x5000])
-        #expect(maps.filter { StartupPages.isFile($0, named: "cgwarden") }.map(\.start) == [0x1000, 0x3000])
-        // Not a name inside the path, nor one that only ends so.
-        #expect(maps.filter { StartupPages.isFile($0, named: "lib") }.map(\.start) == [0x5000])
-        #expect(maps.filter { StartupPages.isFile($0, named: "so.6") }.isEmpty)
-        #expect(maps.filter { StartupPages.isFile($0, named: "usr") }.isEmpty)
-    }
-
     @Test func aFailureIsReportedAndTheLockIsTakenAgain() throws {
         let advice = RecordedAdvice()
         advice.failDrop = [4096]

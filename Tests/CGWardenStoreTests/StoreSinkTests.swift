@@ -68,33 +68,6 @@ func makeStateDirectory(_ tmp: TempDir) -> String {
         #expect(reports.reasons.isEmpty)
     }
 
-    @Test func afterWritingRunsAfterEachWriteAndItsProblemIsReportedOnce() throws {
-        let tmp = TempDir("cgwarden-sink"); defer { tmp.remove() }
-        let runs = Mutex<[Int]>([])
-        let reports = Reports()
-        let sink = try StoreSink(directory: tmp.path, retention: .seconds(86_400), maxSize: 64 << 20, tunables: fastTunables(),
-                             afterWriting: {
-                                 // What was committed when it ran: it runs after the write.
-                                 let n = storedEvents(tmp.path).count
-                                 runs.withLock { $0.append(n) }
-                                 return "could not drop"
-                             }, report: reports.record)
-        try sink.start()
-        sink.record(Sample.kill(at: Sample.time(0)))
-        #expect(waitUntil(seconds: 3) { runs.withLock { $0.count } >= 1 })
-        usleep(300_000)
-        let afterOne = runs.withLock { $0 }
-        sink.record(Sample.kill(at: Sample.time(1)))
-        #expect(waitUntil(seconds: 3) { runs.withLock { $0.count } > afterOne.count })
-        #expect(sink.close() == 0)
-        let seen = runs.withLock { $0 }
-        // The first store pass prunes and writes; each pass runs it once,
-        // after its commit; a pass that did nothing does not.
-        #expect(seen.first == 1 && seen.contains(2))
-        #expect(afterOne.count <= 2, "idle, it does not run again")
-        #expect(reports.reasons == ["could not drop"], "reported once")
-    }
-
     @Test func aReadOnlyDirectoryIsReportedOnceAndItsEventsFlushedLater() throws {
         let tmp = TempDir("cgwarden-sink"); defer { tmp.remove() }
         let dir = makeStateDirectory(tmp)
