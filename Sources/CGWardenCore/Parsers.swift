@@ -152,15 +152,16 @@ public enum Parse {
     /// compared byte by byte in place; nil for anything else (another order,
     /// another key, other spacing), which `simpleKeyed` and the general
     /// parser then read. Two of these files per group at every snapshot.
-    static func standardEvents(_ b: Bytes) -> KeyedCounters? {
+    static func standardEvents(_ b: Bytes) -> MemoryEvents? {
         guard let p = b.baseAddress else { return nil }
         let n = b.count
-        var values: [UInt64] = []
-        values.reserveCapacity(standardEventKeys)
+        // On the stack: no array per file.
+        var values: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0)
+        var count = 0
         let ok = standardEventsTemplate.withUnsafeBufferPointer { template -> Bool in
             let key = template.baseAddress!
             var i = 0, t = 0
-            while i < n && values.count < standardEventKeys {
+            while i < n && count < MemoryEvents.standardKeys {
                 // The key and its space, against the template's next key and space.
                 repeat {
                     guard i < n, p[i] == key[t] else { return false }
@@ -177,24 +178,23 @@ public enum Parse {
                 }
                 guard i < n, i > first, i - first <= 19 else { return false }
                 i += 1
-                values.append(v)
+                withUnsafeMutableBytes(of: &values) { $0.storeBytes(of: v, toByteOffset: count * 8, as: UInt64.self) }
+                count += 1
             }
             return i == n
         }
-        guard ok, values.count >= memoryEventsKeys.count else { return nil }
-        return KeyedCounters(keys: KnownKeys.prefixes[values.count], values: values)
+        guard ok, count >= memoryEventsKeys.count else { return nil }
+        return MemoryEvents(low: values.0, high: values.1, max: values.2, oom: values.3, oomKill: values.4,
+                            oomGroupKill: count > 5 ? values.5 : nil, sockThrottled: count > 6 ? values.6 : nil)
     }
 
     /// The keys of `standardEvents` in the kernel's order, each with its
     /// space (the first of `KnownKeys.all`).
-    static let standardEventsTemplate = Array(KnownKeys.all[0..<standardEventKeys].map { $0 + " " }.joined().utf8)
-
-    /// The keys `standardEvents` knows, in the kernel's order: the first of `KnownKeys.all`.
-    static let standardEventKeys = 7
+    static let standardEventsTemplate = Array(KnownKeys.all[0..<MemoryEvents.standardKeys].map { $0 + " " }.joined().utf8)
 
     /// `memory.events` or `memory.events.local`.
     public static func memoryEvents(_ b: Bytes, file: String = "memory.events") throws(ParseError) -> MemoryEvents {
-        if let all = standardEvents(b) { return MemoryEvents(standardOrder: all) }
+        if let events = standardEvents(b) { return events }
         // The required keys are the first five of `KnownKeys.all`.
         if let (all, prefix) = simpleKeyed(b), all.count >= 5 {
             // low, high, max, oom, oom_kill[, oom_group_kill[, ...]] in this order.

@@ -85,7 +85,7 @@ import Testing
         ]
         for text in taken {
             text.withBytes { b in
-                let values = Parse.standardEvents(b)?.values
+                let values = Parse.standardEvents(b)?.all.values
                 #expect(values == (try? Parse.generalKeyed(b, file: "memory.events", required: []))?.values, "\(text.debugDescription)")
                 #expect(values != nil, "\(text.debugDescription)")
             }
