@@ -214,7 +214,47 @@ public enum Parse {
     /// `memory.stat` as `memoryStat` reads it (the same errors), reduced to
     /// `MemoryState.statSummary`.
     public static func memoryStatSummary(_ b: Bytes, file: String = "memory.stat") throws(ParseError) -> KeyedCounters {
-        MemoryState.statSummary(try memoryStat(b, file: file))
+        if let summary = statSummaryInPlace(b) { return summary }
+        return MemoryState.statSummary(try memoryStat(b, file: file))
+    }
+
+    /// The summary of a `memory.stat` of the common shape (`scanSimpleKeyed`)
+    /// whose every key is known (`KnownKeys`) and written once, with `anon`
+    /// and `file`: what `memoryStat` would read, summed as it comes, with no
+    /// array of ~50 counters and keys per group (the daemon reads this file
+    /// for every group at every snapshot). nil for anything else: the whole
+    /// parse then decides, with its errors.
+    static func statSummaryInPlace(_ b: Bytes) -> KeyedCounters? {
+        var seen = SeenKeys()
+        var anon: UInt64?, file = false, shmem: UInt64 = 0, kernel: UInt64?
+        var parts: UInt64 = 0
+        let keys = StatSummaryKeys.shared
+        let ok = scanSimpleKeyed(b) { _, k, v in
+            guard let known = KnownKeys.index(k), seen.insert(known: known) else { return false }
+            switch known {
+            case keys.anon: anon = v
+            case keys.file: file = true
+            case keys.shmem: shmem = v
+            case keys.kernel: kernel = v
+            // `MemoryState.kernel`: the parts, before 5.18.
+            case keys.kernelStack, keys.pagetables, keys.slabUnreclaimable: parts = parts.addingSaturated(v)
+            default: break
+            }
+            return true
+        }
+        guard ok, let anon, file else { return nil }
+        return KeyedCounters(keys: MemoryState.summaryKeys, values: [anon, shmem, kernel ?? parts])
+    }
+
+    /// Where the keys `statSummaryInPlace` reads are in `KnownKeys.all`.
+    struct StatSummaryKeys {
+        let anon, file, shmem, kernel, kernelStack, pagetables, slabUnreclaimable: Int
+        static let shared: StatSummaryKeys = {
+            func at(_ k: String) -> Int { KnownKeys.all.firstIndex(of: k)! }
+            return StatSummaryKeys(anon: at("anon"), file: at("file"), shmem: at("shmem"), kernel: at("kernel"),
+                                   kernelStack: at("kernel_stack"), pagetables: at("pagetables"),
+                                   slabUnreclaimable: at("slab_unreclaimable"))
+        }()
     }
 
     /// `cgroup.stat`: `nr_descendants`, `nr_dying_descendants`, and newer keys.
