@@ -168,16 +168,9 @@ public enum Parse {
                     i += 1
                     t += 1
                 } while key[t - 1] != ASCII.space
-                let first = i
-                var v: UInt64 = 0
-                while i < n && p[i] != ASCII.newline {
-                    let d = p[i] &- ASCII.zero
-                    if d > 9 { return false }
-                    v = v &* 10 &+ UInt64(d)
-                    i += 1
-                }
-                guard i < n, i > first, i - first <= 19 else { return false }
-                i += 1
+                var number = SimpleCursor(p: p, n: n, i: i)
+                guard let (v, _) = number.digits(), number.i < n, p[number.i] == ASCII.newline else { return false }
+                i = number.i + 1
                 withUnsafeMutableBytes(of: &values) { $0.storeBytes(of: v, toByteOffset: count * 8, as: UInt64.self) }
                 count += 1
             }

@@ -298,6 +298,17 @@ struct AllocationTrace {
     func remove() { unlink(path) }
 }
 
+/// A test group with tenants below it, each with its own `memory.max` and no swap.
+func tenantGroups(_ name: String, _ tenants: [String] = ["a", "b"], max: String = "128M") throws -> TestCgroup {
+    let g = try TestCgroup(name)
+    for t in tenants {
+        try g.child(t)
+        try g.write(t + "/memory.max", max)
+        try g.write(t + "/memory.swap.max", "0")
+    }
+    return g
+}
+
 /// A bounded allocator in `dir`: `mib` MiB in steps, each page touched.
 func allocate(_ dir: String, mib: Int, step: Int = 16, intervalMillis: Int = 0, trace: AllocationTrace? = nil,
               traceGroup: String? = nil) throws -> Child {
@@ -342,12 +353,7 @@ func mib(_ bytes: Int64) -> String { String(Double(bytes / 104_858) / 10) + " Mi
 struct DaemonKernelTests {
 
     @Test func aTenantRampingTowardItsLimitIsEmptiedBeforeTheKernelOOMKiller() throws {
-        let g = try TestCgroup("run-tenants")
-        for t in ["a", "b", "c"] {
-            try g.child(t)
-            try g.write(t + "/memory.max", "128M")
-            try g.write(t + "/memory.swap.max", "0")
-        }
+        let g = try tenantGroups("run-tenants", ["a", "b", "c"])
         // a's processes sit in two child groups: the whole tenant goes, not one process.
         try g.write("a/cgroup.subtree_control", "+memory +pids")
         try g.child("a/app")
@@ -820,12 +826,7 @@ struct DaemonKernelTests {
     /// times a second; when it runs away, a reading brings the snapshot and
     /// the tenant is emptied before the kernel's OOM killer acts.
     @Test func aTenantRestingNearItsThresholdIsReadThenEmptiedWhenItRunsAway() throws {
-        let g = try TestCgroup("run-near")
-        for t in ["a", "b"] {
-            try g.child(t)
-            try g.write(t + "/memory.max", "128M")
-            try g.write(t + "/memory.swap.max", "0")
-        }
+        let g = try tenantGroups("run-near")
         // a rests at 96 MiB and the allocator's own pages: over 94% of its
         // threshold (80% of 128M: 102.4 MiB), sampled by its distance at the floor before.
         let rest = try allocate(g.dir + "/a", mib: 96)

@@ -98,22 +98,12 @@ struct MetricsKernelTests {
         """
     }
 
-    func tenants(_ name: String) throws -> TestCgroup {
-        let g = try TestCgroup(name)
-        for t in ["a", "b"] {
-            try g.child(t)
-            try g.write(t + "/memory.max", "128M")
-            try g.write(t + "/memory.swap.max", "0")
-        }
-        return g
-    }
-
     /// Prometheus itself scrapes the daemon: the watched group's series with
     /// its cgroup label, the kill counter and histograms after a kill, and the
     /// shipped rules loaded; every metric the dashboard and the rules use is
     /// in a real scrape, which `promtool check metrics` accepts.
     @Test func aRealPrometheusScrapesTheGuard() throws {
-        let g = try tenants("metrics-prom")
+        let g = try tenantGroups("metrics-prom")
         let daemon = try DaemonRun("metrics-prom", config: config(g))
         try daemon.started()
         #expect(waitUntil(seconds: 30) { TestHTTP.get(port: MetricsKernelTests.port, "/healthz")?.status == 200 },
@@ -165,7 +155,7 @@ struct MetricsKernelTests {
     /// before the kernel's OOM killer acts, the daemon's descriptors stay
     /// bounded, and it still answers afterwards.
     @Test func aFloodedEndpointDoesNotDelayAKill() throws {
-        let g = try tenants("metrics-flood")
+        let g = try tenantGroups("metrics-flood")
         let daemon = try DaemonRun("metrics-flood", config: config(g))
         try daemon.started()
         let port = MetricsKernelTests.port
