@@ -309,6 +309,19 @@ func tenantGroups(_ name: String, _ tenants: [String] = ["a", "b"], max: String 
     return g
 }
 
+/// The tenants' guard of the end-to-end tests: 80% of each tenant's memory.max, 5 s after a kill.
+func tenantsGuard(_ g: TestCgroup, before: String = "") -> String {
+    before + """
+
+        [[guard]]
+        name = "tenants"
+        match = "\(g.path)/*"
+        post_action_delay = "5s"
+        [[guard.trigger]]
+        usage_of_limit = "80%"
+        """
+}
+
 /// A bounded allocator in `dir`: `mib` MiB in steps, each page touched.
 func allocate(_ dir: String, mib: Int, step: Int = 16, intervalMillis: Int = 0, trace: AllocationTrace? = nil,
               traceGroup: String? = nil) throws -> Child {
@@ -361,14 +374,7 @@ struct DaemonKernelTests {
         let side = try sleepers(g.dir + "/a/side", 3)
         let b = try sleepers(g.dir + "/b", 2)
         let c = try allocate(g.dir + "/c", mib: 48)
-        let daemon = try DaemonRun("tenants", config: """
-            [[guard]]
-            name = "tenants"
-            match = "\(g.path)/*"
-            post_action_delay = "5s"
-            [[guard.trigger]]
-            usage_of_limit = "80%"
-            """)
+        let daemon = try DaemonRun("tenants", config: tenantsGuard(g))
         try daemon.started()
         // 4 MiB every 100 ms toward 192 MiB (~35 MiB/s): past 80% of its
         // 128M, the guard has ~0.7 s before the kernel's OOM killer would act.
@@ -833,18 +839,12 @@ struct DaemonKernelTests {
         #expect(waitUntil(seconds: 60) { (UInt64(g.read("a/memory.current")?.split(separator: "\n").first ?? "") ?? 0) >= 96 << 20 })
         let b = try allocate(g.dir + "/b", mib: 16)
         let port: UInt16 = 19465
-        let daemon = try DaemonRun("near", config: """
+        let daemon = try DaemonRun("near", config: tenantsGuard(g, before: """
             [daemon]
             interval = "1s"
             [metrics]
             listen = "127.0.0.1:\(port)"
-            [[guard]]
-            name = "tenants"
-            match = "\(g.path)/*"
-            post_action_delay = "5s"
-            [[guard.trigger]]
-            usage_of_limit = "80%"
-            """)
+            """))
         try daemon.started()
         func counter(_ name: String) -> Double? {
             TestHTTP.get(port: port, "/metrics")?.body.split(separator: "\n")

@@ -86,16 +86,10 @@ struct MetricsKernelTests {
     static let port: UInt16 = 19464
 
     func config(_ g: TestCgroup) -> String {
-        """
-        [metrics]
-        listen = "127.0.0.1:\(MetricsKernelTests.port)"
-        [[guard]]
-        name = "tenants"
-        match = "\(g.path)/*"
-        post_action_delay = "5s"
-        [[guard.trigger]]
-        usage_of_limit = "80%"
-        """
+        tenantsGuard(g, before: """
+            [metrics]
+            listen = "127.0.0.1:\(MetricsKernelTests.port)"
+            """)
     }
 
     /// Prometheus itself scrapes the daemon: the watched group's series with
