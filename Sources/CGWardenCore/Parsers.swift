@@ -221,9 +221,9 @@ public enum Parse {
         var seen = SeenKeys()
         var anon: UInt64?, file = false, shmem: UInt64 = 0, kernel: UInt64?
         var parts: UInt64 = 0
-        let keys = StatSummaryKeys.shared
+        let keys = StatSummaryKeys.shared, table = KnownKeys.table
         let ok = scanSimpleKeyed(b) { _, k, v in
-            guard let known = KnownKeys.index(k), seen.insert(known: known) else { return false }
+            guard let known = KnownKeys.index(k, in: table), seen.insert(known: known) else { return false }
             switch known {
             case keys.anon: anon = v
             case keys.file: file = true
