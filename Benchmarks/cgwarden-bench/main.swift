@@ -100,8 +100,14 @@ func main() {
         raiseDescriptorLimit()
         let sampler = Sampler(root: root)
         let times = Int(option("times") ?? "100") ?? 100
+        // --fields status (default), daemon (what `cgwarden run` reads) or policy.
+        let fields: SnapshotFields = switch option("fields") {
+        case "daemon": .daemon
+        case "policy": .policy
+        default: .status
+        }
         var groups = 0
-        let us = time { for _ in 0..<times { groups = (try? sampler.sample(fields: .status))?.cgroups.count ?? 0 } }
+        let us = time { for _ in 0..<times { groups = (try? sampler.sample(fields: fields))?.cgroups.count ?? 0 } }
         print("\(groups) groups, \(fmt(us / Double(times * max(groups, 1)))) µs per group per sample")
         return
     }

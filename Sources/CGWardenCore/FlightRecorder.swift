@@ -121,8 +121,7 @@ public struct FlightRecorder: Sendable {
     static let eventKeys = ["low", "high", "max", "oom", "oom_kill", "oom_group_kill"]
 
     static func projected(_ e: MemoryEvents) -> MemoryEvents {
-        MemoryEvents(KeyedCounters(["low": e.low, "high": e.high, "max": e.max, "oom": e.oom, "oom_kill": e.oomKill,
-                                    "oom_group_kill": e.oomGroupKill]))
+        MemoryEvents(low: e.low, high: e.high, max: e.max, oom: e.oom, oomKill: e.oomKill, oomGroupKill: e.oomGroupKill)
     }
 
     /// The three parts of `MemoryState.unreclaimable`, `kernel` summed from
@@ -255,8 +254,8 @@ enum FlightSlots {
                 current: f & hasCurrent != 0 ? v[b + current] : nil, max: limit(0), high: limit(1), low: limit(2), min: limit(3),
                 swapCurrent: f & hasSwap != 0 ? v[b + swap] : nil,
                 events: f & hasEvents != 0
-                    ? MemoryEvents(KeyedCounters(["low": v[e], "high": v[e + 1], "max": v[e + 2], "oom": v[e + 3],
-                                                  "oom_kill": v[e + 4], "oom_group_kill": v[e + 5]])) : nil,
+                    ? MemoryEvents(low: v[e], high: v[e + 1], max: v[e + 2], oom: v[e + 3], oomKill: v[e + 4],
+                                   oomGroupKill: v[e + 5]) : nil,
                 stat: f & hasStat != 0 ? KeyedCounters(["anon": v[b + anon], "shmem": v[b + shmem], "kernel": v[b + kernel]]) : nil)
         }
         if f & hasPressure != 0 {

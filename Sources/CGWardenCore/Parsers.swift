@@ -152,49 +152,42 @@ public enum Parse {
     /// compared byte by byte in place; nil for anything else (another order,
     /// another key, other spacing), which `simpleKeyed` and the general
     /// parser then read. Two of these files per group at every snapshot.
-    static func standardEvents(_ b: Bytes) -> KeyedCounters? {
+    static func standardEvents(_ b: Bytes) -> MemoryEvents? {
         guard let p = b.baseAddress else { return nil }
         let n = b.count
-        var values: [UInt64] = []
-        values.reserveCapacity(standardEventKeys)
+        // On the stack: no array per file.
+        var values: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0)
+        var count = 0
         let ok = standardEventsTemplate.withUnsafeBufferPointer { template -> Bool in
             let key = template.baseAddress!
             var i = 0, t = 0
-            while i < n && values.count < standardEventKeys {
+            while i < n && count < MemoryEvents.standardKeys {
                 // The key and its space, against the template's next key and space.
                 repeat {
                     guard i < n, p[i] == key[t] else { return false }
                     i += 1
                     t += 1
                 } while key[t - 1] != ASCII.space
-                let first = i
-                var v: UInt64 = 0
-                while i < n && p[i] != ASCII.newline {
-                    let d = p[i] &- ASCII.zero
-                    if d > 9 { return false }
-                    v = v &* 10 &+ UInt64(d)
-                    i += 1
-                }
-                guard i < n, i > first, i - first <= 19 else { return false }
-                i += 1
-                values.append(v)
+                var number = SimpleCursor(p: p, n: n, i: i)
+                guard let (v, _) = number.digits(), number.i < n, p[number.i] == ASCII.newline else { return false }
+                i = number.i + 1
+                withUnsafeMutableBytes(of: &values) { $0.storeBytes(of: v, toByteOffset: count * 8, as: UInt64.self) }
+                count += 1
             }
             return i == n
         }
-        guard ok, values.count >= memoryEventsKeys.count else { return nil }
-        return KeyedCounters(keys: KnownKeys.prefixes[values.count], values: values)
+        guard ok, count >= memoryEventsKeys.count else { return nil }
+        return MemoryEvents(low: values.0, high: values.1, max: values.2, oom: values.3, oomKill: values.4,
+                            oomGroupKill: count > 5 ? values.5 : nil, sockThrottled: count > 6 ? values.6 : nil)
     }
 
     /// The keys of `standardEvents` in the kernel's order, each with its
     /// space (the first of `KnownKeys.all`).
-    static let standardEventsTemplate = Array(KnownKeys.all[0..<standardEventKeys].map { $0 + " " }.joined().utf8)
-
-    /// The keys `standardEvents` knows, in the kernel's order: the first of `KnownKeys.all`.
-    static let standardEventKeys = 7
+    static let standardEventsTemplate = Array(KnownKeys.all[0..<MemoryEvents.standardKeys].map { $0 + " " }.joined().utf8)
 
     /// `memory.events` or `memory.events.local`.
     public static func memoryEvents(_ b: Bytes, file: String = "memory.events") throws(ParseError) -> MemoryEvents {
-        if let all = standardEvents(b) { return MemoryEvents(standardOrder: all) }
+        if let events = standardEvents(b) { return events }
         // The required keys are the first five of `KnownKeys.all`.
         if let (all, prefix) = simpleKeyed(b), all.count >= 5 {
             // low, high, max, oom, oom_kill[, oom_group_kill[, ...]] in this order.
@@ -214,7 +207,47 @@ public enum Parse {
     /// `memory.stat` as `memoryStat` reads it (the same errors), reduced to
     /// `MemoryState.statSummary`.
     public static func memoryStatSummary(_ b: Bytes, file: String = "memory.stat") throws(ParseError) -> KeyedCounters {
-        MemoryState.statSummary(try memoryStat(b, file: file))
+        if let summary = statSummaryInPlace(b) { return summary }
+        return MemoryState.statSummary(try memoryStat(b, file: file))
+    }
+
+    /// The summary of a `memory.stat` of the common shape (`scanSimpleKeyed`)
+    /// whose every key is known (`KnownKeys`) and written once, with `anon`
+    /// and `file`: what `memoryStat` would read, summed as it comes, with no
+    /// array of ~50 counters and keys per group (the daemon reads this file
+    /// for every group at every snapshot). nil for anything else: the whole
+    /// parse then decides, with its errors.
+    static func statSummaryInPlace(_ b: Bytes) -> KeyedCounters? {
+        var seen = SeenKeys()
+        var anon: UInt64?, file = false, shmem: UInt64 = 0, kernel: UInt64?
+        var parts: UInt64 = 0
+        let keys = StatSummaryKeys.shared, table = KnownKeys.table
+        let ok = scanSimpleKeyed(b) { _, k, v in
+            guard let known = KnownKeys.index(k, in: table), seen.insert(known: known) else { return false }
+            switch known {
+            case keys.anon: anon = v
+            case keys.file: file = true
+            case keys.shmem: shmem = v
+            case keys.kernel: kernel = v
+            // `MemoryState.kernel`: the parts, before 5.18.
+            case keys.kernelStack, keys.pagetables, keys.slabUnreclaimable: parts = parts.addingSaturated(v)
+            default: break
+            }
+            return true
+        }
+        guard ok, let anon, file else { return nil }
+        return KeyedCounters(keys: MemoryState.summaryKeys, values: [anon, shmem, kernel ?? parts])
+    }
+
+    /// Where the keys `statSummaryInPlace` reads are in `KnownKeys.all`.
+    struct StatSummaryKeys {
+        let anon, file, shmem, kernel, kernelStack, pagetables, slabUnreclaimable: Int
+        static let shared: StatSummaryKeys = {
+            func at(_ k: String) -> Int { KnownKeys.all.firstIndex(of: k)! }
+            return StatSummaryKeys(anon: at("anon"), file: at("file"), shmem: at("shmem"), kernel: at("kernel"),
+                                   kernelStack: at("kernel_stack"), pagetables: at("pagetables"),
+                                   slabUnreclaimable: at("slab_unreclaimable"))
+        }()
     }
 
     /// `cgroup.stat`: `nr_descendants`, `nr_dying_descendants`, and newer keys.

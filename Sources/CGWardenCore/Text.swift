@@ -154,9 +154,12 @@ enum KnownKeys {
     }
 
     /// The index in `all` of the key spelled by `b`, or nil for another key.
-    static func index(_ b: Bytes) -> Int? {
+    static func index(_ b: Bytes) -> Int? { index(b, in: table) }
+
+    /// `index` with the table read once by the caller (a read of the global
+    /// is a call and three retains: per line of a 50-line file, they add up).
+    @inline(__always) static func index(_ b: Bytes, in t: (bytes: [UInt8], start: [Int], slots: [Int16])) -> Int? {
         if b.isEmpty { return nil }
-        let t = table
         var s = hash(b)
         while true {
             let i = Int(t.slots[s])

@@ -87,7 +87,12 @@ public struct KeyedCounters: Equatable, Sendable, Sequence {
 public struct MemoryEvents: Equatable, Sendable {
     /// Every key the kernel wrote, in order.
     public var all: KeyedCounters {
-        didSet { extract() }
+        get {
+            if let other { return other }
+            let v = [low, high, max, oom, oomKill, oomGroupKill, sockThrottled]
+            return KeyedCounters(keys: KnownKeys.prefixes[Int(count)], values: Array(v[0..<Int(count)]))
+        }
+        set { self = MemoryEvents(newValue) }
     }
 
     /// Times usage went below the effective `memory.low` protection and was reclaimed anyway.
@@ -102,28 +107,42 @@ public struct MemoryEvents: Equatable, Sendable {
     public private(set) var oomKill: UInt64 = 0
     /// Times the whole group was OOM-killed because of `memory.oom.group` (kernel 5.17+).
     public private(set) var oomGroupKill: UInt64 = 0
+    private var sockThrottled: UInt64 = 0
+    /// How many of the kernel's keys, in its order (`KnownKeys.prefixes`),
+    /// the fields hold: 5 to `standardKeys`.
+    private var count: UInt8 = 5
+    /// The counters as read when they are not the kernel's keys in its order
+    /// (another kernel, a hand-made file); nil in the common case, held in
+    /// the fields alone: no array for each of the two files of every group
+    /// at every snapshot.
+    private var other: KeyedCounters?
+
+    /// low, high, max, oom, oom_kill, oom_group_kill, sock_throttled.
+    static let standardKeys = 7
 
     public init(_ all: KeyedCounters) {
-        self.all = all
-        extract()
+        let n = all.count
+        if n >= 5 && n <= MemoryEvents.standardKeys && all.keys == KnownKeys.prefixes[n] {
+            self.init(standardOrder: all)
+        } else {
+            self.init(other: all)
+        }
     }
 
     /// Counters whose keys are `KnownKeys.prefixes[n]`, n >= 5: low, high,
     /// max, oom, oom_kill[, oom_group_kill...], read by position.
     init(standardOrder all: KeyedCounters) {
-        self.all = all
+        guard all.count <= MemoryEvents.standardKeys else {
+            self.init(other: all)
+            return
+        }
         let v = all.values
-        low = v[0]
-        high = v[1]
-        max = v[2]
-        oom = v[3]
-        oomKill = v[4]
-        oomGroupKill = v.count > 5 ? v[5] : 0
+        self.init(low: v[0], high: v[1], max: v[2], oom: v[3], oomKill: v[4],
+                  oomGroupKill: v.count > 5 ? v[5] : nil, sockThrottled: v.count > 6 ? v[6] : nil)
     }
 
-    /// The standard counters as fields: the policy reads them for every
-    /// group at every snapshot, a key search each time would add up.
-    private mutating func extract() {
+    private init(other all: KeyedCounters) {
+        other = all
         low = all["low"] ?? 0
         high = all["high"] ?? 0
         max = all["max"] ?? 0
@@ -132,7 +151,28 @@ public struct MemoryEvents: Equatable, Sendable {
         oomGroupKill = all["oom_group_kill"] ?? 0
     }
 
-    public static func == (a: MemoryEvents, b: MemoryEvents) -> Bool { a.all == b.all }
+    /// The kernel's keys in its order: the five every kernel since 4.13
+    /// writes, then `oom_group_kill` (5.17+) and `sock_throttled` where given
+    /// (a later key only after the earlier one).
+    init(low: UInt64, high: UInt64, max: UInt64, oom: UInt64, oomKill: UInt64,
+         oomGroupKill: UInt64? = nil, sockThrottled: UInt64? = nil) {
+        self.low = low
+        self.high = high
+        self.max = max
+        self.oom = oom
+        self.oomKill = oomKill
+        self.oomGroupKill = oomGroupKill ?? 0
+        self.sockThrottled = sockThrottled ?? 0
+        count = oomGroupKill == nil ? 5 : (sockThrottled == nil ? 6 : 7)
+    }
+
+    public static func == (a: MemoryEvents, b: MemoryEvents) -> Bool {
+        if a.other == nil && b.other == nil {
+            return a.count == b.count && a.low == b.low && a.high == b.high && a.max == b.max && a.oom == b.oom
+                && a.oomKill == b.oomKill && a.oomGroupKill == b.oomGroupKill && a.sockThrottled == b.sockThrottled
+        }
+        return a.all == b.all
+    }
 }
 
 /// One line of a PSI file: share of wall time in which tasks stalled on memory.

@@ -118,6 +118,8 @@ struct GroupReader {
     ) throws(Vanished) -> CgroupSnapshot {
         var g = CgroupSnapshot(path: path, id: id)
 
+        // Inlined: a generic call per file returned each value through a copy (memcpy).
+        @inline(__always)
         func get<T>(_ file: CgroupFile, _ parse: (Bytes, String) throws(ParseError) -> T) throws(Vanished) -> T? {
             let bytes: Bytes
             do {

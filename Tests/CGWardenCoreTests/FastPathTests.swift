@@ -75,6 +75,26 @@ import Testing
         #expect(fastOnes > 100)
     }
 
+    /// memory.stat's summary read in place is the whole parse's, reduced.
+    @Test func memoryStatSummariesReadAsTheWholeParseReadsThem() throws {
+        let kernel61 = "anon 1052672\nfile 4096\nkernel 311296\nkernel_stack 16384\npagetables 40960\nsec_pagetables 0\n"
+            + "percpu 0\nsock 0\nvmalloc 0\nshmem 8192\nfile_mapped 0\nfile_dirty 0\nslab_reclaimable 1000\n"
+            + "slab_unreclaimable 2000\nslab 3000\npgfault 12345\n"
+        let old = "anon 100\nfile 200\nkernel_stack 10\npagetables 20\nslab_unreclaimable 30\nshmem 5\n"
+        var inPlace = 0
+        for text in Self.neighbours([kernel61, old]) {
+            text.withBytes { b in
+                if Parse.statSummaryInPlace(b) != nil { inPlace += 1 }
+                let fast = result { () throws(ParseError) in try Parse.memoryStatSummary(b) }
+                let whole = result { () throws(ParseError) in MemoryState.statSummary(try Parse.memoryStat(b)) }
+                #expect(fast == whole, "\(text.debugDescription)")
+            }
+        }
+        #expect(inPlace > 100)
+        #expect(try Parse.memoryStatSummary(old).values == [100, 5, 60])
+        #expect(try Parse.memoryStatSummary(kernel61).values == [1052672, 8192, 311296])
+    }
+
     /// memory.events as 4.13, 5.17 and later kernels write it takes the
     /// in-place path; anything else is left to the others.
     @Test func memoryEventsAsTheKernelWritesThemAreReadInPlace() {
@@ -85,7 +105,7 @@ import Testing
         ]
         for text in taken {
             text.withBytes { b in
-                let values = Parse.standardEvents(b)?.values
+                let values = Parse.standardEvents(b)?.all.values
                 #expect(values == (try? Parse.generalKeyed(b, file: "memory.events", required: []))?.values, "\(text.debugDescription)")
                 #expect(values != nil, "\(text.debugDescription)")
             }

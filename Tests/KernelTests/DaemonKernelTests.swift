@@ -298,6 +298,30 @@ struct AllocationTrace {
     func remove() { unlink(path) }
 }
 
+/// A test group with tenants below it, each with its own `memory.max` and no swap.
+func tenantGroups(_ name: String, _ tenants: [String] = ["a", "b"], max: String = "128M") throws -> TestCgroup {
+    let g = try TestCgroup(name)
+    for t in tenants {
+        try g.child(t)
+        try g.write(t + "/memory.max", max)
+        try g.write(t + "/memory.swap.max", "0")
+    }
+    return g
+}
+
+/// The tenants' guard of the end-to-end tests: 80% of each tenant's memory.max, 5 s after a kill.
+func tenantsGuard(_ g: TestCgroup, before: String = "") -> String {
+    before + """
+
+        [[guard]]
+        name = "tenants"
+        match = "\(g.path)/*"
+        post_action_delay = "5s"
+        [[guard.trigger]]
+        usage_of_limit = "80%"
+        """
+}
+
 /// A bounded allocator in `dir`: `mib` MiB in steps, each page touched.
 func allocate(_ dir: String, mib: Int, step: Int = 16, intervalMillis: Int = 0, trace: AllocationTrace? = nil,
               traceGroup: String? = nil) throws -> Child {
@@ -342,12 +366,7 @@ func mib(_ bytes: Int64) -> String { String(Double(bytes / 104_858) / 10) + " Mi
 struct DaemonKernelTests {
 
     @Test func aTenantRampingTowardItsLimitIsEmptiedBeforeTheKernelOOMKiller() throws {
-        let g = try TestCgroup("run-tenants")
-        for t in ["a", "b", "c"] {
-            try g.child(t)
-            try g.write(t + "/memory.max", "128M")
-            try g.write(t + "/memory.swap.max", "0")
-        }
+        let g = try tenantGroups("run-tenants", ["a", "b", "c"])
         // a's processes sit in two child groups: the whole tenant goes, not one process.
         try g.write("a/cgroup.subtree_control", "+memory +pids")
         try g.child("a/app")
@@ -355,14 +374,7 @@ struct DaemonKernelTests {
         let side = try sleepers(g.dir + "/a/side", 3)
         let b = try sleepers(g.dir + "/b", 2)
         let c = try allocate(g.dir + "/c", mib: 48)
-        let daemon = try DaemonRun("tenants", config: """
-            [[guard]]
-            name = "tenants"
-            match = "\(g.path)/*"
-            post_action_delay = "5s"
-            [[guard.trigger]]
-            usage_of_limit = "80%"
-            """)
+        let daemon = try DaemonRun("tenants", config: tenantsGuard(g))
         try daemon.started()
         // 4 MiB every 100 ms toward 192 MiB (~35 MiB/s): past 80% of its
         // 128M, the guard has ~0.7 s before the kernel's OOM killer would act.
@@ -820,30 +832,19 @@ struct DaemonKernelTests {
     /// times a second; when it runs away, a reading brings the snapshot and
     /// the tenant is emptied before the kernel's OOM killer acts.
     @Test func aTenantRestingNearItsThresholdIsReadThenEmptiedWhenItRunsAway() throws {
-        let g = try TestCgroup("run-near")
-        for t in ["a", "b"] {
-            try g.child(t)
-            try g.write(t + "/memory.max", "128M")
-            try g.write(t + "/memory.swap.max", "0")
-        }
+        let g = try tenantGroups("run-near")
         // a rests at 96 MiB and the allocator's own pages: over 94% of its
         // threshold (80% of 128M: 102.4 MiB), sampled by its distance at the floor before.
         let rest = try allocate(g.dir + "/a", mib: 96)
         #expect(waitUntil(seconds: 60) { (UInt64(g.read("a/memory.current")?.split(separator: "\n").first ?? "") ?? 0) >= 96 << 20 })
         let b = try allocate(g.dir + "/b", mib: 16)
         let port: UInt16 = 19465
-        let daemon = try DaemonRun("near", config: """
+        let daemon = try DaemonRun("near", config: tenantsGuard(g, before: """
             [daemon]
             interval = "1s"
             [metrics]
             listen = "127.0.0.1:\(port)"
-            [[guard]]
-            name = "tenants"
-            match = "\(g.path)/*"
-            post_action_delay = "5s"
-            [[guard.trigger]]
-            usage_of_limit = "80%"
-            """)
+            """))
         try daemon.started()
         func counter(_ name: String) -> Double? {
             TestHTTP.get(port: port, "/metrics")?.body.split(separator: "\n")

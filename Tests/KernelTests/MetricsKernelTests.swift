@@ -86,26 +86,10 @@ struct MetricsKernelTests {
     static let port: UInt16 = 19464
 
     func config(_ g: TestCgroup) -> String {
-        """
-        [metrics]
-        listen = "127.0.0.1:\(MetricsKernelTests.port)"
-        [[guard]]
-        name = "tenants"
-        match = "\(g.path)/*"
-        post_action_delay = "5s"
-        [[guard.trigger]]
-        usage_of_limit = "80%"
-        """
-    }
-
-    func tenants(_ name: String) throws -> TestCgroup {
-        let g = try TestCgroup(name)
-        for t in ["a", "b"] {
-            try g.child(t)
-            try g.write(t + "/memory.max", "128M")
-            try g.write(t + "/memory.swap.max", "0")
-        }
-        return g
+        tenantsGuard(g, before: """
+            [metrics]
+            listen = "127.0.0.1:\(MetricsKernelTests.port)"
+            """)
     }
 
     /// Prometheus itself scrapes the daemon: the watched group's series with
@@ -113,7 +97,7 @@ struct MetricsKernelTests {
     /// shipped rules loaded; every metric the dashboard and the rules use is
     /// in a real scrape, which `promtool check metrics` accepts.
     @Test func aRealPrometheusScrapesTheGuard() throws {
-        let g = try tenants("metrics-prom")
+        let g = try tenantGroups("metrics-prom")
         let daemon = try DaemonRun("metrics-prom", config: config(g))
         try daemon.started()
         #expect(waitUntil(seconds: 30) { TestHTTP.get(port: MetricsKernelTests.port, "/healthz")?.status == 200 },
@@ -165,7 +149,7 @@ struct MetricsKernelTests {
     /// before the kernel's OOM killer acts, the daemon's descriptors stay
     /// bounded, and it still answers afterwards.
     @Test func aFloodedEndpointDoesNotDelayAKill() throws {
-        let g = try tenants("metrics-flood")
+        let g = try tenantGroups("metrics-flood")
         let daemon = try DaemonRun("metrics-flood", config: config(g))
         try daemon.started()
         let port = MetricsKernelTests.port
