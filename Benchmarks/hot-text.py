@@ -23,9 +23,11 @@
 # A page is 4 KiB; the kernel maps up to 16 neighbouring pages of the page
 # cache at each fault (fault_around_bytes, 64 KiB by default): the hot
 # sections laid out together are what those 64 KiB windows then hold.
-import re, struct, subprocess, sys
+import re, subprocess, sys
 
-PAGE = 4096
+import pagemap
+
+PAGE = pagemap.PAGE
 MAP_LINE = re.compile(r"^\s*([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s+(\d+)( +)(.*?)\s*$")
 
 
@@ -42,26 +44,12 @@ def loads(binary):
 
 def pages(pid, binary):
     segments = [s for s in loads(binary) if "E" in s[3]]
-    with open(f"/proc/{pid}/maps") as f:
-        maps = []
-        for line in f:
-            p = line.split()
-            if len(p) >= 6 and p[5] == binary and "x" in p[1]:
-                lo, hi = (int(x, 16) for x in p[0].split("-"))
-                maps.append((lo, hi, int(p[2], 16)))
-    with open(f"/proc/{pid}/pagemap", "rb") as pm:
-        for lo, hi, offset in maps:
-            pm.seek(lo // PAGE * 8)
-            entries = pm.read((hi - lo) // PAGE * 8)
-            for i in range(len(entries) // 8):
-                (e,) = struct.unpack_from("<Q", entries, i * 8)
-                if not e >> 63 & 1:
-                    continue
-                off = offset + i * PAGE
-                for s_off, s_vaddr, s_size, _ in segments:
-                    if s_off // PAGE * PAGE <= off < s_off + s_size:
-                        print(f"{off - s_off + s_vaddr:#x}")
-                        break
+    code = [m for m in pagemap.file_mappings(pid, binary) if "x" in m[3]]
+    for off, _ in pagemap.resident(pid, code):
+        for s_off, s_vaddr, s_size, _ in segments:
+            if s_off // PAGE * PAGE <= off < s_off + s_size:
+                print(f"{off - s_off + s_vaddr:#x}")
+                break
 
 
 def text_sections(map_path):

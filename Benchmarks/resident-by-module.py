@@ -7,10 +7,12 @@
 #   resident-by-module.py PID BINARY
 # Run by `cgwarden-bench daemon-idle` in the VM (it needs the process's
 # pagemap); prints Markdown rows.
-import bisect, os, re, struct, subprocess, sys
+import bisect, os, re, subprocess, sys
+
+import pagemap
 
 pid, binary = int(sys.argv[1]), os.path.realpath(sys.argv[2])
-PAGE = 4096
+PAGE = pagemap.PAGE
 
 sections = []  # (file offset, size, addr, name)
 for line in subprocess.run(["readelf", "-SW", binary], capture_output=True, text=True, check=True).stdout.splitlines():
@@ -36,36 +38,20 @@ for line in subprocess.run(["nm", "-n", "--defined-only", binary], capture_outpu
         symbols.append((int(parts[0], 16), module(parts[2])))
 addrs = [a for a, _ in symbols]
 
-maps = []
-with open(f"/proc/{pid}/maps") as f:
-    for line in f:
-        p = line.split()
-        if len(p) >= 6 and p[5] == binary:
-            lo, hi = (int(x, 16) for x in p[0].split("-"))
-            maps.append((lo, hi, int(p[2], 16), p[1]))
-
 by_section, by_module, total = {}, {}, 0
-with open(f"/proc/{pid}/pagemap", "rb") as pm:
-    for lo, hi, offset, perms in maps:
-        pm.seek(lo // PAGE * 8)
-        entries = pm.read((hi - lo) // PAGE * 8)
-        for i in range(len(entries) // 8):
-            (e,) = struct.unpack_from("<Q", entries, i * 8)
-            if not e >> 63 & 1:
-                continue
-            total += 4
-            off = offset + i * PAGE
-            j = bisect.bisect_right([s[0] for s in sections], off) - 1
-            name = "?"
-            if j >= 0 and off < sections[j][0] + sections[j][1]:
-                fo, size, addr, name = sections[j]
-                vaddr = addr + (off - fo)
-                if name in (".text", ".rodata", ".data", ".data.rel.ro") or name.startswith("swift5_"):
-                    k = bisect.bisect_right(addrs, vaddr) - 1
-                    mod = symbols[k][1] if k >= 0 else "?"
-                    by_module[mod] = by_module.get(mod, 0) + 4
-            key = f"{name} ({perms})"
-            by_section[key] = by_section.get(key, 0) + 4
+for off, perms in pagemap.resident(pid, pagemap.file_mappings(pid, binary)):
+    total += 4
+    j = bisect.bisect_right([s[0] for s in sections], off) - 1
+    name = "?"
+    if j >= 0 and off < sections[j][0] + sections[j][1]:
+        fo, size, addr, name = sections[j]
+        vaddr = addr + (off - fo)
+        if name in (".text", ".rodata", ".data", ".data.rel.ro") or name.startswith("swift5_"):
+            k = bisect.bisect_right(addrs, vaddr) - 1
+            mod = symbols[k][1] if k >= 0 else "?"
+            by_module[mod] = by_module.get(mod, 0) + 4
+    key = f"{name} ({perms})"
+    by_section[key] = by_section.get(key, 0) + 4
 
 print(f"# {binary}: {total} KiB resident in its file mappings")
 print("# by section, KiB: " + ", ".join(f"{k} {v}" for k, v in sorted(by_section.items(), key=lambda x: -x[1]) if v >= 16))
