@@ -219,8 +219,8 @@ public enum Parse {
     /// parse then decides, with its errors.
     static func statSummaryInPlace(_ b: Bytes) -> KeyedCounters? {
         var seen = SeenKeys()
-        var anon: UInt64?, file = false, shmem: UInt64 = 0, kernel: UInt64?
-        var parts: UInt64 = 0
+        var anon: UInt64?, file = false, shmem: UInt64 = 0
+        var kernel: UInt64?, kernelStack: UInt64?, pagetables: UInt64?, slabUnreclaimable: UInt64?
         let keys = StatSummaryKeys.shared, table = KnownKeys.table
         let ok = scanSimpleKeyed(b) { _, k, v in
             guard let known = KnownKeys.index(k, in: table), seen.insert(known: known) else { return false }
@@ -229,14 +229,17 @@ public enum Parse {
             case keys.file: file = true
             case keys.shmem: shmem = v
             case keys.kernel: kernel = v
-            // `MemoryState.kernel`: the parts, before 5.18.
-            case keys.kernelStack, keys.pagetables, keys.slabUnreclaimable: parts = parts.addingSaturated(v)
+            case keys.kernelStack: kernelStack = v
+            case keys.pagetables: pagetables = v
+            case keys.slabUnreclaimable: slabUnreclaimable = v
             default: break
             }
             return true
         }
         guard ok, let anon, file else { return nil }
-        return KeyedCounters(keys: MemoryState.summaryKeys, values: [anon, shmem, kernel ?? parts])
+        return KeyedCounters(keys: MemoryState.summaryKeys,
+                             values: [anon, shmem, MemoryState.kernel(kernel: kernel, kernelStack: kernelStack,
+                                                                      pagetables: pagetables, slabUnreclaimable: slabUnreclaimable)])
     }
 
     /// Where the keys `statSummaryInPlace` reads are in `KnownKeys.all`.

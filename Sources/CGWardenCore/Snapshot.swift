@@ -129,8 +129,13 @@ public struct MemoryState: Equatable, Sendable {
     /// `memory.stat`'s kernel memory: `kernel` (5.18+) already includes
     /// kernel_stack, pagetables, slab...; older kernels only have the parts.
     public static func kernel(_ stat: KeyedCounters) -> UInt64 {
-        stat["kernel"] ?? (stat["kernel_stack"] ?? 0)
-            .addingSaturated(stat["pagetables"] ?? 0).addingSaturated(stat["slab_unreclaimable"] ?? 0)
+        kernel(kernel: stat["kernel"], kernelStack: stat["kernel_stack"], pagetables: stat["pagetables"],
+               slabUnreclaimable: stat["slab_unreclaimable"])
+    }
+
+    /// `kernel` from the counters themselves (what `Parse` reads in place).
+    static func kernel(kernel: UInt64?, kernelStack: UInt64?, pagetables: UInt64?, slabUnreclaimable: UInt64?) -> UInt64 {
+        kernel ?? (kernelStack ?? 0).addingSaturated(pagetables ?? 0).addingSaturated(slabUnreclaimable ?? 0)
     }
 
     /// The part of a `memory.stat` that `unreclaimable` reads: `anon`,

@@ -120,15 +120,12 @@ public final class Sampler {
         return result
     }
 
-    /// A group's own `memory.events.local`, read now through the directory
-    /// the sampler holds (a group that just emptied, before it is removed):
+    /// A group's own `memory.events.local`, read now through the descriptors
+    /// the sampler holds (`read`; a group that just emptied, before it is removed):
     /// nil when the group is not one of the last sample, is gone, has no
     /// such file (no memory controller, before 5.2), or the file did not parse.
     public func eventsLocal(of id: UInt64) -> MemoryEvents? {
-        guard let node = byID[id], let bytes = try? buffer.readFile(CgroupFile.eventsLocal.name, in: node.dir, fs: fs) else {
-            return nil
-        }
-        return try? Parse.memoryEvents(bytes, file: CgroupFile.eventsLocal.name)
+        read(.eventsLocal, of: id) { try Parse.memoryEvents($0, file: CgroupFile.eventsLocal.name) }
     }
 
     /// One file of a group of the last sample, read now through the

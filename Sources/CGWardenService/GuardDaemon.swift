@@ -179,7 +179,7 @@ public final class GuardDaemon {
         self.metrics = metrics
         files = tunables.kernelWakeups ? try? FileModificationWatch() : nil
         session = PolicySession(config: GuardDaemon.effective(config, dryRun: dryRun), ownCgroup: killer.own.path,
-                                nearHeadroom: GuardDaemon.nearHeadroom(tunables))
+                                near: GuardDaemon.near(tunables))
         kernel = KernelEvents(log: kernelLog, tunables: GuardDaemon.watcherTunables(config))
         self.recordings = recordings
     }
@@ -201,9 +201,10 @@ public final class GuardDaemon {
 
     var interval: UInt64 { config.daemon.interval.nanosecondsClamped }
 
-    /// The policy lists the groups as near as the timer samples faster for (none for a poller).
-    static func nearHeadroom(_ tunables: DaemonTunables) -> Double {
-        tunables.kernelWakeups ? tunables.fastSamplingHeadroom : 0
+    /// The policy lists the groups as near as the timer samples faster for,
+    /// as many as it reads (none for a poller).
+    static func near(_ tunables: DaemonTunables) -> (headroom: Double, limit: Int) {
+        tunables.kernelWakeups ? (tunables.fastSamplingHeadroom, tunables.maximumNearReads) : (0, 0)
     }
 
     // MARK: the loop
@@ -665,7 +666,7 @@ public final class GuardDaemon {
             let next = try reload()
             let old = session.config
             let effective = GuardDaemon.effective(next, dryRun: dryRun)
-            var fresh = PolicySession(config: effective, ownCgroup: killer.own.path, nearHeadroom: GuardDaemon.nearHeadroom(tunables))
+            var fresh = PolicySession(config: effective, ownCgroup: killer.own.path, near: GuardDaemon.near(tunables))
             fresh.carry(session.state, from: old)
             session = fresh
             config = next

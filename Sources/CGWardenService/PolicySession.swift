@@ -9,10 +9,13 @@ public struct PolicySession: Sendable {
     public let evaluator: Evaluator
     public private(set) var state = PolicyState()
 
-    /// `nearHeadroom`: list the groups this near a threshold in each decision (`Evaluator.nearHeadroom`).
-    public init(config: Config, ownCgroup: CgroupPath?, detail: Evaluator.Detail = .holding, nearHeadroom: Double = 0) {
+    /// `near`: list the groups this near a threshold in each decision, at
+    /// most so many (`Evaluator.nearHeadroom`, `nearLimit`).
+    public init(config: Config, ownCgroup: CgroupPath?, detail: Evaluator.Detail = .holding,
+                near: (headroom: Double, limit: Int) = (0, 0)) {
         var e = Evaluator(config: config, ownCgroup: ownCgroup, detail: detail)
-        e.nearHeadroom = nearHeadroom
+        e.nearHeadroom = near.headroom
+        e.nearLimit = near.limit
         evaluator = e
     }
 
