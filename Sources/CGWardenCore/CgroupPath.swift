@@ -125,9 +125,15 @@ public struct CgroupPath: Hashable, Comparable, Sendable, CustomStringConvertibl
     public func isWithin(_ other: CgroupPath) -> Bool {
         if other.isRoot { return true }
         let n = other.bytes.count
-        guard bytes.count >= n, bytes[..<n].elementsEqual(other.bytes) else { return false }
+        // Byte by byte, not a generic comparison of slices: the policy's
+        // tree asks this about every group at every snapshot.
+        guard bytes.count >= n else { return false }
+        for j in 0..<n where bytes[j] != other.bytes[j] { return false }
         return bytes.count == n || bytes[n] == CgroupPath.slash
     }
+
+    /// True when `self` lies strictly below `other`.
+    public func isBelow(_ other: CgroupPath) -> Bool { bytes.count > other.bytes.count && isWithin(other) }
 
     /// `self` below `ancestor`, as a path relative to it; nil when not within.
     public func relative(to ancestor: CgroupPath) -> CgroupPath? {

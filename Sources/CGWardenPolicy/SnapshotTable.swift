@@ -109,7 +109,7 @@ final class SnapshotTable {
             var ancestors: [Int] = []
             for i in order {
                 let path = paths[i]
-                while let top = ancestors.last, !SnapshotTable.isBelow(path.bytes, paths[top].bytes) { ancestors.removeLast() }
+                while let top = ancestors.last, !path.isBelow(paths[top]) { ancestors.removeLast() }
                 // The nearest ancestor present is the parent when it is one level up.
                 if let top = ancestors.last, !path.isRoot,
                    paths[top].bytes.count == (path.bytes.lastIndex(of: UInt8(ascii: "/")) ?? 0) {
@@ -130,17 +130,6 @@ final class SnapshotTable {
             }
         }
         return (parent, children)
-    }
-
-    /// `path` lies below `ancestor` (the bytes of two paths, the root empty).
-    /// `CgroupPath.isWithin` without the generic comparison: the tree asks
-    /// this about every group.
-    static func isBelow(_ path: [UInt8], _ ancestor: [UInt8]) -> Bool {
-        let n = ancestor.count
-        if n == 0 { return !path.isEmpty }
-        guard path.count > n, path[n] == UInt8(ascii: "/") else { return false }
-        for j in 0..<n where path[j] != ancestor[j] { return false }
-        return true
     }
 
     /// `i` and everything below it, parents first.
