@@ -133,78 +133,81 @@ func monotonicNanos() -> UInt64 { SystemClock().now().monotonicNanos }
                 usleep(5000)
             }
         }
-        // Clients: bounded in count and time, loopback only.
+        // Clients: bounded in count and time, loopback only. A client's
+        // descriptor is counted before it is opened and uncounted after it
+        // is closed, so `mostClientsOpen` is never below what the clients
+        // held at any moment the watcher looked.
         let clientsOpen = Atomic<Int>(0)
         let mostClientsOpen = Atomic<Int>(0)
-        func holding(_ body: () -> Void) {
+        func connect(timeoutMillis: Int) -> Int32? {
             let n = clientsOpen.add(1, ordering: .relaxed).newValue
-            if n > mostClientsOpen.load(ordering: .relaxed) { mostClientsOpen.store(n, ordering: .relaxed) }
-            body()
+            while true {
+                let most = mostClientsOpen.load(ordering: .relaxed)
+                if n <= most || mostClientsOpen.compareExchange(expected: most, desired: n, ordering: .relaxed).exchanged { break }
+            }
+            guard let fd = TestHTTP.connect(port: port, timeoutMillis: timeoutMillis) else {
+                clientsOpen.subtract(1, ordering: .relaxed)
+                return nil
+            }
+            return fd
+        }
+        func hangUp(_ fd: Int32) {
+            close(fd)
             clientsOpen.subtract(1, ordering: .relaxed)
         }
         let badAnswers = Atomic<Int>(0)
         let floods = [
             // Connect and leave at once, 3,000 times.
             TestThread {
-                for _ in 0..<3000 { if let fd = TestHTTP.connect(port: port, timeoutMillis: 500) { holding { close(fd) } } }
+                for _ in 0..<3000 { if let fd = connect(timeoutMillis: 500) { hangUp(fd) } }
             },
             // 150 requests that never end: a byte every 50 ms (slowloris).
             TestThread {
                 var fds: [Int32] = []
                 for _ in 0..<150 {
-                    if let fd = TestHTTP.connect(port: port, timeoutMillis: 200) {
-                        _ = clientsOpen.add(1, ordering: .relaxed)
+                    if let fd = connect(timeoutMillis: 200) {
                         _ = TestHTTP.send(fd, Array("GET /metrics HTTP/1.1\r\nX-Slow: ".utf8))
                         fds.append(fd)
                     }
                 }
-                let m = clientsOpen.load(ordering: .relaxed)
-                if m > mostClientsOpen.load(ordering: .relaxed) { mostClientsOpen.store(m, ordering: .relaxed) }
                 for _ in 0..<20 {
                     for fd in fds { _ = TestHTTP.send(fd, [0x61]) }
                     usleep(50_000)
                 }
-                for fd in fds { close(fd) }
-                clientsOpen.subtract(fds.count, ordering: .relaxed)
+                for fd in fds { hangUp(fd) }
             },
             // 500 garbage requests, each answered 400 (or closed, when evicted).
             TestThread {
                 var rng = SystemRandomNumberGenerator()
                 for _ in 0..<500 {
-                    guard let fd = TestHTTP.connect(port: port, timeoutMillis: 1000) else { continue }
-                    holding {
-                        let junk = (0..<64).map { _ in UInt8.random(in: 0...255, using: &rng) }
-                        _ = TestHTTP.send(fd, [0x00] + junk)
-                        if let r = TestHTTP.parse(TestHTTP.readAll(fd)), r.status != 400 { _ = badAnswers.add(1, ordering: .relaxed) }
-                        close(fd)
-                    }
+                    guard let fd = connect(timeoutMillis: 1000) else { continue }
+                    let junk = (0..<64).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                    _ = TestHTTP.send(fd, [0x00] + junk)
+                    if let r = TestHTTP.parse(TestHTTP.readAll(fd)), r.status != 400 { _ = badAnswers.add(1, ordering: .relaxed) }
+                    hangUp(fd)
                 }
             },
             // 100 heads past the size bound.
             TestThread {
                 let big = Array(("GET /metrics HTTP/1.1\r\nX: " + String(repeating: "a", count: 20_000)).utf8)
                 for _ in 0..<100 {
-                    guard let fd = TestHTTP.connect(port: port, timeoutMillis: 1000) else { continue }
-                    holding {
-                        _ = TestHTTP.send(fd, big)
-                        if let r = TestHTTP.parse(TestHTTP.readAll(fd)), r.status != 431 { _ = badAnswers.add(1, ordering: .relaxed) }
-                        close(fd)
-                    }
+                    guard let fd = connect(timeoutMillis: 1000) else { continue }
+                    _ = TestHTTP.send(fd, big)
+                    if let r = TestHTTP.parse(TestHTTP.readAll(fd)), r.status != 431 { _ = badAnswers.add(1, ordering: .relaxed) }
+                    hangUp(fd)
                 }
             },
             // Scrapes that never read their answer (the response deadline ends them).
             TestThread {
                 var fds: [Int32] = []
                 for _ in 0..<40 {
-                    if let fd = TestHTTP.connect(port: port, timeoutMillis: 500) {
+                    if let fd = connect(timeoutMillis: 500) {
                         _ = TestHTTP.send(fd, Array("GET /metrics HTTP/1.1\r\n\r\n".utf8))
                         fds.append(fd)
                     }
                 }
-                _ = clientsOpen.add(fds.count, ordering: .relaxed)
                 usleep(1_000_000)
-                for fd in fds { close(fd) }
-                clientsOpen.subtract(fds.count, ordering: .relaxed)
+                for fd in fds { hangUp(fd) }
             },
         ]
         for f in floods { f.join() }
