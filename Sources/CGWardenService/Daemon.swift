@@ -7,6 +7,7 @@ import CGWardenEndpoint
 import CGWardenIO
 import CGWardenPolicy
 import CGWardenSandbox
+import CGWardenStore
 import CGWardenSystem
 
 /// How `cgwarden run` starts: the configuration, then, as root, what must
@@ -63,10 +64,16 @@ public enum Daemon {
             return 1
         }
         ProcessLimits.raiseDescriptorLimit()
+        var locked = false
         ProcessLimits.singleMallocArena()
         if geteuid() == 0 {
             do { try ProcessLimits.setOOMScoreAdjust(-1000) } catch { log("warning: oom_score_adj -1000: \(error)") }
-            do { try ProcessLimits.lockMemory(limit: lockedMemoryLimit) } catch { log("warning: mlockall: \(error)") }
+            do {
+                try ProcessLimits.lockMemory(limit: lockedMemoryLimit)
+                locked = true
+            } catch {
+                log("warning: mlockall: \(error)")
+            }
         }
         // The state directory (Docs/daemon.md): its subdirectories given to
         // the daemon's user while root; the store and the recordings are
@@ -87,6 +94,16 @@ public enum Daemon {
                 do {
                     let s = try StoreSink(directory: StateDirectory.storeDirectory(dir), retention: config.events.retention,
                                           maxSize: config.events.maxSize, tunables: options.storeTunables, report: { outer.record($0) })
+                    if options.dropStartupPages {
+                        // Only a library of its own: linked into the executable,
+                        // SQLite's pages are the guard's own code's neighbours.
+                        do {
+                            let pages = try LibraryPages(containing: SQLiteDatabase.libraryAddress, locked: locked)
+                            if !pages.object.isEmpty { s.libraryPages = pages }
+                        } catch {
+                            log("warning: SQLite's pages stay resident: \(error)")
+                        }
+                    }
                     store = s
                     sink = EventFanOut([outer, s])
                 } catch {

@@ -151,6 +151,10 @@ public final class SQLiteDatabase {
 
     /// The library's version (`3.40.1`).
     public static var libraryVersion: String { String(cString: sqlite3_libversion()) }
+
+    /// An address inside the SQLite library (its version string, a constant
+    /// of the library's own): where its pages are found (`LibraryPages`).
+    public static var libraryAddress: UnsafeRawPointer { UnsafeRawPointer(sqlite3_libversion()) }
 }
 
 /// A prepared statement (`sqlite3_stmt*`) with its bound values.

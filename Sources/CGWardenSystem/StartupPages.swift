@@ -69,23 +69,33 @@ public enum StartupPages {
     public static func drop(_ mappings: [MemoryMapping], advice: PageAdvice) -> Outcome {
         var outcome = Outcome()
         for m in mappings where m.isCleanFileCopy && (m.residentKiB ?? 1) > 0 {
-            do throws(SystemError) {
-                if m.locked { try advice.unlock(start: m.start, length: m.size) }
-                defer {
-                    if m.locked {
-                        do { try advice.lockOnFault(start: m.start, length: m.size) } catch {
-                            if outcome.failure == nil { outcome.failure = error }
-                        }
-                    }
-                }
-                try advice.drop(start: m.start, length: m.size)
-                outcome.mappings += 1
+            if dropRange(start: m.start, length: m.size, locked: m.locked, advice: advice, into: &outcome) {
                 outcome.residentKiB = outcome.residentKiB.addingSaturated(m.residentKiB ?? 0)
-            } catch {
-                if outcome.failure == nil { outcome.failure = error }
             }
         }
         return outcome
+    }
+
+    /// One range whose pages are unmodified copies of their file: unlocked
+    /// if `locked`, dropped, and locked on fault again. Whether it was
+    /// dropped; the first failure goes into `outcome`.
+    static func dropRange(start: UInt64, length: UInt64, locked: Bool, advice: PageAdvice, into outcome: inout Outcome) -> Bool {
+        do throws(SystemError) {
+            if locked { try advice.unlock(start: start, length: length) }
+            defer {
+                if locked {
+                    do { try advice.lockOnFault(start: start, length: length) } catch {
+                        if outcome.failure == nil { outcome.failure = error }
+                    }
+                }
+            }
+            try advice.drop(start: start, length: length)
+            outcome.mappings += 1
+            return true
+        } catch {
+            if outcome.failure == nil { outcome.failure = error }
+            return false
+        }
     }
 
     public enum ReadError: Error, CustomStringConvertible {

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include <link.h>
+#include <elf.h>
 
 #ifndef MCL_ONFAULT
 #define MCL_ONFAULT 4
@@ -51,6 +53,75 @@ int cgw_mlock_onfault(uintptr_t start, size_t length) {
 int cgw_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
 int cgw_process_mrelease(int pidfd) { return (int)syscall(SYS_process_mrelease, pidfd, 0); }
+
+struct cgw_segment_query {
+    uintptr_t address;
+    char *name;
+    size_t name_size;
+    uintptr_t *starts;
+    size_t *lengths;
+    int max;
+    int result;
+};
+
+static int cgw_segments_of(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    struct cgw_segment_query *q = data;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    int holds = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + p->p_vaddr;
+        if (p->p_type == PT_LOAD && q->address >= start && q->address - start < p->p_memsz) holds = 1;
+    }
+    if (!holds) return 0;
+    if (q->name_size > 0) {
+        const char *n = info->dlpi_name ? info->dlpi_name : "";
+        size_t length = strlen(n);
+        if (length >= q->name_size) length = q->name_size - 1;
+        memcpy(q->name, n, length);
+        q->name[length] = 0;
+    }
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+        if (p->p_type != PT_DYNAMIC) continue;
+        for (const ElfW(Dyn) *d = (const ElfW(Dyn) *)(info->dlpi_addr + p->p_vaddr); d->d_tag != DT_NULL; d++) {
+            if (d->d_tag == DT_TEXTREL || (d->d_tag == DT_FLAGS && (d->d_un.d_val & DF_TEXTREL))) {
+                q->result = -2;
+                return 1;
+            }
+        }
+    }
+    int count = 0;
+    for (int i = 0; i < info->dlpi_phnum && count < q->max; i++) {
+        const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+        if (p->p_type != PT_LOAD || (p->p_flags & PF_W) || p->p_memsz == 0) continue;
+        uintptr_t start = (info->dlpi_addr + p->p_vaddr) & ~(page - 1);
+        uintptr_t end = (info->dlpi_addr + p->p_vaddr + p->p_memsz + page - 1) & ~(page - 1);
+        int shared = 0;
+        for (int j = 0; j < info->dlpi_phnum; j++) {
+            const ElfW(Phdr) *w = &info->dlpi_phdr[j];
+            if (w->p_type != PT_LOAD || !(w->p_flags & PF_W)) continue;
+            uintptr_t ws = (info->dlpi_addr + w->p_vaddr) & ~(page - 1);
+            uintptr_t we = (info->dlpi_addr + w->p_vaddr + w->p_memsz + page - 1) & ~(page - 1);
+            if (ws < end && start < we) shared = 1;
+        }
+        if (shared) continue;
+        q->starts[count] = start;
+        q->lengths[count] = end - start;
+        count++;
+    }
+    q->result = count;
+    return 1;
+}
+
+int cgw_readonly_segments(const void *address, char *name, size_t name_size,
+                          uintptr_t *starts, size_t *lengths, int max) {
+    struct cgw_segment_query q = { (uintptr_t)address, name, name_size, starts, lengths, max, -1 };
+    if (name_size > 0) name[0] = 0;
+    dl_iterate_phdr(cgw_segments_of, &q);
+    return q.result;
+}
 
 static socklen_t cgw_inet_address(struct sockaddr_storage *ss, const uint8_t *address, int length, uint16_t port) {
     memset(ss, 0, sizeof *ss);

@@ -68,6 +68,28 @@ func makeStateDirectory(_ tmp: TempDir) -> String {
         #expect(reports.reasons.isEmpty)
     }
 
+    /// The daemon's setting: SQLite's pages dropped each time the writer goes
+    /// idle. Every event is still written, through passes that fault the
+    /// library back in.
+    @Test func sqlitesPagesAreDroppedAfterEachPassAndTheEventsStillLand() throws {
+        let tmp = TempDir("cgwarden-sink-pages"); defer { tmp.remove() }
+        let reports = Reports()
+        let sink = try StoreSink(directory: tmp.path, retention: .seconds(86_400), maxSize: 64 << 20, tunables: fastTunables(),
+                                 report: reports.record)
+        sink.libraryPages = try LibraryPages(containing: SQLiteDatabase.libraryAddress, locked: false)
+        try sink.start()
+        #expect(sink.figures.libraryDrops == 0, "the store opens with the first event")
+        for round in 0..<3 {
+            let before = sink.figures.libraryDrops
+            sink.record(Sample.kill(at: Sample.time(UInt64(round))))
+            sink.record(Sample.observed(round, at: Sample.time(UInt64(round))))
+            #expect(waitUntil(seconds: 5) { sink.figures.committed == 2 * (round + 1) && sink.figures.libraryDrops > before })
+        }
+        #expect(sink.close() == 0)
+        #expect(storedEvents(tmp.path).count == 6)
+        #expect(reports.reasons.isEmpty, "\(reports.reasons)")
+    }
+
     @Test func aReadOnlyDirectoryIsReportedOnceAndItsEventsFlushedLater() throws {
         let tmp = TempDir("cgwarden-sink"); defer { tmp.remove() }
         let dir = makeStateDirectory(tmp)

@@ -22,6 +22,18 @@ int cgw_mlock_onfault(uintptr_t start, size_t length);
 int cgw_pidfd_open(int pid);
 int cgw_process_mrelease(int pidfd);
 
+/// The loaded object (executable or shared library) one of whose segments
+/// holds `address`, found with dl_iterate_phdr (no file is opened): its
+/// name (as the loader has it, "" for the executable) copied into `name`
+/// (`name_size` bytes, cut and terminated), and the page-aligned ranges of
+/// its loadable segments the program cannot write (code and constants,
+/// never relocated), at most `max`, in `starts` and `lengths`. A read-only
+/// segment that shares a page with a writable one is left out. The number
+/// of ranges; -1 when no object holds the address; -2 when the object has
+/// text relocations (its "read-only" pages were written by the loader).
+int cgw_readonly_segments(const void *address, char *name, size_t name_size,
+                          uintptr_t *starts, size_t *lengths, int max);
+
 /// A listening TCP socket, non-blocking and close-on-exec, SO_REUSEADDR, on
 /// `address` (4 bytes for IPv4, 16 for IPv6: then IPV6_V6ONLY) and `port`
 /// (0: the kernel picks one). The descriptor, or -1 with errno.
