@@ -66,6 +66,7 @@ public enum Daemon {
         ProcessLimits.raiseDescriptorLimit()
         var locked = false
         ProcessLimits.singleMallocArena()
+        do { try ProcessLimits.disableTransparentHugePages() } catch { log("warning: transparent huge pages stay on: \(error)") }
         if geteuid() == 0 {
             do { try ProcessLimits.setOOMScoreAdjust(-1000) } catch { log("warning: oom_score_adj -1000: \(error)") }
             do {

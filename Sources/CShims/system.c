@@ -2,6 +2,7 @@
 #include "cgwarden_system.h"
 #include <sys/signalfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <malloc.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -42,6 +43,10 @@ int cgw_signalfd_next(int fd) {
 int cgw_mlockall_onfault(void) { return mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT); }
 
 int cgw_single_malloc_arena(void) { return mallopt(M_ARENA_MAX, 1) == 1 ? 0 : -1; }
+
+int cgw_set_thp_disable(int disable) { return prctl(PR_SET_THP_DISABLE, disable ? 1 : 0, 0, 0, 0); }
+
+int cgw_thp_disabled(void) { return prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0); }
 
 #ifndef MLOCK_ONFAULT
 #define MLOCK_ONFAULT 1

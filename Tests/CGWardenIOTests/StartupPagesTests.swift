@@ -113,3 +113,22 @@ final class RecordedAdvice: PageAdvice {
         #expect(sum == 32 * Int(UInt8(ascii: "a")) + 1)
     }
 }
+
+@Suite struct TransparentHugePagesTests {
+    /// The kernel's own account of the process (/proc/self/status,
+    /// `THP_enabled:`) follows the switch both ways.
+    @Test func theDaemonTurnsThemOffForItself() throws {
+        func status() -> String? {
+            readFile("/proc/self/status")?.split(separator: "\n").first { $0.hasPrefix("THP_enabled:") }
+                .map { String($0.split(whereSeparator: { $0 == " " || $0 == "\t" }).last ?? "") }
+        }
+        let was = ProcessLimits.transparentHugePagesDisabled
+        defer { try? ProcessLimits.disableTransparentHugePages(was) }
+        try ProcessLimits.disableTransparentHugePages()
+        #expect(ProcessLimits.transparentHugePagesDisabled)
+        #expect(status() == "0")
+        try ProcessLimits.disableTransparentHugePages(false)
+        #expect(!ProcessLimits.transparentHugePagesDisabled)
+        #expect(status() == "1")
+    }
+}

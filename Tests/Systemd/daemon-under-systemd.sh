@@ -56,6 +56,8 @@ t_hardened() {
     # The main process dropped to cgwarden; its helper (a child of the launcher) kept root.
     [[ $(awk '/^Uid:/{print $2}' /proc/$pid/status) == $(id -u cgwarden) ]] || { grep -E "^(Uid|Cap)" /proc/$pid/status; return 1; }
     [[ $(cat /proc/$pid/oom_score_adj) == -1000 ]] || { cat /proc/$pid/oom_score_adj; return 1; }
+    # No transparent huge pages: a locked 2 MiB page for a few KiB of stack.
+    grep -q "^THP_enabled:[[:space:]]*0" /proc/$pid/status || { grep THP /proc/$pid/status; return 1; }
     grep -q "^Seccomp:[[:space:]]*2" /proc/$pid/status || { grep Seccomp /proc/$pid/status; return 1; }
     # /dev/kmsg, opened before the drop (DeviceAllow=/dev/kmsg r), is read after it.
     ls -l /proc/$pid/fd/ | has " /dev/kmsg$" \
@@ -136,7 +138,7 @@ t_stop() {
 }
 
 check "the unit starts (Type=notify) and reaches active, with a status line" t_active
-check "dropped to cgwarden, oom_score_adj -1000, seccomp on the helper side is separate" t_hardened
+check "dropped to cgwarden, oom_score_adj -1000, no huge pages, seccomp on the helper side is separate" t_hardened
 check "a runaway tenant is killed before the kernel's OOM killer; the journal entry has cgwarden's fields" t_kill_in_journal
 check "the kill is in the event history (cgwarden events), the store the daemon user's" t_kill_in_history
 check "systemctl reload re-reads the configuration in place" t_reload

@@ -88,8 +88,8 @@ if ((KILL)); then
 fi
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 echo
-echo "| build | after s | RSS MiB | anon MiB | file MiB | the binary's MiB | [heap] MiB | C libraries MiB | VmHWM MiB |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| build | after s | RSS MiB | anon MiB | of it huge pages MiB | file MiB | the binary's MiB | [heap] MiB | C libraries MiB | VmHWM MiB |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 IFS=, read -ra ats <<< "$AT"
 notes=()
 for at in "${ats[@]}"; do
@@ -99,6 +99,7 @@ for at in "${ats[@]}"; do
         pid=${pids[$i]} bin=${bins[$i]}
         rss=$(awk '/^Rss:/{print $2}' /proc/$pid/smaps_rollup)
         anon=$(awk '/^Anonymous:/{print $2}' /proc/$pid/smaps_rollup)
+        huge=$(awk '/^AnonHugePages:/{print $2}' /proc/$pid/smaps_rollup)
         hwm=$(awk '/^VmHWM/{print $2}' /proc/$pid/status)
         # Resident KiB by mapping: the binary, the heap, shared libraries.
         # (No process substitution: the guest has no /dev/fd.)
@@ -106,7 +107,7 @@ for at in "${ats[@]}"; do
             /^[0-9a-f]+-[0-9a-f]+ / { name = $6 }
             /^Rss:/ { if (name == b) o += $2; else if (name == "[heap]") h += $2; else if (name ~ /\.so/) l += $2 }
             END { print o + 0, h + 0, l + 0 }' /proc/$pid/smaps)"
-        echo "| ${names[$i]} | $at | $(mib $rss) | $(mib $anon) | $(mib $((rss - anon))) | $(mib $own) | $(mib $heap) | $(mib $libs) | $(mib $hwm) |"
+        echo "| ${names[$i]} | $at | $(mib $rss) | $(mib $anon) | $(mib ${huge:-0}) | $(mib $((rss - anon))) | $(mib $own) | $(mib $heap) | $(mib $libs) | $(mib $hwm) |"
         notes+=("# ${names[$i]} after $at s, resident KiB by mapping: $(awk '
             /^[0-9a-f]+-[0-9a-f]+ / { name = ($6 == "" ? "[anon]" : $6); sub(/.*\//, "", name) }
             /^Rss:/ { r[name] += $2 }

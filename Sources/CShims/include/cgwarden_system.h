@@ -16,6 +16,10 @@ int cgw_signalfd_next(int fd);
 int cgw_mlockall_onfault(void);
 /// mallopt(M_ARENA_MAX, 1): 0, or -1 when glibc refused it.
 int cgw_single_malloc_arena(void);
+/// prctl(PR_SET_THP_DISABLE, disable) (Linux 3.15): 0 or -1 with errno.
+int cgw_set_thp_disable(int disable);
+/// prctl(PR_GET_THP_DISABLE): 1 when this process's transparent huge pages are off, 0, or -1 with errno.
+int cgw_thp_disabled(void);
 /// mlock2(start, length, MLOCK_ONFAULT) (Linux 4.4) through syscall(2): 0 or -1 with errno.
 int cgw_mlock_onfault(uintptr_t start, size_t length);
 /// pidfd_open(2) and process_mrelease(2) (Linux 5.3 and 5.15) through syscall(2).
