@@ -76,15 +76,22 @@ enum StoreBenchmark {
         // writer behind it committing what queued meanwhile (kills each wake
         // it at once); chunks below the queue's bounds (4,096 events, 1 MiB),
         // each flushed, so that nothing is dropped and the figure is what
-        // the writer sustains.
-        for (name, make, count, chunk, store) in [
-            ("kernel max events through StoreSink", kernelEvent, n, 2000, "sink"),
-            ("kills (50 candidates) through StoreSink, each urgent", killEvent, n / 10, 50, "sink-kills"),
+        // the writer sustains. Each twice, side by side: as the daemon runs
+        // it, SQLite's pages dropped each time the writer goes idle
+        // (`StoreSink.libraryPages`), and kept.
+        let pages = try LibraryPages(containing: SQLiteDatabase.libraryAddress, locked: false)
+        for (name, make, count, chunk, store, drop) in [
+            ("kernel max events through StoreSink", kernelEvent, n, 2000, "sink", false),
+            ("kernel max events through StoreSink, SQLite's pages dropped", kernelEvent, n, 2000, "sink-pages", true),
+            ("kills (50 candidates) through StoreSink, each urgent", killEvent, n / 10, 50, "sink-kills", false),
+            ("kills (50 candidates) through StoreSink, each urgent, SQLite's pages dropped", killEvent, n / 10, 50,
+             "sink-kills-pages", true),
         ] {
             let dir = fresh(store)
             let sink = try StoreSink(directory: dir, retention: .seconds(86_400 * 30), maxSize: 1 << 40, report: { e in
                 print("report: \(e.message)")
             })
+            if drop { sink.libraryPages = pages }
             try sink.start()
             let events = (0..<count).map { make($0, now) }
             var recordMicros = 0.0
@@ -98,7 +105,7 @@ enum StoreBenchmark {
             sink.close()
             row(name, f.committed, us, dir)
             notes.append("\(name): StoreSink.record \(fmt(recordMicros * 1000 / Double(count), 0)) ns per event on the "
-                         + "caller's thread; dropped \(f.dropped)")
+                         + "caller's thread; dropped \(f.dropped); SQLite's pages dropped after \(f.libraryDrops) passes")
         }
         print("")
         for note in notes { print(note) }
