@@ -26,9 +26,20 @@ fi
 # one the code no longer has is skipped (--no-warn-symbol-ordering), code new
 # since scripts/hot-text last ran is laid out after it.
 HOT_TEXT_ORDER=$TOP/scripts/lib/hot-text.order
+# -z relro -z now: every relocation resolved at the start and the GOT made
+# read-only, in every release build (the package, the image, the benchmarks'
+# build of the daemon): the same binary is the root helper.
 RELEASE_FLAGS=(-c release --static-swift-stdlib
                -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections -Xswiftc -use-ld=lld
-               -Xlinker "--symbol-ordering-file=$HOT_TEXT_ORDER" -Xlinker --no-warn-symbol-ordering)
+               -Xlinker "--symbol-ordering-file=$HOT_TEXT_ORDER" -Xlinker --no-warn-symbol-ordering
+               -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now)
+
+# Dies unless BINARY was linked with full RELRO (a GNU_RELRO segment, BIND_NOW).
+check_release_link() {  # BINARY
+    local dynamic; dynamic=$(readelf -d "$1") || die "readelf -d $1 failed"
+    [[ $dynamic == *BIND_NOW* ]] || die "$1: not linked with -z now (no BIND_NOW among its dynamic flags)"
+    [[ $(readelf -lW "$1") == *GNU_RELRO* ]] || die "$1: not linked with -z relro (no GNU_RELRO segment)"
+}
 
 # Before a release build in SCRATCH_PATH of PRODUCT: what SwiftPM does not
 # see. (1) The order file is no input of the link it knows of: a binary
